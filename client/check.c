@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "active.h"
+#include "client.h"
+#include "engine.h"
+#include "fragment.h"
+#include "macro.h"
+#include "policy.h"
+
+static int judge(const char *policy_path, const char *user, const struct fragment *f)
+{
+	_cleanup_policy_ struct policy *p = NULL;
+	struct active_set *active = NULL;
+	struct diag_list errs;
+	struct judgement j;
+	int r;
+
+	diag_init(&errs);
+	r = policy_load(policy_path, &p, &errs);
+	if (r < 0) {
+		diag_print(&errs, policy_path, stderr);
+		return EXIT_USAGE;
+	}
+	active = active_set_new();
+	if (!active) {
+		fprintf(stderr, "natwarden: out of memory\n");
+		return EXIT_USAGE;
+	}
+	engine_judge(p, user, active, f, &j);
+	active_set_free(active);
+	if (j.verdict == VERDICT_REJECTED) {
+		printf("%s: rejected for %s\n", f->name, user);
+		diag_print(&j.reasons, f->name, stdout);
+		return EXIT_REJECTED;
+	}
+	printf("%s: %s for %s (%zu rules)\n", f->name, verdict_name(j.verdict), user, f->n_stmts);
+	return EXIT_ACCEPTED;
+}
+
+int cmd_check(const struct client_options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *policy_path = NULL, *user = NULL, *name = NULL, *input = "-";
+	_cleanup_free_ char *text = NULL, *canonical = NULL, *base = NULL;
+	_cleanup_fragment_ struct fragment *f = NULL;
+	struct diag_list errs;
+	size_t len;
+	int c, r;
+
+	(void)o;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+p:u:n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			policy_path = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			printf("usage: natwarden check [--policy FILE] [--user NAME] [--name NAME] [FILE|-]\n");
+			return EXIT_ACCEPTED;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "natwarden check: one fragment file at most (got %d)\n", argc - optind);
+		return EXIT_USAGE;
+	}
+	if (optind < argc)
+		input = argv[optind];
+	if (!name) {
+		if (strcmp(input, "-") == 0)
+			name = "stdin";
+		else {
+			base = strdup(input);
+			if (!base)
+				return EXIT_USAGE;
+			name = basename(base);
+		}
+	}
+	r = client_read_input(input, &text, &len);
+	if (r < 0) {
+		fprintf(stderr, "natwarden check: %s: %s\n", input,
+			r == -EFBIG ? "larger than the 65536-byte fragment limit" : strerror(-r));
+		return r == -EFBIG ? EXIT_REJECTED : EXIT_USAGE;
+	}
+	diag_init(&errs);
+	r = fragment_parse(name, text, len, &f, &errs);
+	if (r == -ENOMEM) {
+		fprintf(stderr, "natwarden check: out of memory\n");
+		return EXIT_USAGE;
+	}
+	if (r < 0) {
+		diag_print(&errs, name, stderr);
+		return EXIT_REJECTED;
+	}
+	canonical = fragment_print(f);
+	if (!canonical)
+		return EXIT_USAGE;
+	fputs(canonical, stdout);
+	if (!policy_path)
+		return EXIT_ACCEPTED;
+	if (!user)
+		user = client_user_name();
+	if (!user) {
+		fprintf(stderr, "natwarden check: cannot tell who you are: use --user\n");
+		return EXIT_USAGE;
+	}
+	return judge(policy_path, user, f);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes of the client, documented in natwarden(1). */
+enum {
+	EXIT_ACCEPTED = 0,
+	EXIT_REJECTED = 1,
+	EXIT_USAGE = 2,
+	EXIT_NO_VERDICT = 3,
+};
+
+struct client_options {
+	const char *config;
+	const char *spool;
+	const char *runtime;
+};
+
+struct command {
+	const char *name;
+	int (*run)(const struct client_options *o, int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+int cmd_check(const struct client_options *o, int argc, char **argv);
+
+/* Read a fragment from a file name or "-" (stdin), at most the fragment size limit. */
+int client_read_input(const char *path, char **ret, size_t *ret_len);
+/* Name of the calling user, or NULL. */
+const char *client_user_name(void);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "fileio.h"
+#include "fragment.h"
+#include "macro.h"
+
+static int cmd_help(const struct client_options *o, int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "check", cmd_check, "check [--policy FILE] [--user NAME] [--name NAME] [FILE|-]",
+	  "parse a fragment, print its canonical form, and judge it against a policy" },
+	{ "help", cmd_help, "help", "show this help" },
+};
+
+static int cmd_help(const struct client_options *o, int argc, char **argv)
+{
+	(void)o;
+	(void)argc;
+	(void)argv;
+	printf("usage: natwarden COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		printf("  %-60s %s\n", commands[i].usage, commands[i].help);
+	printf("\nexit codes: 0 accepted/ok, 1 rejected, 2 usage or local error, 3 no verdict in time\n");
+	return EXIT_ACCEPTED;
+}
+
+int client_read_input(const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (strcmp(path, "-") == 0)
+		return read_fd_capped(STDIN_FILENO, FRAGMENT_MAX_BYTES, ret, ret_len);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return read_fd_capped(fd, FRAGMENT_MAX_BYTES, ret, ret_len);
+}
+
+const char *client_user_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	return pw ? pw->pw_name : NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct client_options o = { 0 };
+
+	if (argc < 2) {
+		cmd_help(&o, 0, NULL);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("natwarden %s\n", NATWARDEN_VERSION);
+		return EXIT_ACCEPTED;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(&o, 0, NULL);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(&o, argc - 1, argv + 1);
+	fprintf(stderr, "natwarden: unknown command '%s'; try 'natwarden help'\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+int read_fd_capped(int fd, size_t cap, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, size = 0;
+
+	for (;;) {
+		if (size - len < 2) {
+			size_t want = size ? size * 2 : 4096;
+			if (want > cap + 2)
+				want = cap + 2;
+			if (want <= size)
+				return -EFBIG;
+			char *grown = realloc(buf, want);
+			if (!grown)
+				return -ENOMEM;
+			buf = grown;
+			size = want;
+		}
+		/* Ask for one byte beyond the cap, so "exactly cap" and "more" can be told apart. */
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > cap)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret = steal_pointer(&buf);
+	*ret_len = len;
+	return 0;
+}
+
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		      int durable)
+{
+	char tmp[300];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (r < 0 || (size_t)r >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		    mode);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, mode) < 0 || (r = write_all(fd, data, len)) < 0 ||
+	    (durable && fsync(fd) < 0)) {
+		r = r < 0 ? r : -errno;
+		goto fail;
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (durable && fsync(dirfd) < 0)
+		return -errno;
+	return 0;
+fail:
+	unlinkat(dirfd, tmp, 0);
+	return r;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Read everything from fd, at most `cap` bytes. The buffer is NUL-terminated (the NUL is not
+ * counted in *ret_len). Returns 0, -EFBIG when there is more than `cap`, -EAGAIN when the fd
+ * would block, or another -errno.
+ */
+int read_fd_capped(int fd, size_t cap, char **ret, size_t *ret_len);
+
+/* write() all of it, retrying on EINTR and short writes. */
+int write_all(int fd, const void *data, size_t len);
+
+/*
+ * Replace dirfd/name with `data`: write a temporary file, optionally fsync it, rename it over
+ * the name, optionally fsync the directory. The file gets `mode` (no umask surprises).
+ */
+int write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		      int durable);

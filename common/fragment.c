@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+#include "fragment.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOKENS 6
+
+struct token {
+	const char *s;
+	size_t len;
+};
+
+struct parser {
+	struct fragment *f;
+	struct diag_list *errs;
+	size_t allocated;
+	unsigned n_statements; /* every statement, lease included */
+};
+
+const char *proto_name(uint8_t proto)
+{
+	return proto == PROTO_TCP ? "tcp" : proto == PROTO_UDP ? "udp" : "?";
+}
+
+static bool token_is(const struct token *t, const char *word)
+{
+	return t->len == strlen(word) && memcmp(t->s, word, t->len) == 0;
+}
+
+#define Q(t) str_quote((char[STR_QUOTE_MAX]){ 0 }, STR_QUOTE_MAX, (t)->s, (t)->len)
+
+static const char *port_error(int r)
+{
+	switch (r) {
+	case -ERANGE:
+		return "ports are 1-65535";
+	case -EDOM:
+		return "the range ends below its start";
+	default:
+		return "use a decimal number 1-65535 without sign or leading zeros";
+	}
+}
+
+static const char *address_error(int r)
+{
+	return r == -EDOM ? "the address has host bits set beyond the prefix length"
+			  : "use four decimal octets 0-255 without leading zeros";
+}
+
+static struct fragment_stmt *push_stmt(struct parser *p)
+{
+	struct fragment *f = p->f;
+
+	if (f->n_stmts == p->allocated) {
+		size_t n = p->allocated ? p->allocated * 2 : 8;
+		struct fragment_stmt *s = reallocarray(f->stmts, n, sizeof(*s));
+		if (!s)
+			return NULL;
+		f->stmts = s;
+		p->allocated = n;
+	}
+	memset(&f->stmts[f->n_stmts], 0, sizeof(f->stmts[0]));
+	return &f->stmts[f->n_stmts++];
+}
+
+/* TARGET is IPV4 or IPV4:PORT. */
+static int parse_target(struct parser *p, unsigned line, const struct token *t,
+			struct fragment_stmt *st)
+{
+	const char *colon = memchr(t->s, ':', t->len);
+	size_t alen = colon ? (size_t)(colon - t->s) : t->len;
+	int r;
+
+	if (ipv4_parse(t->s, alen, &st->to_addr) < 0) {
+		diag_add(p->errs, line, "%s is not an IPv4 address: %s", Q(t), address_error(-EINVAL));
+		return -EINVAL;
+	}
+	if (!colon)
+		return 0;
+	if (st->port_lo != st->port_hi) {
+		diag_add(p->errs, line,
+			 "%s: a port range is forwarded to the same ports, it cannot take a target port",
+			 Q(t));
+		return -EINVAL;
+	}
+	uint32_t port;
+	r = parse_uint32(colon + 1, t->len - alen - 1, 1, 65535, &port);
+	if (r < 0) {
+		struct token pt = { colon + 1, t->len - alen - 1 };
+		diag_add(p->errs, line, "target port %s is not a port: %s", Q(&pt), port_error(r));
+		return -EINVAL;
+	}
+	st->to_port = port == st->port_lo ? 0 : (uint16_t)port;
+	return 0;
+}
+
+static int parse_dnat(struct parser *p, unsigned line, const struct token *tok, size_t n)
+{
+	struct fragment_stmt st = { .kind = STMT_DNAT, .line = line };
+	int r;
+
+	if (n < 5) {
+		diag_add(p->errs, line, "incomplete dnat: expected 'dnat tcp|udp PORT[-PORT] to IPV4[:PORT]'");
+		return -EINVAL;
+	}
+	if (n > 5) {
+		diag_add(p->errs, line, "unexpected %s after the dnat statement", Q(&tok[5]));
+		return -EINVAL;
+	}
+	if (token_is(&tok[1], "tcp"))
+		st.proto = PROTO_TCP;
+	else if (token_is(&tok[1], "udp"))
+		st.proto = PROTO_UDP;
+	else {
+		diag_add(p->errs, line, "unknown protocol %s: use tcp or udp", Q(&tok[1]));
+		return -EINVAL;
+	}
+	r = parse_port_range(tok[2].s, tok[2].len, &st.port_lo, &st.port_hi);
+	if (r < 0) {
+		diag_add(p->errs, line, "%s is not a port or port range: %s", Q(&tok[2]), port_error(r));
+		return -EINVAL;
+	}
+	if (!token_is(&tok[3], "to")) {
+		diag_add(p->errs, line, "expected 'to' after the public port, found %s", Q(&tok[3]));
+		return -EINVAL;
+	}
+	r = parse_target(p, line, &tok[4], &st);
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < p->f->n_stmts; i++) {
+		const struct fragment_stmt *o = &p->f->stmts[i];
+		if (o->kind == STMT_DNAT && o->proto == st.proto && o->port_lo <= st.port_hi &&
+		    st.port_lo <= o->port_hi) {
+			diag_add(p->errs, line, "%s %s overlaps the dnat at line %u", proto_name(st.proto),
+				 Q(&tok[2]), o->line);
+			return -EINVAL;
+		}
+	}
+	struct fragment_stmt *slot = push_stmt(p);
+	if (!slot)
+		return -ENOMEM;
+	*slot = st;
+	return 0;
+}
+
+static int parse_masquerade(struct parser *p, unsigned line, const struct token *tok, size_t n)
+{
+	struct fragment_stmt st = { .kind = STMT_MASQUERADE, .line = line };
+	int r;
+
+	if (n != 2) {
+		if (n < 2)
+			diag_add(p->errs, line, "incomplete masquerade: expected 'masquerade IPV4[/LEN]'");
+		else
+			diag_add(p->errs, line, "unexpected %s after the masquerade statement", Q(&tok[2]));
+		return -EINVAL;
+	}
+	r = prefix4_parse(tok[1].s, tok[1].len, &st.masq);
+	if (r < 0) {
+		diag_add(p->errs, line, "%s is not an IPv4 address or prefix: %s", Q(&tok[1]),
+			 r == -EDOM ? address_error(r)
+				    : "use four decimal octets 0-255 without leading zeros, and /0-/32");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < p->f->n_stmts; i++) {
+		const struct fragment_stmt *o = &p->f->stmts[i];
+		if (o->kind == STMT_MASQUERADE && prefix4_overlaps(&o->masq, &st.masq)) {
+			diag_add(p->errs, line, "masquerade %s overlaps the masquerade at line %u",
+				 Q(&tok[1]), o->line);
+			return -EINVAL;
+		}
+	}
+	struct fragment_stmt *slot = push_stmt(p);
+	if (!slot)
+		return -ENOMEM;
+	*slot = st;
+	return 0;
+}
+
+static int parse_lease(struct parser *p, unsigned line, const struct token *tok, size_t n)
+{
+	uint32_t v;
+	int r;
+
+	if (n != 2) {
+		if (n < 2)
+			diag_add(p->errs, line, "incomplete lease: expected 'lease SECONDS'");
+		else
+			diag_add(p->errs, line, "unexpected %s after the lease statement", Q(&tok[2]));
+		return -EINVAL;
+	}
+	if (p->f->lease_line) {
+		diag_add(p->errs, line, "duplicate lease: the first one is at line %u", p->f->lease_line);
+		return -EINVAL;
+	}
+	r = parse_uint32(tok[1].s, tok[1].len, 1, FRAGMENT_MAX_LEASE, &v);
+	if (r < 0) {
+		diag_add(p->errs, line, "%s is not a lease: use a decimal number of seconds, 1-%u",
+			 Q(&tok[1]), FRAGMENT_MAX_LEASE);
+		return -EINVAL;
+	}
+	p->f->lease = v;
+	p->f->lease_line = line;
+	return 0;
+}
+
+/* Split a line into blank-separated tokens; a token starting with '#' starts a comment. */
+static size_t tokenize(const char *s, size_t len, struct token tok[static MAX_TOKENS])
+{
+	size_t n = 0, i = 0;
+
+	while (i < len && n < MAX_TOKENS) {
+		while (i < len && char_is_blank(s[i]))
+			i++;
+		if (i == len || s[i] == '#')
+			break;
+		size_t start = i;
+		while (i < len && !char_is_blank(s[i]))
+			i++;
+		tok[n++] = (struct token){ s + start, i - start };
+	}
+	return n;
+}
+
+/* Bytes allowed on a line: printable ASCII and tab. Reports the first bad one. */
+static bool line_bytes_ok(struct parser *p, unsigned line, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (char_is_print((char)c) || c == '\t')
+			continue;
+		if (c == '\r')
+			diag_add(p->errs, line, "carriage return inside the line (column %zu)", i + 1);
+		else if (c >= 0x80)
+			diag_add(p->errs, line, "non-ASCII byte 0x%02x at column %zu", c, i + 1);
+		else
+			diag_add(p->errs, line, "control byte 0x%02x at column %zu", c, i + 1);
+		return false;
+	}
+	return true;
+}
+
+static int parse_line(struct parser *p, unsigned line, const char *s, size_t len)
+{
+	struct token tok[MAX_TOKENS];
+	size_t n;
+
+	if (len > 0 && s[len - 1] == '\r') /* CRLF */
+		len--;
+	if (len > FRAGMENT_MAX_LINE) {
+		diag_add(p->errs, line, "line is %zu bytes long, the limit is %d", len,
+			 FRAGMENT_MAX_LINE);
+		return -EINVAL;
+	}
+	if (!line_bytes_ok(p, line, s, len))
+		return -EINVAL;
+	n = tokenize(s, len, tok);
+	if (n == 0)
+		return 0;
+	if (++p->n_statements > FRAGMENT_MAX_STATEMENTS) {
+		diag_add(p->errs, line, "more than %d statements", FRAGMENT_MAX_STATEMENTS);
+		return -E2BIG;
+	}
+	if (token_is(&tok[0], "dnat"))
+		return parse_dnat(p, line, tok, n);
+	if (token_is(&tok[0], "masquerade"))
+		return parse_masquerade(p, line, tok, n);
+	if (token_is(&tok[0], "lease"))
+		return parse_lease(p, line, tok, n);
+	diag_add(p->errs, line, "unknown statement %s: expected dnat, masquerade or lease", Q(&tok[0]));
+	return -EINVAL;
+}
+
+static int parse_body(struct parser *p, const char *data, size_t len)
+{
+	const char *s = data, *end = data + len;
+	unsigned line = 0;
+
+	if (memchr(data, '\0', len)) {
+		diag_add(p->errs, 0, "NUL byte at offset %zu: not a text file",
+			 (size_t)((const char *)memchr(data, '\0', len) - data));
+		return -EINVAL;
+	}
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t l = nl ? (size_t)(nl - s) : (size_t)(end - s);
+		int r = parse_line(p, ++line, s, l);
+		if (r == -ENOMEM || r == -E2BIG)
+			return r;
+		s += l + 1;
+	}
+	if (p->f->lease_line && p->f->n_stmts == 0)
+		diag_add(p->errs, p->f->lease_line,
+			 "a lease needs at least one dnat or masquerade statement (an empty fragment withdraws)");
+	return 0;
+}
+
+int fragment_parse(const char *name, const char *data, size_t len, struct fragment **ret,
+		   struct diag_list *errs)
+{
+	_cleanup_fragment_ struct fragment *f = NULL;
+	struct parser p = { .errs = errs };
+	size_t before = errs->n + errs->dropped;
+	int r;
+
+	if (!fragment_name_valid(name, strlen(name))) {
+		diag_add(errs, 0,
+			 "invalid fragment name %s: use 1-%d of a-z 0-9 . _ -, starting with a letter or digit",
+			 str_quote((char[STR_QUOTE_MAX]){ 0 }, STR_QUOTE_MAX, name, strlen(name)),
+			 FRAGMENT_NAME_MAX);
+		return -EINVAL;
+	}
+	if (len > FRAGMENT_MAX_BYTES) {
+		diag_add(errs, 0, "fragment is %zu bytes, the limit is %d", len, FRAGMENT_MAX_BYTES);
+		return -EINVAL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	memcpy(f->name, name, strlen(name) + 1);
+	p.f = f;
+	r = parse_body(&p, data, len);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0 || errs->n + errs->dropped > before)
+		return -EINVAL;
+	*ret = steal_pointer(&f);
+	return 0;
+}
+
+void fragment_free(struct fragment *f)
+{
+	if (!f)
+		return;
+	free(f->stmts);
+	free(f);
+}
+
+char *stmt_format_public(const struct fragment_stmt *s, char *buf, size_t size)
+{
+	if (s->port_lo == s->port_hi)
+		snprintf(buf, size, "%s %u", proto_name(s->proto), s->port_lo);
+	else
+		snprintf(buf, size, "%s %u-%u", proto_name(s->proto), s->port_lo, s->port_hi);
+	return buf;
+}
+
+char *stmt_format_target(const struct fragment_stmt *s, char *buf, size_t size)
+{
+	char a[IPV4_STRLEN];
+
+	if (s->port_lo != s->port_hi)
+		snprintf(buf, size, "%s", ipv4_format(s->to_addr, a));
+	else
+		snprintf(buf, size, "%s:%u", ipv4_format(s->to_addr, a),
+			 s->to_port ? s->to_port : s->port_lo);
+	return buf;
+}
+
+char *fragment_print(const struct fragment *f)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < f->n_stmts; i++) {
+		const struct fragment_stmt *s = &f->stmts[i];
+		char pub[32], a[IPV4_STRLEN], pfx[PREFIX4_STRLEN];
+
+		if (s->kind == STMT_MASQUERADE) {
+			fprintf(out, "masquerade %s\n", prefix4_format(&s->masq, false, pfx));
+			continue;
+		}
+		fprintf(out, "dnat %s to %s", stmt_format_public(s, pub, sizeof(pub)),
+			ipv4_format(s->to_addr, a));
+		if (s->to_port)
+			fprintf(out, ":%u", s->to_port);
+		fputc('\n', out);
+	}
+	if (f->lease)
+		fprintf(out, "lease %u\n", f->lease);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static bool stmt_equal(const struct fragment_stmt *a, const struct fragment_stmt *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == STMT_MASQUERADE)
+		return a->masq.addr == b->masq.addr && a->masq.len == b->masq.len;
+	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi &&
+	       a->to_addr == b->to_addr && a->to_port == b->to_port;
+}
+
+bool fragment_equal(const struct fragment *a, const struct fragment *b)
+{
+	if (strcmp(a->name, b->name) != 0 || a->n_stmts != b->n_stmts || a->lease != b->lease)
+		return false;
+	for (size_t i = 0; i < a->n_stmts; i++)
+		if (!stmt_equal(&a->stmts[i], &b->stmts[i]))
+			return false;
+	return true;
+}

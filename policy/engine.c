@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+#include "engine.h"
+
+#include <string.h>
+
+const char *verdict_name(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_ACCEPTED:
+		return "accepted";
+	case VERDICT_WITHDRAWN:
+		return "withdrawn";
+	default:
+		return "rejected";
+	}
+}
+
+static bool destination_allowed(const struct submitter *s, const struct prefix4 *p)
+{
+	for (size_t i = 0; i < s->n_destinations; i++)
+		if (prefix4_contains(&s->destinations[i], p))
+			return true;
+	return false;
+}
+
+static void format_destinations(const struct submitter *s, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n_destinations && o < size; i++) {
+		char pfx[PREFIX4_STRLEN];
+		int w = snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
+				 prefix4_format(&s->destinations[i], false, pfx));
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* First port of [lo, hi] not covered by the list, or 0 when all are. */
+static uint16_t first_uncovered(const struct port_list *l, uint16_t lo, uint16_t hi)
+{
+	for (uint32_t p = lo; p <= hi; p++)
+		if (!port_list_contains(l, (uint16_t)p, (uint16_t)p))
+			return (uint16_t)p;
+	return 0;
+}
+
+static void judge_ports(const struct policy *p, const struct submitter *sub,
+			const struct active_set *a, const struct active_entry *old,
+			const struct fragment_stmt *st, struct diag_list *r)
+{
+	char allowed[128];
+	uint16_t port;
+
+	if ((st->proto == PROTO_TCP && !sub->tcp) || (st->proto == PROTO_UDP && !sub->udp))
+		diag_add(r, st->line, "protocol %s is not allowed for %s", proto_name(st->proto),
+			 sub->name);
+	if (!port_list_contains(&sub->ports, st->port_lo, st->port_hi)) {
+		port_list_format(&sub->ports, allowed, sizeof(allowed));
+		port = first_uncovered(&sub->ports, st->port_lo, st->port_hi);
+		diag_add(r, st->line, "port %u is not allowed for %s (allowed: %s)", port, sub->name,
+			 allowed);
+	}
+	port = port_list_first_hit(&p->reserved, st->port_lo, st->port_hi);
+	if (port)
+		diag_add(r, st->line, "port %u is reserved", port);
+	for (uint32_t q = st->port_lo; q <= st->port_hi; q++) {
+		const struct active_entry *owner = active_set_claim(a, st->proto, (uint16_t)q);
+		if (owner && owner != old) {
+			diag_add(r, st->line, "%s port %u is already forwarded by %s's fragment '%s'",
+				 proto_name(st->proto), q, owner->user, owner->frag->name);
+			break;
+		}
+	}
+}
+
+static void judge_target(const struct policy *p, const struct submitter *sub,
+			 const struct fragment_stmt *st, struct diag_list *r)
+{
+	struct prefix4 target = { .addr = st->to_addr, .len = 32 };
+	char a[IPV4_STRLEN], dests[160];
+	const char *special = ipv4_special_kind(st->to_addr);
+
+	if (special)
+		diag_add(r, st->line, "destination %s is %s", ipv4_format(st->to_addr, a), special);
+	else if (p->wan.has_address && st->to_addr == p->wan.address)
+		diag_add(r, st->line, "destination %s is the router's public address",
+			 ipv4_format(st->to_addr, a));
+	else if (!destination_allowed(sub, &target)) {
+		format_destinations(sub, dests, sizeof(dests));
+		diag_add(r, st->line, "destination %s is outside %s's destinations (%s)",
+			 ipv4_format(st->to_addr, a), sub->name, dests);
+	}
+}
+
+static void judge_masquerade(const struct submitter *sub, const struct fragment_stmt *st,
+			     struct diag_list *r)
+{
+	char pfx[PREFIX4_STRLEN], dests[160];
+
+	if (!sub->masquerade) {
+		diag_add(r, st->line, "masquerade is not allowed for %s", sub->name);
+		return;
+	}
+	if (!destination_allowed(sub, &st->masq)) {
+		format_destinations(sub, dests, sizeof(dests));
+		diag_add(r, st->line, "masquerade %s is outside %s's destinations (%s)",
+			 prefix4_format(&st->masq, false, pfx), sub->name, dests);
+	}
+}
+
+static void judge_quota(const struct submitter *sub, const struct active_set *a,
+			const struct active_entry *old, const struct fragment *f,
+			struct diag_list *r)
+{
+	size_t fragments = active_set_user_fragments(a, sub->name) - (old ? 1 : 0);
+	size_t rules = active_set_user_rules(a, sub->name) - (old ? old->frag->n_stmts : 0);
+
+	if (fragments + 1 > sub->max_fragments)
+		diag_add(r, 0, "%s already has %zu active fragments (max_fragments = %u)", sub->name,
+			 fragments, sub->max_fragments);
+	if (rules + f->n_stmts > sub->max_rules) {
+		size_t over = sub->max_rules >= rules ? sub->max_rules - rules : 0;
+		diag_add(r, f->stmts[over].line,
+			 "rule %zu of %s is over max_rules = %u (%zu in other fragments)",
+			 rules + over + 1, sub->name, sub->max_rules, rules);
+	}
+	if (sub->max_lease && !f->lease)
+		diag_add(r, 0, "a lease is required for %s: add 'lease SECONDS' (max_lease = %u)",
+			 sub->name, sub->max_lease);
+	else if (sub->max_lease && f->lease > sub->max_lease)
+		diag_add(r, f->lease_line, "lease %u is longer than max_lease = %u", f->lease,
+			 sub->max_lease);
+}
+
+void engine_judge(const struct policy *p, const char *user, const struct active_set *a,
+		  const struct fragment *f, struct judgement *ret)
+{
+	const struct submitter *sub = policy_find_submitter(p, user);
+	const struct active_entry *old = active_set_find(a, user, f->name);
+
+	*ret = (struct judgement){ .verdict = VERDICT_REJECTED, .replaces = old != NULL };
+	diag_init(&ret->reasons);
+	if (!sub) {
+		diag_add(&ret->reasons, 0, "user '%s' is not a submitter: policy.ini has no [submitter %s]",
+			 user, user);
+		return;
+	}
+	if (fragment_is_withdrawal(f)) {
+		ret->verdict = VERDICT_WITHDRAWN;
+		return;
+	}
+	judge_quota(sub, a, old, f, &ret->reasons);
+	for (size_t i = 0; i < f->n_stmts; i++) {
+		const struct fragment_stmt *st = &f->stmts[i];
+		if (st->kind == STMT_MASQUERADE) {
+			judge_masquerade(sub, st, &ret->reasons);
+			continue;
+		}
+		judge_ports(p, sub, a, old, st, &ret->reasons);
+		judge_target(p, sub, st, &ret->reasons);
+	}
+	diag_sort(&ret->reasons);
+	if (diag_any(&ret->reasons) || ret->reasons.dropped)
+		return;
+	ret->verdict = VERDICT_ACCEPTED;
+	ret->identical = old && fragment_equal(old->frag, f);
+}
