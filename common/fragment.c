@@ -15,6 +15,7 @@ struct token {
 struct parser {
 	struct fragment *f;
 	struct diag_list *errs;
+	size_t errs_before;
 	size_t allocated;
 	unsigned n_statements; /* every statement, lease included */
 };
@@ -105,10 +106,6 @@ static int parse_dnat(struct parser *p, unsigned line, const struct token *tok, 
 		diag_add(p->errs, line, "incomplete dnat: expected 'dnat tcp|udp PORT[-PORT] to IPV4[:PORT]'");
 		return -EINVAL;
 	}
-	if (n > 5) {
-		diag_add(p->errs, line, "unexpected %s after the dnat statement", Q(&tok[5]));
-		return -EINVAL;
-	}
 	if (token_is(&tok[1], "tcp"))
 		st.proto = PROTO_TCP;
 	else if (token_is(&tok[1], "udp"))
@@ -129,6 +126,10 @@ static int parse_dnat(struct parser *p, unsigned line, const struct token *tok, 
 	r = parse_target(p, line, &tok[4], &st);
 	if (r < 0)
 		return r;
+	if (n > 5) {
+		diag_add(p->errs, line, "unexpected %s after the dnat statement", Q(&tok[5]));
+		return -EINVAL;
+	}
 
 	for (size_t i = 0; i < p->f->n_stmts; i++) {
 		const struct fragment_stmt *o = &p->f->stmts[i];
@@ -151,11 +152,8 @@ static int parse_masquerade(struct parser *p, unsigned line, const struct token 
 	struct fragment_stmt st = { .kind = STMT_MASQUERADE, .line = line };
 	int r;
 
-	if (n != 2) {
-		if (n < 2)
-			diag_add(p->errs, line, "incomplete masquerade: expected 'masquerade IPV4[/LEN]'");
-		else
-			diag_add(p->errs, line, "unexpected %s after the masquerade statement", Q(&tok[2]));
+	if (n < 2) {
+		diag_add(p->errs, line, "incomplete masquerade: expected 'masquerade IPV4[/LEN]'");
 		return -EINVAL;
 	}
 	r = prefix4_parse(tok[1].s, tok[1].len, &st.masq);
@@ -163,6 +161,10 @@ static int parse_masquerade(struct parser *p, unsigned line, const struct token 
 		diag_add(p->errs, line, "%s is not an IPv4 address or prefix: %s", Q(&tok[1]),
 			 r == -EDOM ? address_error(r)
 				    : "use four decimal octets 0-255 without leading zeros, and /0-/32");
+		return -EINVAL;
+	}
+	if (n > 2) {
+		diag_add(p->errs, line, "unexpected %s after the masquerade statement", Q(&tok[2]));
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < p->f->n_stmts; i++) {
@@ -185,11 +187,8 @@ static int parse_lease(struct parser *p, unsigned line, const struct token *tok,
 	uint32_t v;
 	int r;
 
-	if (n != 2) {
-		if (n < 2)
-			diag_add(p->errs, line, "incomplete lease: expected 'lease SECONDS'");
-		else
-			diag_add(p->errs, line, "unexpected %s after the lease statement", Q(&tok[2]));
+	if (n < 2) {
+		diag_add(p->errs, line, "incomplete lease: expected 'lease SECONDS'");
 		return -EINVAL;
 	}
 	if (p->f->lease_line) {
@@ -200,6 +199,10 @@ static int parse_lease(struct parser *p, unsigned line, const struct token *tok,
 	if (r < 0) {
 		diag_add(p->errs, line, "%s is not a lease: use a decimal number of seconds, 1-%u",
 			 Q(&tok[1]), FRAGMENT_MAX_LEASE);
+		return -EINVAL;
+	}
+	if (n > 2) {
+		diag_add(p->errs, line, "unexpected %s after the lease statement", Q(&tok[2]));
 		return -EINVAL;
 	}
 	p->f->lease = v;
@@ -292,7 +295,8 @@ static int parse_body(struct parser *p, const char *data, size_t len)
 			return r;
 		s += l + 1;
 	}
-	if (p->f->lease_line && p->f->n_stmts == 0)
+	if (p->f->lease_line && p->f->n_stmts == 0 &&
+	    p->errs->n + p->errs->dropped == p->errs_before)
 		diag_add(p->errs, p->f->lease_line,
 			 "a lease needs at least one dnat or masquerade statement (an empty fragment withdraws)");
 	return 0;
@@ -302,8 +306,8 @@ int fragment_parse(const char *name, const char *data, size_t len, struct fragme
 		   struct diag_list *errs)
 {
 	_cleanup_fragment_ struct fragment *f = NULL;
-	struct parser p = { .errs = errs };
 	size_t before = errs->n + errs->dropped;
+	struct parser p = { .errs = errs, .errs_before = before };
 	int r;
 
 	if (!fragment_name_valid(name, strlen(name))) {

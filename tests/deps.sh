@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install the Debian packages natwarden needs to build and test, only those missing.
+# usage: tests/deps.sh [extra-package ...]
+set -eu
+packages="gcc clang libclang-rt-14-dev meson ninja-build pkg-config
+	libnftables-dev nftables libmnl-dev libcap-ng-dev libinih-dev libsystemd-dev
+	systemd procps iproute2 util-linux jq python3 $*"
+missing=
+for p in $packages; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "natwarden: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "natwarden: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2
