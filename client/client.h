@@ -12,10 +12,13 @@ enum {
 	EXIT_NO_VERDICT = 3,
 };
 
+#define DEFAULT_SPOOL "/var/spool/natwarden"
+#define DEFAULT_RUNTIME "/run/natwarden"
+
 struct client_options {
-	const char *config;
-	const char *spool;
-	const char *runtime;
+	const char *config;  /* --config, $NATWARDEN_CONFIG */
+	const char *spool;   /* --spool, $NATWARDEN_SPOOL */
+	const char *runtime; /* --runtime, $NATWARDEN_RUNTIME */
 };
 
 struct command {
@@ -26,6 +29,8 @@ struct command {
 };
 
 int cmd_check(const struct client_options *o, int argc, char **argv);
+int cmd_submit(const struct client_options *o, int argc, char **argv);
+int cmd_withdraw(const struct client_options *o, int argc, char **argv);
 
 /* Read a fragment from a file name or "-" (stdin), at most the fragment size limit. */
 int client_read_input(const char *path, char **ret, size_t *ret_len);

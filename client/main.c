@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,12 +11,17 @@
 #include "fileio.h"
 #include "fragment.h"
 #include "macro.h"
+#include "policy.h"
 
 static int cmd_help(const struct client_options *o, int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "check [--policy FILE] [--user NAME] [--name NAME] [FILE|-]",
 	  "parse a fragment, print its canonical form, and judge it against a policy" },
+	{ "submit", cmd_submit, "submit [--timeout S] [--no-wait] NAME [FILE|-]",
+	  "submit a fragment and wait for its verdict" },
+	{ "withdraw", cmd_withdraw, "withdraw [--timeout S] [--no-wait] NAME",
+	  "withdraw your fragment of that name" },
 	{ "help", cmd_help, "help", "show this help" },
 };
 
@@ -50,10 +56,33 @@ const char *client_user_name(void)
 	return pw ? pw->pw_name : NULL;
 }
 
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : fallback;
+}
+
 int main(int argc, char **argv)
 {
-	struct client_options o = { 0 };
+	struct client_options o = {
+		.config = env_or("NATWARDEN_CONFIG", POLICY_DEFAULT_PATH),
+		.spool = env_or("NATWARDEN_SPOOL", DEFAULT_SPOOL),
+		.runtime = env_or("NATWARDEN_RUNTIME", DEFAULT_RUNTIME),
+	};
 
+	/* global options before the command */
+	while (argc >= 3 && argv[1][0] == '-' && argv[1][1] == '-') {
+		const char **slot = strcmp(argv[1], "--spool") == 0	? &o.spool :
+				    strcmp(argv[1], "--runtime") == 0 ? &o.runtime :
+				    strcmp(argv[1], "--config") == 0	? &o.config :
+									  NULL;
+		if (!slot)
+			break;
+		*slot = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2) {
 		cmd_help(&o, 0, NULL);
 		return EXIT_USAGE;

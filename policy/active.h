@@ -16,8 +16,8 @@ struct active_entry {
 	char user[NAME_MAX_USER + 1];
 	uint32_t uid;
 	struct fragment *frag; /* owned by the entry */
-	int64_t accepted;      /* unix time (s) of the last acceptance */
-	int64_t expires;       /* unix time (s), 0 for never */
+	int64_t accepted;      /* unix time (ms) of the last acceptance */
+	int64_t expires;       /* unix time (ms), 0 for never */
 	void *userdata;	       /* for the owner of the set (e.g. a lease timer) */
 	/* private */
 	size_t index;

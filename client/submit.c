@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * natwarden submit / withdraw: check the fragment locally, drop it into the spool atomically,
+ * then wait for the verdict the daemon writes into that very file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "fileio.h"
+#include "fragment.h"
+#include "macro.h"
+#include "verdict.h"
+
+struct submit_args {
+	const char *name;
+	const char *input; /* NULL: withdraw */
+	double timeout;
+	bool wait;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int print_verdict(const char *name, const char *text, size_t len)
+{
+	struct verdict_text v;
+	char when[64];
+	int r = verdict_parse(text, len, &v);
+
+	if (r < 0) {
+		fprintf(stderr, "natwarden: %s: the daemon's answer is unreadable\n", name);
+		return EXIT_NO_VERDICT;
+	}
+	if (strcmp(v.verdict, "rejected") == 0) {
+		printf("%s: rejected\n", name);
+		for (size_t i = 0; i < v.n_reasons; i++)
+			printf("%s\n", v.reasons[i]);
+		r = EXIT_REJECTED;
+	} else {
+		printf("%s: %s for %s%s\n", name, v.verdict, v.user,
+		       v.renewed ? " (unchanged, lease renewed)" : "");
+		for (size_t i = 0; i < v.n_live; i++)
+			printf("  live: %s\n", v.live[i]);
+		if (v.expires) {
+			time_t t = (time_t)((v.expires + 999) / 1000);
+			struct tm tm;
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+			printf("  expires: %s\n", when);
+		}
+		r = EXIT_ACCEPTED;
+	}
+	verdict_text_free(&v);
+	return r;
+}
+
+/* Wait until the daemon has removed our file from the spool, then read what it wrote. */
+static int wait_verdict(int fd, const char *name, double timeout)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(timeout * 1000);
+	_cleanup_close_ int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (ino >= 0)
+		inotify_add_watch(ino, path, IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE);
+	for (;;) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			fprintf(stderr, "natwarden: %s: %s\n", name, strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (st.st_nlink == 0) {
+			_cleanup_free_ char *text = NULL;
+			size_t len;
+			if (lseek(fd, 0, SEEK_SET) < 0 ||
+			    read_fd_capped(fd, VERDICT_MAX_BYTES, &text, &len) < 0 || !verdict_is(text, len)) {
+				fprintf(stderr,
+					"natwarden: %s was removed from the spool without a verdict (a newer submission of the same name replaced it?)\n",
+					name);
+				return EXIT_NO_VERDICT;
+			}
+			return print_verdict(name, text, len);
+		}
+		uint64_t now = now_ms();
+		if (now >= deadline) {
+			fprintf(stderr,
+				"natwarden: no verdict for %s within %.0f s: is natwardend running? (the submission stays queued)\n",
+				name, timeout);
+			return EXIT_NO_VERDICT;
+		}
+		/* inotify wakes us at once; the poll timeout is only a safety net */
+		struct pollfd p = { .fd = ino, .events = POLLIN };
+		uint64_t left = deadline - now;
+		if (poll(&p, ino >= 0 ? 1 : 0, (int)(left < 200 ? left : 200)) > 0) {
+			char buf[4096];
+			while (read(ino, buf, sizeof(buf)) > 0) {
+			}
+		}
+	}
+}
+
+static int open_incoming(const struct client_options *o)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/incoming", o->spool);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "natwarden: cannot reach the spool %s: %s%s\n", path, strerror(errno),
+			errno == EACCES ? " (are you in the submit group?)" : "");
+	return fd;
+}
+
+/* Write the temporary dot-file and rename it to its name. Returns the open fd or -1. */
+static int drop(int dirfd, const char *name, const char *text, size_t len, double timeout)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(timeout * 1000);
+	char tmp[96];
+	uint64_t rnd = 0;
+	int fd;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;
+	snprintf(tmp, sizeof(tmp), ".%s.%016" PRIx64, name, rnd);
+	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+	if (fd < 0) {
+		fprintf(stderr, "natwarden: cannot create a file in the spool: %s\n", strerror(errno));
+		return -1;
+	}
+	/* group (the daemon's, through the setgid spool) must read and answer it, whatever umask says */
+	if (fchmod(fd, 0660) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+		fprintf(stderr, "natwarden: cannot write into the spool: %s\n", strerror(errno));
+		goto fail;
+	}
+	for (;;) {
+		if (renameat(dirfd, tmp, dirfd, name) == 0)
+			return fd;
+		/* another user's submission of that name is still pending: the daemon takes it soon */
+		if ((errno != EPERM && errno != EACCES) || now_ms() >= deadline) {
+			fprintf(stderr, "natwarden: cannot submit %s: %s\n", name,
+				errno == EPERM || errno == EACCES ?
+					"another user's submission of that name is still pending" :
+					strerror(errno));
+			goto fail;
+		}
+		usleep(20000);
+	}
+fail:
+	unlinkat(dirfd, tmp, 0);
+	close(fd);
+	return -1;
+}
+
+static int submit(const struct client_options *o, const struct submit_args *a)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int dirfd = -1, fd = -1;
+	struct fragment *f = NULL;
+	struct diag_list errs;
+	size_t len = 0;
+	int r;
+
+	if (!fragment_name_valid(a->name, strlen(a->name))) {
+		fprintf(stderr,
+			"natwarden: invalid fragment name '%s': use 1-%d of a-z 0-9 . _ -, starting with a letter or digit\n",
+			a->name, FRAGMENT_NAME_MAX);
+		return EXIT_USAGE;
+	}
+	if (a->input) {
+		r = client_read_input(a->input, &text, &len);
+		if (r < 0) {
+			fprintf(stderr, "natwarden: %s: %s\n", a->input,
+				r == -EFBIG ? "larger than the 65536-byte fragment limit" : strerror(-r));
+			return r == -EFBIG ? EXIT_REJECTED : EXIT_USAGE;
+		}
+	} else {
+		text = strdup("");
+	}
+	diag_init(&errs);
+	r = fragment_parse(a->name, text ? text : "", len, &f, &errs);
+	if (r < 0) {
+		printf("%s: rejected (not sent)\n", a->name);
+		diag_print(&errs, a->name, stdout);
+		return r == -ENOMEM ? EXIT_USAGE : EXIT_REJECTED;
+	}
+	fragment_free(f);
+	dirfd = open_incoming(o);
+	if (dirfd < 0)
+		return EXIT_USAGE;
+	fd = drop(dirfd, a->name, text ? text : "", len, a->timeout);
+	if (fd < 0)
+		return EXIT_USAGE;
+	if (!a->wait) {
+		printf("%s: submitted\n", a->name);
+		return EXIT_ACCEPTED;
+	}
+	return wait_verdict(fd, a->name, a->timeout);
+}
+
+static int parse_common(int argc, char **argv, struct submit_args *a, const char *usage)
+{
+	static const struct option longopts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	a->timeout = 10;
+	a->wait = true;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+t:nh", longopts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 't':
+			errno = 0;
+			a->timeout = strtod(optarg, &end);
+			if (errno || *end || !(a->timeout > 0 && a->timeout <= 3600)) {
+				fprintf(stderr, "natwarden: --timeout takes seconds, more than 0 and at most 3600\n");
+				return -1;
+			}
+			break;
+		case 'n':
+			a->wait = false;
+			break;
+		case 'h':
+			printf("usage: natwarden %s\n", usage);
+			return 1;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cmd_submit(const struct client_options *o, int argc, char **argv)
+{
+	struct submit_args a = { 0 };
+	int r = parse_common(argc, argv, &a, "submit [--timeout S] [--no-wait] NAME [FILE|-]");
+
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_ACCEPTED;
+	if (argc - optind < 1 || argc - optind > 2) {
+		fprintf(stderr, "usage: natwarden submit [--timeout S] [--no-wait] NAME [FILE|-]\n");
+		return EXIT_USAGE;
+	}
+	a.name = argv[optind];
+	a.input = argc - optind == 2 ? argv[optind + 1] : "-";
+	return submit(o, &a);
+}
+
+int cmd_withdraw(const struct client_options *o, int argc, char **argv)
+{
+	struct submit_args a = { 0 };
+	int r = parse_common(argc, argv, &a, "withdraw [--timeout S] [--no-wait] NAME");
+
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_ACCEPTED;
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: natwarden withdraw [--timeout S] [--no-wait] NAME\n");
+		return EXIT_USAGE;
+	}
+	a.name = argv[optind];
+	a.input = NULL;
+	return submit(o, &a);
+}

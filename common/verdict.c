@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#include "verdict.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool verdict_is(const char *text, size_t len)
+{
+	size_t m = strlen(VERDICT_MAGIC);
+
+	return len >= m && memcmp(text, VERDICT_MAGIC, m) == 0;
+}
+
+static int push(char ***list, size_t *n, const char *s, size_t len)
+{
+	char **grown = reallocarray(*list, *n + 1, sizeof(char *));
+
+	if (!grown)
+		return -ENOMEM;
+	*list = grown;
+	grown[*n] = strndup(s, len);
+	if (!grown[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static bool field(const char *line, size_t len, const char *key, const char **val, size_t *vlen)
+{
+	size_t k = strlen(key);
+
+	if (len <= k || memcmp(line, key, k) != 0 || line[k] != ' ')
+		return false;
+	*val = line + k + 1;
+	*vlen = len - k - 1;
+	return true;
+}
+
+int verdict_parse(const char *text, size_t len, struct verdict_text *ret)
+{
+	const char *p, *end = text + len;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!verdict_is(text, len))
+		return -EBADMSG;
+	for (p = text + strlen(VERDICT_MAGIC); p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *v;
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), vl;
+		int r = 0;
+
+		if (field(p, l, "fragment", &v, &vl))
+			snprintf(ret->fragment, sizeof(ret->fragment), "%.*s", (int)vl, v);
+		else if (field(p, l, "user", &v, &vl))
+			snprintf(ret->user, sizeof(ret->user), "%.*s", (int)vl, v);
+		else if (field(p, l, "verdict", &v, &vl))
+			snprintf(ret->verdict, sizeof(ret->verdict), "%.*s", (int)vl, v);
+		else if (field(p, l, "renewed", &v, &vl))
+			ret->renewed = vl == 3 && memcmp(v, "yes", 3) == 0;
+		else if (field(p, l, "expires", &v, &vl))
+			ret->expires = strtoll(v, NULL, 10);
+		else if (field(p, l, "live", &v, &vl))
+			r = push(&ret->live, &ret->n_live, v, vl);
+		else if (field(p, l, "reason", &v, &vl))
+			r = push(&ret->reasons, &ret->n_reasons, v, vl);
+		if (r < 0) {
+			verdict_text_free(ret);
+			return r;
+		}
+		p += l + 1;
+	}
+	if (!ret->verdict[0]) {
+		verdict_text_free(ret);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+void verdict_text_free(struct verdict_text *v)
+{
+	for (size_t i = 0; i < v->n_live; i++)
+		free(v->live[i]);
+	for (size_t i = 0; i < v->n_reasons; i++)
+		free(v->reasons[i]);
+	free(v->live);
+	free(v->reasons);
+	v->live = v->reasons = NULL;
+	v->n_live = v->n_reasons = 0;
+}

@@ -1,0 +1,1300 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "state.h"
+#include "verdict.h"
+
+enum op_kind {
+	OP_SUBMIT,
+	OP_EXPIRE,
+};
+
+enum outcome {
+	OUT_PENDING,
+	OUT_ACCEPTED,
+	OUT_RENEWED,
+	OUT_WITHDRAWN,
+	OUT_REJECTED,
+	OUT_EXPIRED,
+	OUT_DISCARDED, /* carried a verdict already: judged before a crash, nothing to do */
+};
+
+struct op {
+	enum op_kind kind;
+	struct submission *sub;
+	struct fragment *frag;
+	const char *user;
+	uid_t uid;
+	struct active_entry *old, *entry;
+	int64_t old_accepted, old_expires;
+	char user_buf[NAME_MAX_USER + 1], name_buf[FRAGMENT_NAME_MAX + 1]; /* outlive the entry */
+	enum outcome outcome;
+	bool applied;
+	struct diag_list reasons;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void daemon_describe(const struct daemon *d, char *buf, size_t size)
+{
+	size_t users = active_set_users(d->active), frags = active_set_size(d->active);
+	int64_t ago = d->last_change_ms ? (now_ms() - d->last_change_ms) / 1000 : -1;
+
+	if (ago >= 0)
+		snprintf(buf, size, "%zu mappings from %zu fragment%s of %zu user%s; last change %" PRId64 "s ago",
+			 active_set_rules(d->active), frags, frags == 1 ? "" : "s", users,
+			 users == 1 ? "" : "s", ago);
+	else
+		snprintf(buf, size, "%zu mappings from %zu fragment%s of %zu user%s; no change since start",
+			 active_set_rules(d->active), frags, frags == 1 ? "" : "s", users,
+			 users == 1 ? "" : "s");
+}
+
+/* ---- submitters: policy names to uids -------------------------------------------------- */
+
+static int resolve_submitters(const struct policy *p, struct uid_name **ret, size_t *ret_n)
+{
+	struct uid_name *v = calloc(p->n_submitters + 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_submitters; i++) {
+		const struct passwd *pw = getpwnam(p->submitters[i].name);
+		if (!pw) {
+			log_warning("%s:%u: [submitter %s]: no such user; ignored until it exists",
+				    p->path, p->submitters[i].line, p->submitters[i].name);
+			continue;
+		}
+		v[n].uid = pw->pw_uid;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", p->submitters[i].name);
+		n++;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static const char *user_of(void *userdata, uid_t uid)
+{
+	struct daemon *d = userdata;
+
+	for (size_t i = 0; i < d->n_submitters; i++)
+		if (d->submitters[i].uid == uid)
+			return d->submitters[i].name;
+	return NULL;
+}
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static void remember_event(struct daemon *d, const char *kind, const char *user,
+			   const char *fragment, const char *text)
+{
+	struct status_event *ev;
+
+	if (d->n_events == STATUS_EVENTS) {
+		memmove(&d->events[0], &d->events[1], sizeof(d->events[0]) * (STATUS_EVENTS - 1));
+		d->n_events--;
+	}
+	ev = &d->events[d->n_events++];
+	ev->time = now_ms() / 1000;
+	snprintf(ev->kind, sizeof(ev->kind), "%s", kind);
+	snprintf(ev->user, sizeof(ev->user), "%s", user);
+	snprintf(ev->fragment, sizeof(ev->fragment), "%s", fragment);
+	snprintf(ev->text, sizeof(ev->text), "%s", text);
+}
+
+static void write_status(struct daemon *d)
+{
+	struct status_info info = {
+		.started = d->started_ms / 1000,
+		.last_change = d->last_change_ms / 1000,
+		.last_apply_us = d->last_apply_us,
+		.table = d->rcfg.table,
+		.last_error = d->last_error,
+		.events = d->events,
+		.n_events = d->n_events,
+	};
+	char line[200];
+	int r;
+
+	r = status_write(d->dirs.runtime, &info, d->active);
+	if (r < 0)
+		log_warning_errno(r, "cannot write the status file");
+	d->status_dirty = false;
+	if (d->ready) {
+		daemon_describe(d, line, sizeof(line));
+		sd_notifyf(0, "STATUS=%s", line);
+	}
+}
+
+/* ---- kernel ---------------------------------------------------------------------------- */
+
+static int kernel_run(struct daemon *d, const char *cmds, char **ret_error)
+{
+	uint64_t t0 = mono_us();
+	int r = nft_run(d->nft, cmds, false, ret_error);
+
+	d->last_apply_us = mono_us() - t0;
+	if (r < 0 && ret_error && *ret_error)
+		snprintf(d->last_error, sizeof(d->last_error), "%s", *ret_error);
+	return r;
+}
+
+/* Send the element changes for the touched keys, as one transaction. */
+static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_error)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	r = ruleset_render_delta(&d->rcfg, &d->kernel, &d->desired, t, out, NULL);
+	if (fclose(out) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r <= 0)
+		return r; /* nothing changes: no transaction at all */
+	r = kernel_run(d, text, ret_error);
+	if (r < 0)
+		return r;
+	return ruleset_commit_view(&d->kernel, &d->desired, t);
+}
+
+/* The whole table in one transaction; `old_table`, if set, is deleted in the same one. */
+static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct touched all;
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	if (old_table && strcmp(old_table, d->rcfg.table) != 0)
+		fprintf(out, "table inet %s {}\ndelete table inet %s\n", old_table, old_table);
+	r = ruleset_render_full(&d->rcfg, &d->desired, out);
+	if (fclose(out) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	r = kernel_run(d, text, ret_error);
+	if (r < 0)
+		return r;
+	touched_init(&all);
+	all.all = true;
+	r = ruleset_commit_view(&d->kernel, &d->desired, &all);
+	touched_finish(&all);
+	return r;
+}
+
+/* ---- leases ---------------------------------------------------------------------------- */
+
+static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_one_by_one);
+static void report(struct daemon *d, struct op *op);
+
+static void lease_disarm(struct active_entry *e)
+{
+	if (e && e->userdata) {
+		sd_event_source_disable_unref(e->userdata);
+		e->userdata = NULL;
+	}
+}
+
+struct lease_ctx {
+	struct daemon *d;
+	struct active_entry *e;
+};
+
+static int lease_expired(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct lease_ctx *c = userdata;
+	struct daemon *d = c->d;
+	struct op op = { .kind = OP_EXPIRE, .old = c->e, .uid = c->e->uid };
+
+	(void)s;
+	(void)usec;
+	snprintf(op.user_buf, sizeof(op.user_buf), "%s", c->e->user);
+	snprintf(op.name_buf, sizeof(op.name_buf), "%s", c->e->frag->name);
+	op.user = op.user_buf;
+	diag_init(&op.reasons);
+	run_ops(d, &op, 1, false);
+	report(d, &op);
+	write_status(d);
+	return 0;
+}
+
+static void lease_arm(struct daemon *d, struct active_entry *e)
+{
+	sd_event_source *s = e->userdata;
+	struct lease_ctx *c;
+	int r;
+
+	if (!e->expires) {
+		lease_disarm(e);
+		return;
+	}
+	if (s) {
+		sd_event_source_set_time(s, (uint64_t)e->expires * 1000);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		return;
+	}
+	c = malloc(sizeof(*c));
+	if (!c) {
+		log_error("out of memory arming the lease of '%s'", e->frag->name);
+		return;
+	}
+	*c = (struct lease_ctx){ d, e };
+	r = sd_event_add_time(d->event, &s, CLOCK_REALTIME, (uint64_t)e->expires * 1000, 10000,
+			      lease_expired, c);
+	if (r < 0) {
+		free(c);
+		log_error_errno(r, "cannot arm the lease of '%s'", e->frag->name);
+		return;
+	}
+	sd_event_source_set_destroy_callback(s, free);
+	e->userdata = s;
+}
+
+/* ---- one batch: judge in order, save, apply once, answer ---------------------------------- */
+
+static void op_remove(struct daemon *d, struct op *op, struct state_batch *sb, struct touched *t)
+{
+	active_set_remove(d->active, op->old);
+	elements_remove_fragment(&d->desired, op->old->frag);
+	touched_add_fragment(t, op->old->frag);
+	state_batch_remove(sb, op->old->uid, op->old->frag->name);
+	op->applied = true;
+}
+
+static void op_prepare(struct daemon *d, struct op *op, struct state_batch *sb, struct touched *t,
+		       int64_t now)
+{
+	struct judgement j;
+	int r;
+
+	if (op->outcome != OUT_PENDING)
+		return;
+	if (op->kind == OP_EXPIRE) {
+		if (active_set_find(d->active, op->old->user, op->old->frag->name) != op->old) {
+			op->outcome = OUT_DISCARDED;
+			return;
+		}
+		op_remove(d, op, sb, t);
+		op->outcome = OUT_EXPIRED;
+		return;
+	}
+	engine_judge(d->policy, op->user, d->active, op->frag, &j);
+	op->old = active_set_find(d->active, op->user, op->frag->name);
+	switch (j.verdict) {
+	case VERDICT_REJECTED:
+		op->reasons = j.reasons;
+		op->outcome = OUT_REJECTED;
+		return;
+	case VERDICT_WITHDRAWN:
+		if (op->old)
+			op_remove(d, op, sb, t);
+		op->outcome = OUT_WITHDRAWN;
+		return;
+	case VERDICT_ACCEPTED:
+		break;
+	}
+	int64_t expires = op->frag->lease ? now + (int64_t)op->frag->lease * 1000 : 0;
+	if (j.identical) {
+		op->old_accepted = op->old->accepted;
+		op->old_expires = op->old->expires;
+		op->old->accepted = now;
+		op->old->expires = expires;
+		state_batch_save(sb, op->old);
+		op->applied = true;
+		op->outcome = OUT_RENEWED;
+		return;
+	}
+	op->entry = active_entry_new(op->user, op->uid, op->frag);
+	if (!op->entry) {
+		diag_add(&op->reasons, 0, "the daemon is out of memory");
+		op->outcome = OUT_REJECTED;
+		return;
+	}
+	op->frag = NULL;
+	op->entry->accepted = now;
+	op->entry->expires = expires;
+	if (op->old) {
+		active_set_remove(d->active, op->old);
+		elements_remove_fragment(&d->desired, op->old->frag);
+		touched_add_fragment(t, op->old->frag);
+	}
+	r = active_set_insert(d->active, op->entry);
+	if (r == 0)
+		r = elements_add_fragment(&d->desired, op->entry->frag);
+	touched_add_fragment(t, op->entry->frag);
+	state_batch_save(sb, op->entry);
+	op->applied = true;
+	op->outcome = OUT_ACCEPTED;
+	if (r < 0)
+		log_error_errno(r, "cannot record '%s' in memory", op->entry->frag->name);
+}
+
+static void op_rollback(struct daemon *d, struct op *op)
+{
+	if (!op->applied)
+		return;
+	switch (op->outcome) {
+	case OUT_RENEWED:
+		op->old->accepted = op->old_accepted;
+		op->old->expires = op->old_expires;
+		break;
+	case OUT_ACCEPTED:
+		active_set_remove(d->active, op->entry);
+		elements_remove_fragment(&d->desired, op->entry->frag);
+		op->frag = op->entry->frag;
+		op->entry->frag = NULL;
+		active_entry_free(op->entry);
+		op->entry = NULL;
+		/* put the old version back, as for a withdrawal */
+		__attribute__((fallthrough));
+	case OUT_WITHDRAWN:
+	case OUT_EXPIRED:
+		if (op->old) {
+			active_set_insert(d->active, op->old);
+			elements_add_fragment(&d->desired, op->old->frag);
+		}
+		break;
+	default:
+		break;
+	}
+	op->applied = false;
+	op->outcome = OUT_PENDING;
+}
+
+/* Put the state files back the way they were before the batch. */
+static void state_restore(struct daemon *d, struct op *ops, size_t n)
+{
+	struct state_batch *sb = state_batch_new(d->dirs.state);
+
+	if (!sb)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct op *op = &ops[i];
+		if (!op->applied)
+			continue;
+		if (op->outcome == OUT_ACCEPTED && !op->old)
+			state_batch_remove(sb, op->entry->uid, op->entry->frag->name);
+		else if (op->old)
+			state_batch_save(sb, op->old); /* the old version, old times */
+	}
+	if (state_batch_commit(sb) < 0)
+		log_error("cannot restore the state files after a failed change");
+	state_batch_free(sb);
+}
+
+static void finalize(struct daemon *d, struct op *op)
+{
+	switch (op->outcome) {
+	case OUT_ACCEPTED:
+		if (op->old) {
+			lease_disarm(op->old);
+			active_entry_free(op->old);
+			op->old = NULL;
+		}
+		lease_arm(d, op->entry);
+		d->last_change_ms = now_ms();
+		break;
+	case OUT_RENEWED:
+		lease_arm(d, op->old);
+		break;
+	case OUT_WITHDRAWN:
+	case OUT_EXPIRED:
+		if (op->old) {
+			lease_disarm(op->old);
+			active_entry_free(op->old);
+			op->old = NULL;
+			d->last_change_ms = now_ms();
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void reject_all(struct op *ops, size_t n, const char *why)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].outcome == OUT_PENDING) {
+			ops[i].outcome = OUT_REJECTED;
+			diag_add(&ops[i].reasons, 0, "%s", why);
+		}
+}
+
+/*
+ * Judge `n` operations in order and apply what they change with one save and one kernel
+ * transaction. If either fails, undo everything and, when allowed, redo them one at a time
+ * so only the guilty one is rejected. Memory, disk and kernel never disagree afterwards.
+ */
+static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_one_by_one)
+{
+	struct state_batch *sb = state_batch_new(d->dirs.state);
+	_cleanup_free_ char *kerr = NULL;
+	struct touched t;
+	int64_t now = now_ms();
+	int r;
+
+	if (!sb) {
+		reject_all(ops, n, "the daemon is out of memory");
+		return -ENOMEM;
+	}
+	touched_init(&t);
+	for (size_t i = 0; i < n; i++)
+		op_prepare(d, &ops[i], sb, &t, now);
+	r = state_batch_commit(sb);
+	if (r >= 0) {
+		r = kernel_apply_delta(d, &t, &kerr);
+		if (r < 0)
+			state_restore(d, ops, n);
+	}
+	state_batch_free(sb);
+	touched_finish(&t);
+	if (r < 0) {
+		for (size_t i = n; i-- > 0;)
+			op_rollback(d, &ops[i]);
+		if (may_retry_one_by_one && n > 1) {
+			log_warning("a batch of %zu changes failed (%s); applying them one by one", n,
+				    kerr ? kerr : strerror(-r));
+			for (size_t i = 0; i < n; i++)
+				run_ops(d, &ops[i], 1, false);
+			return 0;
+		}
+		char why[700];
+		if (kerr)
+			snprintf(why, sizeof(why), "the kernel refused the change: %s", kerr);
+		else
+			snprintf(why, sizeof(why), "the change could not be saved: %s", strerror(-r));
+		reject_all(ops, n, why);
+		for (size_t i = 0; i < n; i++)
+			if (ops[i].outcome == OUT_REJECTED)
+				log_error("%s", why);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		finalize(d, &ops[i]);
+	d->status_dirty = true;
+	return 0;
+}
+
+/* ---- verdicts: to the submitter's file, to the log ---------------------------------------- */
+
+static void join_live(const struct fragment *f, char *buf, size_t size, FILE *verdict)
+{
+	_cleanup_free_ char *text = fragment_print(f);
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (!text)
+		return;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "lease ", 6) == 0)
+			continue;
+		if (verdict)
+			fprintf(verdict, "live %s\n", line);
+		if (o < size) {
+			int w = snprintf(buf + o, size - o, "%s%s", o ? "; " : "", line);
+			if (w > 0)
+				o += (size_t)w;
+		}
+	}
+}
+
+static void join_reasons(const struct diag_list *l, const char *name, char *buf, size_t size,
+			 FILE *verdict)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		char line[DIAG_TEXT + 96];
+		if (l->items[i].line)
+			snprintf(line, sizeof(line), "%s:%u: %s", name, l->items[i].line, l->items[i].text);
+		else
+			snprintf(line, sizeof(line), "%s: %s", name, l->items[i].text);
+		if (verdict)
+			fprintf(verdict, "reason %s\n", line);
+		if (o < size) {
+			int w = snprintf(buf + o, size - o, "%s%s", o ? "; " : "", line);
+			if (w > 0)
+				o += (size_t)w;
+		}
+	}
+	if (l->dropped) {
+		if (verdict)
+			fprintf(verdict, "reason %s: ... and %zu more\n", name, l->dropped);
+	}
+}
+
+static const char *outcome_word(enum outcome o)
+{
+	switch (o) {
+	case OUT_ACCEPTED:
+	case OUT_RENEWED:
+		return "accepted";
+	case OUT_WITHDRAWN:
+		return "withdrawn";
+	case OUT_EXPIRED:
+		return "expired";
+	default:
+		return "rejected";
+	}
+}
+
+static void report(struct daemon *d, struct op *op)
+{
+	const struct active_entry *e = op->outcome == OUT_ACCEPTED ? op->entry :
+				       op->outcome == OUT_RENEWED  ? op->old :
+								     NULL;
+	const char *name = op->sub ? (op->sub->name_valid ? op->sub->name : op->sub->shown) :
+				     op->name_buf;
+	const char *user = op->user ? op->user : "";
+	char live[1024] = "", reasons[1024] = "", uid[16] = "", expires[24] = "0", msg_who[320];
+	_cleanup_free_ char *vtext = NULL;
+	size_t vlen = 0;
+	FILE *v = NULL;
+	const char *mid;
+	int level;
+
+	if (op->outcome == OUT_DISCARDED || op->outcome == OUT_PENDING) {
+		if (op->sub)
+			spool_finish(op->sub, NULL, 0);
+		return;
+	}
+	if (op->sub && op->sub->can_answer)
+		v = open_memstream(&vtext, &vlen);
+	if (v)
+		fprintf(v, VERDICT_MAGIC "fragment %s\nuser %s\nverdict %s\nrenewed %s\nexpires %" PRId64 "\n",
+			name, user, outcome_word(op->outcome),
+			op->outcome == OUT_RENEWED ? "yes" : "no", e ? e->expires : 0);
+	if (e)
+		join_live(e->frag, live, sizeof(live), v);
+	join_reasons(&op->reasons, name, reasons, sizeof(reasons), v);
+	if (v && fclose(v) != 0) {
+		free(vtext);
+		vtext = NULL;
+	}
+	if (op->sub)
+		spool_finish(op->sub, vtext, vtext ? vlen : 0);
+
+	if (op->sub ? op->sub->owner_known : true)
+		snprintf(uid, sizeof(uid), "%u", (unsigned)op->uid);
+	if (e && e->expires)
+		snprintf(expires, sizeof(expires), "%" PRId64, (e->expires + 999) / 1000);
+	if (op->user)
+		snprintf(msg_who, sizeof(msg_who), "%s's fragment '%s'", op->user, name);
+	else if (uid[0])
+		snprintf(msg_who, sizeof(msg_who), "uid %s's fragment %s", uid, name);
+	else
+		snprintf(msg_who, sizeof(msg_who), "fragment %s", name);
+
+	switch (op->outcome) {
+	case OUT_ACCEPTED:
+	case OUT_RENEWED:
+		mid = MID_ACCEPTED;
+		level = LOG_NOTICE;
+		break;
+	case OUT_WITHDRAWN:
+		mid = MID_WITHDRAWN;
+		level = LOG_NOTICE;
+		break;
+	case OUT_EXPIRED:
+		mid = MID_EXPIRED;
+		level = LOG_NOTICE;
+		remember_event(d, "expired", user, name, "its lease ran out");
+		break;
+	default:
+		mid = MID_REJECTED;
+		level = LOG_WARNING;
+		break;
+	}
+	const struct log_field fields[] = {
+		{ "USER", user[0] ? user : NULL },
+		{ "UID", uid[0] ? uid : NULL },
+		{ "FRAGMENT", name },
+		{ "VERDICT", outcome_word(op->outcome) },
+		{ "RENEWED", op->outcome == OUT_RENEWED ? "yes" : NULL },
+		{ "MAPPINGS", e ? live : NULL },
+		{ "EXPIRES", e ? expires : NULL },
+		{ "REASON", reasons[0] ? reasons : NULL },
+	};
+	if (op->outcome == OUT_REJECTED)
+		log_event(level, mid, fields, ELEMENTSOF(fields), "rejected %s: %s", msg_who, reasons);
+	else if (e)
+		log_event(level, mid, fields, ELEMENTSOF(fields), "%s %s%s: %s", outcome_word(op->outcome),
+			  msg_who, op->outcome == OUT_RENEWED ? " (lease renewed)" : "", live);
+	else
+		log_event(level, mid, fields, ELEMENTSOF(fields), "%s %s", outcome_word(op->outcome),
+			  msg_who);
+}
+
+/* ---- the spool ------------------------------------------------------------------------- */
+
+static void op_from_submission(struct op *op, struct submission *s)
+{
+	struct diag_list errs;
+	int r;
+
+	*op = (struct op){ .kind = OP_SUBMIT, .sub = s, .user = s->user, .uid = s->uid };
+	diag_init(&op->reasons);
+	if (s->judged_before) {
+		op->outcome = OUT_DISCARDED;
+		return;
+	}
+	if (diag_any(&s->problems)) {
+		op->reasons = s->problems;
+		op->outcome = OUT_REJECTED;
+		return;
+	}
+	diag_init(&errs);
+	r = fragment_parse(s->name, s->text, s->len, &op->frag, &errs);
+	if (r < 0) {
+		op->reasons = errs;
+		if (r == -ENOMEM)
+			diag_add(&op->reasons, 0, "the daemon is out of memory");
+		op->outcome = OUT_REJECTED;
+	}
+}
+
+static void process_submissions(struct daemon *d, struct submission **subs, size_t n)
+{
+	struct op *ops = calloc(n, sizeof(*ops));
+
+	if (!ops) {
+		log_error("out of memory: %zu submissions wait for the next round", n);
+		for (size_t i = 0; i < n; i++)
+			submission_free(subs[i]);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		op_from_submission(&ops[i], subs[i]);
+	run_ops(d, ops, n, true);
+	for (size_t i = 0; i < n; i++) {
+		report(d, &ops[i]);
+		fragment_free(ops[i].frag);
+		submission_free(ops[i].sub);
+	}
+	free(ops);
+}
+
+static void queue_push(struct daemon *d, const char *name)
+{
+	if (d->queue_n >= QUEUE_MAX) {
+		d->rescan_needed = true;
+		return;
+	}
+	char *copy = strdup(name);
+	if (!copy) {
+		d->rescan_needed = true;
+		return;
+	}
+	d->queue[d->queue_n++] = copy;
+}
+
+static void rescan(struct daemon *d)
+{
+	char **names;
+	size_t n;
+	bool more;
+
+	if (spool_list(d->dirs.incoming, QUEUE_MAX - d->queue_n, &names, &n, &more) < 0) {
+		log_error("cannot list the spool");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		queue_push(d, names[i]);
+	d->rescan_needed = more;
+	spool_names_free(names, n);
+}
+
+/* Take up to BATCH_MAX queued names and judge them together. Returns how many were taken. */
+static size_t process_queue_once(struct daemon *d)
+{
+	struct submission *subs[BATCH_MAX];
+	size_t taken = 0, used = 0;
+
+	if (d->queue_n == 0 && d->rescan_needed)
+		rescan(d);
+	while (used < d->queue_n && taken < BATCH_MAX) {
+		char *name = d->queue[used++];
+		struct submission *s = NULL;
+		if (spool_take(d->dirs.incoming, d->dirs.work, ++d->seq, name, user_of, d, &s) == 0)
+			subs[taken++] = s;
+		free(name);
+	}
+	memmove(d->queue, d->queue + used, (d->queue_n - used) * sizeof(char *));
+	d->queue_n -= used;
+	if (taken)
+		process_submissions(d, subs, taken);
+	return used;
+}
+
+static int on_process(sd_event_source *s, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	process_queue_once(d);
+	if (d->status_dirty)
+		write_status(d);
+	if (d->queue_n || d->rescan_needed)
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	(void)s;
+	(void)revents;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				log_warning("inotify queue overflow: rescanning the spool");
+				d->rescan_needed = true;
+				continue;
+			}
+			if (!ev->len || ev->name[0] == '.')
+				continue;
+			if ((ev->mask & IN_CREATE) &&
+			    !spool_needs_attention_now(d->dirs.incoming, ev->name))
+				continue;
+			queue_push(d, ev->name);
+		}
+	}
+	if (d->queue_n || d->rescan_needed)
+		sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+/* Entries a crash left in work: judged first, in arrival order. */
+static void process_work_leftovers(struct daemon *d)
+{
+	char **names;
+	size_t n;
+	bool more;
+
+	do {
+		if (spool_list(d->dirs.work, BATCH_MAX, &names, &n, &more) < 0)
+			return;
+		/* names are "SEQUENCE-NAME": sorting them is arrival order */
+		qsort(names, n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+		struct submission *subs[BATCH_MAX];
+		size_t taken = 0;
+		for (size_t i = 0; i < n; i++)
+			if (spool_take_work(d->dirs.work, names[i], user_of, d, &subs[taken]) == 0)
+				taken++;
+		spool_names_free(names, n);
+		if (taken)
+			process_submissions(d, subs, taken);
+	} while (more && n);
+}
+
+static int on_cleanup(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = spool_remove_stale(d->dirs.incoming, now_ms() / 1000);
+
+	if (r > 0)
+		log_info("removed %d stale temporary file%s from the spool", r, r == 1 ? "" : "s");
+	sd_event_source_set_time(s, usec + 60 * 1000000ULL);
+	return 0;
+}
+
+/* ---- flush recovery -------------------------------------------------------------------- */
+
+static int on_restore(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	_cleanup_free_ char *err = NULL;
+	uint64_t t0 = mono_us();
+	char count[24], took[32];
+	int r;
+
+	(void)usec;
+	r = kernel_apply_full(d, NULL, &err);
+	if (r < 0) {
+		d->restore_failures++;
+		log_error("cannot restore table inet %s (attempt %d): %s", d->rcfg.table,
+			  d->restore_failures, err ? err : strerror(-r));
+		sd_event_source_set_time_relative(s, 1000000);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	d->restore_failures = 0;
+	snprintf(count, sizeof(count), "%zu", active_set_rules(d->active));
+	snprintf(took, sizeof(took), "%.3f", (double)(mono_us() - t0) / 1000.0);
+	const struct log_field fields[] = {
+		{ "TABLE", d->rcfg.table },
+		{ "MAPPINGS", count },
+		{ "RESTORE_MS", took },
+	};
+	log_event(LOG_WARNING, MID_RECOVERED, fields, ELEMENTSOF(fields),
+		  "table inet %s was changed or removed by someone else: restored %s mappings in %s ms",
+		  d->rcfg.table, count, took);
+	remember_event(d, "recovered", "", "", "table restored after an outside change");
+	write_status(d);
+	return 0;
+}
+
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct monitor_result res;
+	int r;
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	r = monitor_drain(d->monitor, 4096, &res);
+	if (r < 0)
+		log_warning_errno(r, "reading nftables notifications failed");
+	if (!res.foreign_change && !res.lost)
+		return 0;
+	if (res.foreign_change)
+		log_warning("table inet %s was %s by pid %u (%s): restoring it", d->rcfg.table,
+			    res.table_deleted ? "deleted" : "changed", res.pid, res.comm);
+	else
+		log_warning("nftables notifications were lost: restoring table inet %s to be sure",
+			    d->rcfg.table);
+	/* coalesce a storm into one restore */
+	uint64_t when;
+	int enabled = SD_EVENT_OFF;
+	sd_event_source_get_enabled(d->restore_source, &enabled);
+	if (enabled == SD_EVENT_OFF) {
+		sd_event_now(d->event, CLOCK_MONOTONIC, &when);
+		sd_event_source_set_time(d->restore_source, when + RESTORE_DELAY_US);
+		sd_event_source_set_enabled(d->restore_source, SD_EVENT_ONESHOT);
+	}
+	return 0;
+}
+
+/* ---- start-up -------------------------------------------------------------------------- */
+
+int daemon_load_policy(struct daemon *d, const char *path)
+{
+	struct diag_list errs;
+	int r;
+
+	diag_init(&errs);
+	r = policy_load(path, &d->policy, &errs);
+	if (r < 0) {
+		for (size_t i = 0; i < errs.n; i++) {
+			if (errs.items[i].line)
+				log_error("%s:%u: %s", path, errs.items[i].line, errs.items[i].text);
+			else
+				log_error("%s: %s", path, errs.items[i].text);
+		}
+		return r;
+	}
+	d->config_path = path;
+	ruleset_config_from_policy(&d->rcfg, d->policy);
+	return resolve_submitters(d->policy, &d->submitters, &d->n_submitters);
+}
+
+/* Judge the saved fragments again, oldest first, under the current policy. */
+int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
+{
+	struct state_record *recs = NULL;
+	struct diag_list errs;
+	size_t n = 0;
+	int64_t now = now_ms();
+	int r, kept = 0;
+
+	diag_init(&errs);
+	r = state_load(state_dirfd, &recs, &n, &errs);
+	if (r < 0)
+		return log_error_errno(r, "cannot read the saved state");
+	for (size_t i = 0; i < errs.n; i++)
+		log_warning("%s: skipped", errs.items[i].text);
+	for (size_t i = 0; i < n; i++) {
+		struct state_record *rec = &recs[i];
+		const char *user = user_of(d, rec->uid);
+		struct judgement j;
+		char reasons[1024] = "";
+
+		if (!user) {
+			j.verdict = VERDICT_REJECTED;
+			diag_init(&j.reasons);
+			diag_add(&j.reasons, 0, "uid %u is no longer a submitter", rec->uid);
+		} else {
+			engine_judge(d->policy, user, d->active, rec->frag, &j);
+		}
+		if (j.verdict == VERDICT_ACCEPTED && rec->expires && rec->expires <= now) {
+			if (!quiet) {
+				const struct log_field f[] = { { "USER", user }, { "FRAGMENT", rec->frag->name },
+							       { "VERDICT", "expired" } };
+				log_event(LOG_NOTICE, MID_EXPIRED, f, ELEMENTSOF(f),
+					  "expired %s's fragment '%s' while the daemon was down", user,
+					  rec->frag->name);
+				remember_event(d, "expired", user, rec->frag->name, "its lease ran out");
+				unlinkat(state_dirfd, rec->file, 0);
+			}
+			continue;
+		}
+		if (j.verdict != VERDICT_ACCEPTED) {
+			join_reasons(&j.reasons, rec->frag->name, reasons, sizeof(reasons), NULL);
+			if (!quiet) {
+				const struct log_field f[] = { { "USER", user ? user : rec->user },
+							       { "FRAGMENT", rec->frag->name },
+							       { "VERDICT", "revoked" },
+							       { "REASON", reasons } };
+				log_event(LOG_WARNING, MID_REVOKED, f, ELEMENTSOF(f),
+					  "revoked %s's fragment '%s' at start-up: %s",
+					  user ? user : rec->user, rec->frag->name, reasons);
+				remember_event(d, "revoked", user ? user : rec->user, rec->frag->name, reasons);
+				unlinkat(state_dirfd, rec->file, 0);
+			} else {
+				printf("would revoke %s's fragment '%s': %s\n", user ? user : rec->user,
+				       rec->frag->name, reasons);
+			}
+			continue;
+		}
+		struct active_entry *e = active_entry_new(user, rec->uid, rec->frag);
+		if (!e || active_set_insert(d->active, e) < 0 ||
+		    elements_add_fragment(&d->desired, e->frag) < 0) {
+			state_records_free(recs, n);
+			return log_error_errno(-ENOMEM, "cannot load the saved state");
+		}
+		rec->frag = NULL;
+		e->accepted = rec->accepted;
+		e->expires = rec->expires;
+		kept++;
+	}
+	if (!quiet)
+		fsync(state_dirfd);
+	state_records_free(recs, n);
+	return kept;
+}
+
+int daemon_setup(struct daemon *d, char *why, size_t size)
+{
+	int r;
+
+	d->inotify_fd = -1;
+	d->active = active_set_new();
+	d->queue = calloc(QUEUE_MAX, sizeof(char *));
+	elements_init(&d->desired);
+	elements_init(&d->kernel);
+	if (!d->active || !d->queue) {
+		snprintf(why, size, "out of memory");
+		return -ENOMEM;
+	}
+	r = dirs_open(&d->dirs, d->policy, why, size);
+	if (r < 0)
+		return r;
+	r = nft_new(&d->nft);
+	if (r < 0) {
+		snprintf(why, size, "cannot create a libnftables context");
+		return r;
+	}
+	r = monitor_new(d->rcfg.table, &d->monitor);
+	if (r < 0) {
+		snprintf(why, size, "cannot listen to nftables notifications (needs CAP_NET_ADMIN): %s",
+			 strerror(-r));
+		return r;
+	}
+	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->inotify_fd < 0) {
+		r = -errno;
+		snprintf(why, size, "cannot create an inotify instance: %s", strerror(errno));
+		return r;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->dirs.incoming);
+	if (inotify_add_watch(d->inotify_fd, path,
+			      IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0) {
+		r = -errno;
+		snprintf(why, size, "cannot watch %s/incoming: %s", d->policy->daemon.spool,
+			 strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+int daemon_start(struct daemon *d)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	d->started_ms = now_ms();
+	r = daemon_load_saved(d, d->dirs.state, false);
+	if (r < 0)
+		return r;
+	r = kernel_apply_full(d, NULL, &err);
+	if (r < 0) {
+		log_error("cannot install table inet %s: %s", d->rcfg.table, err ? err : strerror(-r));
+		return r;
+	}
+	uint32_t own = nft_portid(d->nft, monitor_portid(d->monitor));
+	if (own)
+		monitor_set_own_portid(d->monitor, own);
+	else
+		log_warning("cannot tell this daemon's own nftables transactions apart: flush recovery may restore needlessly");
+	log_info("table inet %s installed with %zu mappings from %zu fragments", d->rcfg.table,
+		 active_set_rules(d->active), active_set_size(d->active));
+
+	for (size_t i = 0; i < active_set_size(d->active); i++)
+		lease_arm(d, active_set_at(d->active, i));
+
+	r = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_inotify, d);
+	if (r >= 0)
+		r = sd_event_add_io(d->event, &d->monitor_source, monitor_fd(d->monitor), EPOLLIN,
+				    on_monitor, d);
+	if (r >= 0)
+		r = sd_event_add_defer(d->event, &d->process_source, on_process, d);
+	if (r >= 0)
+		r = sd_event_add_time_relative(d->event, &d->restore_source, CLOCK_MONOTONIC,
+					       RESTORE_DELAY_US, 1000, on_restore, d);
+	if (r >= 0)
+		r = sd_event_add_time_relative(d->event, &d->cleanup_source, CLOCK_MONOTONIC,
+					       1000000, 1000000, on_cleanup, d);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the event loop");
+	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
+	sd_event_source_set_enabled(d->process_source, SD_EVENT_OFF);
+	sd_event_source_set_enabled(d->cleanup_source, SD_EVENT_ON);
+	/* the spool is judged after new submissions are already watched: nothing slips through */
+	sd_event_source_set_priority(d->process_source, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_priority(d->monitor_source, SD_EVENT_PRIORITY_IMPORTANT);
+	sd_event_source_set_priority(d->restore_source, SD_EVENT_PRIORITY_IMPORTANT);
+
+	d->seq = spool_max_seq(d->dirs.work);
+	process_work_leftovers(d);
+	d->rescan_needed = true;
+	while (d->queue_n || d->rescan_needed)
+		if (process_queue_once(d) == 0 && !d->rescan_needed)
+			break;
+	write_status(d);
+	return 0;
+}
+
+/* ---- reload ---------------------------------------------------------------------------- */
+
+static void keep_daemon_settings(struct policy *new, const struct policy *old)
+{
+	struct {
+		char *new_value;
+		const char *old_value, *key;
+	} paths[] = {
+		{ new->daemon.spool, old->daemon.spool, "spool" },
+		{ new->daemon.state, old->daemon.state, "state" },
+		{ new->daemon.runtime, old->daemon.runtime, "runtime" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+		if (strcmp(paths[i].new_value, paths[i].old_value) != 0)
+			log_warning("[daemon] %s changed: that takes a restart; still using %s",
+				    paths[i].key, paths[i].old_value);
+	free(new->daemon.spool);
+	free(new->daemon.state);
+	free(new->daemon.runtime);
+	new->daemon.spool = strdup(old->daemon.spool);
+	new->daemon.state = strdup(old->daemon.state);
+	new->daemon.runtime = strdup(old->daemon.runtime);
+	if (strcmp(new->daemon.user, old->daemon.user) != 0 ||
+	    strcmp(new->daemon.group, old->daemon.group) != 0)
+		log_warning("[daemon] user or group changed: that takes a restart");
+	memcpy(new->daemon.user, old->daemon.user, sizeof(new->daemon.user));
+	memcpy(new->daemon.group, old->daemon.group, sizeof(new->daemon.group));
+}
+
+int daemon_reload(struct daemon *d)
+{
+	struct policy *old_policy = d->policy, *new_policy = NULL;
+	struct uid_name *old_subs = d->submitters, *new_subs = NULL;
+	size_t old_n_subs = d->n_submitters, new_n_subs = 0, n = active_set_size(d->active);
+	struct ruleset_config old_cfg = d->rcfg;
+	struct active_entry **all = active_set_sorted(d->active);
+	struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
+	struct diag_list *why = calloc(n + 1, sizeof(*why));
+	_cleanup_free_ char *err = NULL;
+	struct diag_list errs;
+	size_t n_revoked = 0;
+	int r;
+
+	sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading %s", d->config_path);
+	diag_init(&errs);
+	r = !all || !revoked || !why ? -ENOMEM : policy_load(d->config_path, &new_policy, &errs);
+	if (r == 0)
+		r = resolve_submitters(new_policy, &new_subs, &new_n_subs);
+	if (r < 0) {
+		char first[400] = "";
+		if (errs.n)
+			snprintf(first, sizeof(first), "%s:%u: %s", d->config_path, errs.items[0].line,
+				 errs.items[0].text);
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("%s:%u: %s", d->config_path, errs.items[i].line, errs.items[i].text);
+		const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", first } };
+		log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
+			  "reload failed, the previous policy stays in force: %s",
+			  first[0] ? first : strerror(-r));
+		snprintf(d->last_error, sizeof(d->last_error), "reload failed: %.400s", first);
+		policy_free(new_policy);
+		goto done;
+	}
+	keep_daemon_settings(new_policy, old_policy);
+
+	/* Re-judge everything, oldest first, against the new policy. */
+	d->policy = new_policy;
+	d->submitters = new_subs;
+	d->n_submitters = new_n_subs;
+	ruleset_config_from_policy(&d->rcfg, new_policy);
+	for (size_t i = 0; i < n; i++)
+		active_set_remove(d->active, all[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct judgement j;
+		const char *user = user_of(d, all[i]->uid);
+		if (user)
+			engine_judge(new_policy, user, d->active, all[i]->frag, &j);
+		else {
+			j.verdict = VERDICT_REJECTED;
+			diag_init(&j.reasons);
+			diag_add(&j.reasons, 0, "user '%s' is no longer a submitter", all[i]->user);
+		}
+		if (j.verdict == VERDICT_ACCEPTED && active_set_insert(d->active, all[i]) == 0)
+			continue;
+		why[n_revoked] = j.reasons;
+		revoked[n_revoked++] = all[i];
+		elements_remove_fragment(&d->desired, all[i]->frag);
+	}
+
+	bool rebuild = !ruleset_config_equal(&old_cfg, &d->rcfg);
+	if (rebuild) {
+		r = kernel_apply_full(d, old_cfg.table, &err);
+	} else {
+		struct touched t;
+		touched_init(&t);
+		for (size_t i = 0; i < n_revoked; i++)
+			touched_add_fragment(&t, revoked[i]->frag);
+		r = kernel_apply_delta(d, &t, &err);
+		touched_finish(&t);
+	}
+	if (r < 0) {
+		/* put everything back as it was: the old policy stays in force */
+		for (size_t i = 0; i < n; i++)
+			if (active_set_find(d->active, all[i]->user, all[i]->frag->name) == all[i])
+				active_set_remove(d->active, all[i]);
+		for (size_t i = 0; i < n; i++)
+			active_set_insert(d->active, all[i]);
+		for (size_t i = 0; i < n_revoked; i++)
+			elements_add_fragment(&d->desired, revoked[i]->frag);
+		d->policy = old_policy;
+		d->submitters = old_subs;
+		d->n_submitters = old_n_subs;
+		d->rcfg = old_cfg;
+		const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", err } };
+		log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
+			  "reload failed, the previous policy stays in force: the kernel refused the change: %s",
+			  err ? err : strerror(-r));
+		policy_free(new_policy);
+		free(new_subs);
+		goto done;
+	}
+	if (rebuild)
+		monitor_set_table(d->monitor, d->rcfg.table);
+
+	struct state_batch *sb = state_batch_new(d->dirs.state);
+	for (size_t i = 0; i < n_revoked; i++) {
+		struct active_entry *e = revoked[i];
+		char reasons[1024];
+		join_reasons(&why[i], e->frag->name, reasons, sizeof(reasons), NULL);
+		const struct log_field f[] = { { "USER", e->user }, { "FRAGMENT", e->frag->name },
+					       { "VERDICT", "revoked" }, { "REASON", reasons } };
+		log_event(LOG_WARNING, MID_REVOKED, f, ELEMENTSOF(f),
+			  "revoked %s's fragment '%s' after a policy change: %s", e->user,
+			  e->frag->name, reasons);
+		remember_event(d, "revoked", e->user, e->frag->name, reasons);
+		if (sb)
+			state_batch_remove(sb, e->uid, e->frag->name);
+		lease_disarm(e);
+		active_entry_free(e);
+	}
+	if (sb) {
+		if (state_batch_commit(sb) < 0)
+			log_error("cannot remove revoked fragments from the saved state");
+		state_batch_free(sb);
+	}
+	if (n_revoked)
+		d->last_change_ms = now_ms();
+	char count[24], rev[24];
+	snprintf(count, sizeof(count), "%zu", active_set_size(d->active));
+	snprintf(rev, sizeof(rev), "%zu", n_revoked);
+	const struct log_field f[] = { { "POLICY", d->config_path }, { "FRAGMENTS", count },
+				       { "REVOKED", rev } };
+	log_event(LOG_NOTICE, MID_RELOADED, f, ELEMENTSOF(f),
+		  "reloaded %s: %s fragments still active, %s revoked", d->config_path, count, rev);
+	policy_free(old_policy);
+	free(old_subs);
+	d->last_error[0] = '\0';
+done:
+	free(all);
+	free(revoked);
+	free(why);
+	write_status(d);
+	sd_notify(0, "READY=1");
+	return r;
+}
+
+void daemon_free(struct daemon *d)
+{
+	for (size_t i = 0; d->active && i < active_set_size(d->active); i++)
+		lease_disarm(active_set_at(d->active, i));
+	sd_event_source_disable_unref(d->inotify_source);
+	sd_event_source_disable_unref(d->monitor_source);
+	sd_event_source_disable_unref(d->process_source);
+	sd_event_source_disable_unref(d->restore_source);
+	sd_event_source_disable_unref(d->cleanup_source);
+	for (size_t i = 0; i < d->queue_n; i++)
+		free(d->queue[i]);
+	free(d->queue);
+	active_set_free(d->active);
+	elements_finish(&d->desired);
+	elements_finish(&d->kernel);
+	monitor_free(d->monitor);
+	nft_free(d->nft);
+	if (d->inotify_fd >= 0)
+		close(d->inotify_fd);
+	dirs_close(&d->dirs);
+	policy_free(d->policy);
+	free(d->submitters);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "active.h"
+#include "dirs.h"
+#include "monitor.h"
+#include "nft.h"
+#include "policy.h"
+#include "ruleset.h"
+#include "spool.h"
+#include "status.h"
+
+#define BATCH_MAX 1024	     /* spool entries judged and applied together */
+#define QUEUE_MAX 65536	     /* names waiting; past this, rescan instead */
+#define RESTORE_DELAY_US 20000 /* let a flush storm settle this long before restoring */
+
+struct uid_name {
+	uid_t uid;
+	char name[NAME_MAX_USER + 1];
+};
+
+struct daemon {
+	sd_event *event;
+	const char *config_path;
+	struct policy *policy;
+	struct ruleset_config rcfg;
+	struct dirs dirs;
+	struct nft *nft;
+	struct monitor *monitor;
+	int inotify_fd;
+
+	struct active_set *active;
+	struct elements desired; /* what the active fragments ask for */
+	struct elements kernel;	 /* what the kernel holds, as far as we know */
+
+	struct uid_name *submitters; /* policy user names resolved to uids */
+	size_t n_submitters;
+
+	char **queue; /* names in incoming waiting to be taken */
+	size_t queue_n;
+	bool rescan_needed;
+	uint64_t seq;
+
+	sd_event_source *process_source, *restore_source, *cleanup_source;
+	sd_event_source *inotify_source, *monitor_source;
+	int restore_failures;
+
+	int64_t started_ms, last_change_ms;
+	uint64_t last_apply_us;
+	char last_error[512];
+	struct status_event events[STATUS_EVENTS];
+	size_t n_events;
+	bool status_dirty;
+	bool ready;
+};
+
+/* Start-up, in the order the service contract needs (see main.c). */
+int daemon_load_policy(struct daemon *d, const char *path);
+int daemon_setup(struct daemon *d, char *why, size_t why_size);
+int daemon_start(struct daemon *d);
+void daemon_free(struct daemon *d);
+
+/* SIGHUP: re-read the policy, re-judge everything active. */
+int daemon_reload(struct daemon *d);
+
+/* For --check and --print-ruleset: the saved state, judged, as elements. No kernel. */
+int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet);
+
+/* A human line for STATUS= and the log. */
+void daemon_describe(const struct daemon *d, char *buf, size_t size);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The one long-lived libnftables context. Every call is one kernel transaction: all of it
+ * takes effect, or none of it.
+ */
+struct nft;
+
+int nft_new(struct nft **ret);
+void nft_free(struct nft *n);
+
+/*
+ * Run `cmds` (text the daemon rendered itself) as one transaction. Returns 0, or -EIO with
+ * the first lines of libnftables' error text in *ret_error (malloc()ed; may be NULL).
+ * With `dry_run`, the kernel checks the batch but nothing is committed.
+ */
+int nft_run(struct nft *n, const char *cmds, bool dry_run, char **ret_error);
+
+/*
+ * The netlink port id of the context's socket, once it has talked to the kernel: nftables'
+ * notifications carry it, so the daemon can tell its own transactions from anyone else's.
+ * `exclude` is another netfilter socket of this process (the monitor's). 0 when unknown.
+ */
+uint32_t nft_portid(struct nft *n, uint32_t exclude);

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "fragment.h"
+#include "macro.h"
+#include "verdict.h"
+
+static enum spool_kind kind_of(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return SPOOL_REGULAR;
+	if (S_ISLNK(mode))
+		return SPOOL_SYMLINK;
+	if (S_ISDIR(mode))
+		return SPOOL_DIRECTORY;
+	if (S_ISFIFO(mode))
+		return SPOOL_FIFO;
+	if (S_ISSOCK(mode))
+		return SPOOL_SOCKET;
+	return SPOOL_DEVICE;
+}
+
+static const char *kind_name(enum spool_kind k)
+{
+	static const char *const names[] = {
+		[SPOOL_REGULAR] = "a regular file", [SPOOL_SYMLINK] = "a symbolic link",
+		[SPOOL_DIRECTORY] = "a directory",  [SPOOL_FIFO] = "a FIFO",
+		[SPOOL_SOCKET] = "a socket",	    [SPOOL_DEVICE] = "a device node",
+		[SPOOL_GONE] = "gone",
+	};
+	return names[k];
+}
+
+static struct submission *submission_new(const char *name)
+{
+	struct submission *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->fd = -1;
+	s->dirfd = -1;
+	diag_init(&s->problems);
+	s->name_valid = fragment_name_valid(name, strlen(name));
+	if (s->name_valid)
+		snprintf(s->name, sizeof(s->name), "%s", name);
+	str_quote(s->shown, sizeof(s->shown), name, strlen(name));
+	return s;
+}
+
+/* Open the regular file we have looked at, for reading and for the answer. */
+static int open_checked(struct submission *s, const struct stat *seen)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(s->dirfd, s->entry, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0)
+		s->can_answer = true;
+	else if (errno == EACCES)
+		fd = openat(s->dirfd, s->entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_add(&s->problems, 0,
+			 "the daemon cannot read it (%s): it must be readable by its group",
+			 strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || st.st_dev != seen->st_dev || st.st_ino != seen->st_ino) {
+		close(fd);
+		s->can_answer = false;
+		diag_add(&s->problems, 0, "it was replaced while being opened");
+		return -ESTALE;
+	}
+	s->fd = fd;
+	return 0;
+}
+
+static void inspect(struct submission *s, spool_user_lookup lookup, void *userdata)
+{
+	_cleanup_close_ int pfd = -1;
+	struct stat st;
+	enum spool_kind kind;
+	int r;
+
+	/* O_PATH: look at whatever it is without opening it (no FIFO, no device side effects) */
+	pfd = openat(s->dirfd, s->entry, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) < 0) {
+		diag_add(&s->problems, 0, "it vanished before it could be read");
+		return;
+	}
+	kind = kind_of(st.st_mode);
+	s->uid = st.st_uid;
+	s->owner_known = true;
+	s->user = lookup(userdata, st.st_uid);
+	if (!s->name_valid)
+		diag_add(&s->problems, 0,
+			 "invalid fragment name %s: use 1-%d of a-z 0-9 . _ -, starting with a letter or digit",
+			 s->shown, FRAGMENT_NAME_MAX);
+	if (kind != SPOOL_REGULAR) {
+		diag_add(&s->problems, 0, "it is %s, not a regular file", kind_name(kind));
+		return;
+	}
+	if (st.st_nlink != 1) {
+		diag_add(&s->problems, 0, "it has %ju hard links: submit a file of your own",
+			 (uintmax_t)st.st_nlink);
+		return;
+	}
+	if (!s->user) {
+		diag_add(&s->problems, 0, "it is owned by uid %u, who is not a submitter",
+			 (unsigned)st.st_uid);
+		return;
+	}
+	/* Only now, for a single-link regular file of a submitter, is it safe to write into it. */
+	if (open_checked(s, &st) < 0)
+		return;
+	if (st.st_size > FRAGMENT_MAX_BYTES) {
+		diag_add(&s->problems, 0, "it is %jd bytes, the limit is %d", (intmax_t)st.st_size,
+			 FRAGMENT_MAX_BYTES);
+		return;
+	}
+	if (!s->name_valid)
+		return;
+	r = read_fd_capped(s->fd, FRAGMENT_MAX_BYTES, &s->text, &s->len);
+	if (r == -EFBIG)
+		diag_add(&s->problems, 0, "it grew past the limit of %d bytes while being read",
+			 FRAGMENT_MAX_BYTES);
+	else if (r < 0)
+		diag_add(&s->problems, 0, "it cannot be read: %s", strerror(-r));
+	else if (verdict_is(s->text, s->len))
+		s->judged_before = true;
+}
+
+int spool_take(int incoming, int work, uint64_t seq, const char *name, spool_user_lookup lookup,
+	       void *userdata, struct submission **ret)
+{
+	struct submission *s;
+
+	if (name[0] == '.')
+		return -EINVAL;
+	s = submission_new(name);
+	if (!s)
+		return -ENOMEM;
+	if (s->name_valid) {
+		snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%s", seq, name);
+		if (renameat(incoming, name, work, s->entry) == 0) {
+			s->dirfd = work;
+		} else if (errno == ENOENT) {
+			submission_free(s);
+			return -ENOENT;
+		}
+	}
+	if (s->dirfd < 0) {
+		/* an invalid name, or something we may not move (another user's directory) */
+		struct stat st;
+		if (fstatat(incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			submission_free(s);
+			return -ENOENT;
+		}
+		s->dirfd = incoming;
+		snprintf(s->entry, sizeof(s->entry), "%s", name);
+	}
+	inspect(s, lookup, userdata);
+	*ret = s;
+	return 0;
+}
+
+int spool_take_work(int work, const char *entry, spool_user_lookup lookup, void *userdata,
+		    struct submission **ret)
+{
+	const char *dash = strchr(entry, '-');
+	struct submission *s = submission_new(dash ? dash + 1 : entry);
+
+	if (!s)
+		return -ENOMEM;
+	s->dirfd = work;
+	snprintf(s->entry, sizeof(s->entry), "%s", entry);
+	inspect(s, lookup, userdata);
+	*ret = s;
+	return 0;
+}
+
+void spool_finish(struct submission *s, const char *verdict, size_t len)
+{
+	struct stat st;
+
+	if (s->fd >= 0 && s->can_answer && verdict) {
+		if (ftruncate(s->fd, 0) < 0 || pwrite(s->fd, verdict, len, 0) != (ssize_t)len)
+			s->can_answer = false;
+	}
+	if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+		unlinkat(s->dirfd, s->entry, AT_REMOVEDIR);
+	else
+		unlinkat(s->dirfd, s->entry, 0);
+}
+
+void submission_free(struct submission *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->text);
+	free(s);
+}
+
+bool spool_needs_attention_now(int incoming, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	/* a regular file is being written: its IN_CLOSE_WRITE will come */
+	return !(S_ISREG(st.st_mode) && st.st_nlink == 1);
+}
+
+int spool_remove_stale(int incoming, int64_t now)
+{
+	int dup_fd = openat(incoming, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (dup_fd < 0)
+		return -errno;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(incoming, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (now - (int64_t)st.st_mtime <= SPOOL_STALE_SECONDS)
+			continue;
+		if (unlinkat(incoming, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+struct listed {
+	char *name;
+	int64_t ctime_ns;
+};
+
+static int compare_listed(const void *x, const void *y)
+{
+	const struct listed *a = x, *b = y;
+
+	if (a->ctime_ns != b->ctime_ns)
+		return a->ctime_ns < b->ctime_ns ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+int spool_list(int dirfd, size_t max, char ***ret, size_t *ret_n, bool *ret_more)
+{
+	int dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct listed *v = NULL;
+	size_t n = 0, allocated = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*ret_more = false;
+	if (dup_fd < 0)
+		return -errno;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == max) {
+			*ret_more = true;
+			break;
+		}
+		if (n == allocated) {
+			allocated = allocated ? allocated * 2 : 64;
+			struct listed *grown = reallocarray(v, allocated, sizeof(*grown));
+			if (!grown)
+				break;
+			v = grown;
+		}
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		v[n].name = strdup(de->d_name);
+		if (!v[n].name)
+			break;
+		v[n].ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), compare_listed);
+	char **names = calloc(n + 1, sizeof(char *));
+	if (!names) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i].name);
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = v[i].name;
+	free(v);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+void spool_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+uint64_t spool_max_seq(int work)
+{
+	char **names;
+	size_t n;
+	bool more;
+	uint64_t max = 0;
+
+	if (spool_list(work, SIZE_MAX, &names, &n, &more) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq = strtoull(names[i], NULL, 10);
+		if (seq > max)
+			max = seq;
+	}
+	spool_names_free(names, n);
+	return max;
+}
