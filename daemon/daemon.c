@@ -807,6 +807,11 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 	return 0;
 }
 
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Entries a crash left in work: judged first, in arrival order. */
 static void process_work_leftovers(struct daemon *d)
 {
@@ -818,7 +823,8 @@ static void process_work_leftovers(struct daemon *d)
 		if (spool_list(d->dirs.work, BATCH_MAX, &names, &n, &more) < 0)
 			return;
 		/* names are "SEQUENCE-NAME": sorting them is arrival order */
-		qsort(names, n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+		if (n)
+			qsort(names, n, sizeof(char *), compare_names);
 		struct submission *subs[BATCH_MAX];
 		size_t taken = 0;
 		for (size_t i = 0; i < n; i++)

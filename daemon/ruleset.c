@@ -185,7 +185,8 @@ int ruleset_effective_nets(const struct elements *desired, struct u64map *ret)
 		return -ENOMEM;
 	for (size_t i = 0; u64map_next(&desired->nets, &i, &k, NULL);)
 		v[n++] = (struct prefix_sort){ (uint32_t)(k >> 8), (uint8_t)(k & 0xff) };
-	qsort(v, n, sizeof(*v), compare_prefix);
+	if (n)
+		qsort(v, n, sizeof(*v), compare_prefix);
 	u64map_clear(ret);
 	/*
 	 * Prefixes nest or are disjoint. Sorted by address, then length, everything inside a

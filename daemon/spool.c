@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,14 +116,23 @@ static void inspect(struct submission *s, spool_user_lookup lookup, void *userda
 			 (uintmax_t)st.st_nlink);
 		return;
 	}
-	if (!s->user) {
-		diag_add(&s->problems, 0, "it is owned by uid %u, who is not a submitter",
-			 (unsigned)st.st_uid);
-		return;
-	}
-	/* Only now, for a single-link regular file of a submitter, is it safe to write into it. */
+	/*
+	 * A single-link regular file, taken into our own directory: whatever it is, it is only
+	 * its owner's, so writing the verdict into it can hurt nobody else.
+	 */
 	if (open_checked(s, &st) < 0)
 		return;
+	if (!s->user) {
+		const struct passwd *pw = getpwuid(st.st_uid);
+		if (pw)
+			diag_add(&s->problems, 0,
+				 "user '%s' is not a submitter: policy.ini has no [submitter %s]",
+				 pw->pw_name, pw->pw_name);
+		else
+			diag_add(&s->problems, 0, "uid %u is not a submitter (no such user)",
+				 (unsigned)st.st_uid);
+		return;
+	}
 	if (st.st_size > FRAGMENT_MAX_BYTES) {
 		diag_add(&s->problems, 0, "it is %jd bytes, the limit is %d", (intmax_t)st.st_size,
 			 FRAGMENT_MAX_BYTES);
@@ -305,7 +315,8 @@ int spool_list(int dirfd, size_t max, char ***ret, size_t *ret_n, bool *ret_more
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), compare_listed);
+	if (n)
+		qsort(v, n, sizeof(*v), compare_listed);
 	char **names = calloc(n + 1, sizeof(char *));
 	if (!names) {
 		for (size_t i = 0; i < n; i++)

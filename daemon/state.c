@@ -265,7 +265,8 @@ int state_load(int dirfd, struct state_record **ret, size_t *ret_n, struct diag_
 		n++;
 	}
 	closedir(d);
-	qsort(recs, n, sizeof(*recs), compare_records);
+	if (n)
+		qsort(recs, n, sizeof(*recs), compare_records);
 	*ret = recs;
 	*ret_n = n;
 	return (int)n;

@@ -1,0 +1,313 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# Shared harness for natwarden's integration tests (TAP). A test sources this file, calls
+# nw_init (which skips cleanly where it cannot run), then nw_setup to get:
+#   - temporary users: $NW_DUSER (the daemon user), $NW_U1 and $NW_U2 (submitters in the
+#     submit group $NW_GROUP), $NW_U3 (in the group, not a submitter), $NW_OUT (neither)
+#   - a private directory $NW_T (policy, spool, state, runtime, logs)
+#   - a network namespace $NW_NS for the daemon; nothing touches the host's ruleset
+# Everything made here is removed on exit, also when the test fails.
+
+set -u
+NW_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NW_BUILD=${NW_BUILD:-$NW_TOP/build}
+NW_DAEMON=$NW_BUILD/daemon/natwardend
+NW_CLIENT=$NW_BUILD/client/natwarden
+NW_TAP_N=0
+NW_TAP_FAILED=0
+NW_PIDS=()
+NW_NAMESPACES=()
+NW_USERS=()
+NW_GROUPS=()
+NW_DIRS=()
+
+# ---- TAP -------------------------------------------------------------------------------
+
+ok() { # ok DESCRIPTION (after a command that succeeded)
+	NW_TAP_N=$((NW_TAP_N + 1))
+	echo "ok $NW_TAP_N - $*"
+}
+
+not_ok() {
+	NW_TAP_N=$((NW_TAP_N + 1))
+	NW_TAP_FAILED=$((NW_TAP_FAILED + 1))
+	echo "not ok $NW_TAP_N - $*"
+}
+
+check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
+	local desc=$1
+	shift
+	if "$@" >/dev/null 2>&1; then ok "$desc"; else not_ok "$desc"; echo "#   command: $*"; fi
+}
+
+is() { # is GOT WANT DESCRIPTION
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3"
+		printf '#   got:  %s\n' "$1" | head -n 20
+		printf '#   want: %s\n' "$2" | head -n 20
+	fi
+}
+
+like() { # like GOT PATTERN DESCRIPTION (grep -E pattern)
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3"
+		printf '#   got:  %s\n' "$1" | head -n 20
+		printf '#   want match: %s\n' "$2"
+	fi
+}
+
+diag() { echo "# $*"; }
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+# ---- environment -----------------------------------------------------------------------
+
+nw_init() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root (users, network namespaces, nftables)"
+	command -v ip >/dev/null || skip_all "needs iproute2 (ip)"
+	command -v nft >/dev/null || skip_all "needs nft"
+	command -v setpriv >/dev/null || skip_all "needs setpriv (util-linux)"
+	unshare -n true 2>/dev/null || skip_all "cannot create network namespaces here"
+	[ -x "$NW_DAEMON" ] && [ -x "$NW_CLIENT" ] || skip_all "build natwarden first ($NW_BUILD)"
+	trap nw_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+}
+
+nw_cleanup() {
+	local pid ns u g d
+	if [ -n "${NW_T:-}" ] && [ -f "$NW_T/daemon.log" ]; then
+		# sanitizer builds: any report from the daemon is a failure
+		if grep -Eq 'runtime error|Sanitizer|LeakSanitizer|AddressSanitizer' "$NW_T/daemon.log"; then
+			not_ok "natwardend ran clean under the sanitizers"
+			grep -E -A5 'runtime error|Sanitizer' "$NW_T/daemon.log" | head -n 30 | sed 's/^/#   /'
+		fi
+	fi
+	for pid in "${NW_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${NW_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null
+	done
+	for ns in "${NW_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	for u in "${NW_USERS[@]}"; do
+		userdel "$u" 2>/dev/null
+	done
+	for g in "${NW_GROUPS[@]}"; do
+		groupdel "$g" 2>/dev/null
+	done
+	for d in "${NW_DIRS[@]}"; do
+		[ -n "${NW_KEEP:-}" ] && { echo "# kept $d"; continue; }
+		rm -rf "$d"
+	done
+	if [ "$NW_TAP_N" -gt 0 ]; then
+		echo "1..$NW_TAP_N"
+	fi
+	[ "$NW_TAP_FAILED" -eq 0 ]
+}
+
+nw_add_user() { # nw_add_user NAME [GROUP]
+	useradd --system --no-create-home --shell /usr/sbin/nologin ${2:+-G "$2"} "$1" ||
+		{ echo "Bail out! cannot create user $1"; exit 1; }
+	NW_USERS+=("$1")
+}
+
+nw_netns() { # nw_netns NAME: a fresh network namespace with lo up
+	ip netns add "$1" || { echo "Bail out! cannot create netns $1"; exit 1; }
+	NW_NAMESPACES+=("$1")
+	ip -n "$1" link set lo up
+}
+
+nw_setup() {
+	local id=$$
+	NW_ID=$id
+	NW_GROUP=nwg$id
+	NW_DUSER=nwd$id
+	NW_U1=nwa$id
+	NW_U2=nwb$id
+	NW_U3=nwc$id
+	NW_OUT=nwo$id
+	NW_TABLE=nwt$id
+	NW_NS=nwns$id
+	groupadd --system "$NW_GROUP" || { echo "Bail out! cannot create group"; exit 1; }
+	NW_GROUPS+=("$NW_GROUP")
+	nw_add_user "$NW_DUSER"
+	nw_add_user "$NW_U1" "$NW_GROUP"
+	nw_add_user "$NW_U2" "$NW_GROUP"
+	nw_add_user "$NW_U3" "$NW_GROUP"
+	nw_add_user "$NW_OUT"
+	NW_T=$(mktemp -d /tmp/natwarden-test.XXXXXX)
+	NW_DIRS+=("$NW_T")
+	chmod 0755 "$NW_T"
+	nw_netns "$NW_NS"
+	nw_policy
+}
+
+# nw_policy [EXTRA-INI-TEXT]: the default test policy; EXTRA is appended verbatim.
+nw_policy() {
+	cat >"$NW_T/policy.ini" <<-INI
+	[daemon]
+	user = $NW_DUSER
+	group = $NW_GROUP
+	table = $NW_TABLE
+	spool = $NW_T/spool
+	state = $NW_T/state
+	runtime = $NW_T/run
+
+	[wan]
+	interface = ${NW_WAN_IF:-wan0}
+	address = ${NW_WAN_ADDR:-203.0.113.7}
+	hairpin = ${NW_HAIRPIN:-yes}
+
+	[reserved]
+	ports = 22, 53
+
+	[submitter $NW_U1]
+	ports = 80, 443, 30000-30100, 8000-8999
+	protocols = tcp, udp
+	destinations = 192.168.1.240/28, 192.168.1.250
+	masquerade = yes
+	max_fragments = ${NW_MAX_FRAGMENTS:-8}
+	max_rules = ${NW_MAX_RULES:-64}
+
+	[submitter $NW_U2]
+	ports = 80, 8080, 9000-9999
+	protocols = tcp
+	destinations = 192.168.2.0/24
+	max_fragments = ${NW_MAX_FRAGMENTS:-8}
+	max_rules = ${NW_MAX_RULES:-64}
+	${1:-}
+	INI
+	chmod 0644 "$NW_T/policy.ini"
+}
+
+# ---- the daemon --------------------------------------------------------------------------
+
+# A datagram socket standing in for systemd's NOTIFY_SOCKET: one line per message, the
+# message's own newlines shown as '|'.
+nw_notify_listen() {
+	NW_NOTIFY=$NW_T/notify.sock
+	: >"$NW_T/notify.log"
+	python3 - "$NW_NOTIFY" "$NW_T/notify.log" <<-'PY' &
+	import os, socket, sys
+	path, out = sys.argv[1], sys.argv[2]
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	s.bind(path)
+	os.chmod(path, 0o777)
+	with open(out, "a", buffering=1) as f:
+	    while True:
+	        data = s.recv(65536)
+	        f.write(data.decode(errors="replace").rstrip("\n").replace("\n", "|") + "\n")
+	PY
+	NW_PIDS+=($!)
+	for _ in $(seq 50); do [ -S "$NW_NOTIFY" ] && return 0; sleep 0.05; done
+	echo "Bail out! notify listener did not start"
+	exit 1
+}
+
+# nw_start [EXTRA ARGS]: start natwardend in $NW_NS and wait (max 10 s) for READY=1.
+nw_start() {
+	[ -S "${NW_NOTIFY:-/nonexistent}" ] || nw_notify_listen
+	local before
+	before=$(grep -c '^READY=1\|[|]READY=1\|^READY=1|' "$NW_T/notify.log")
+	NOTIFY_SOCKET=$NW_NOTIFY ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" "$@" \
+		>>"$NW_T/daemon.log" 2>&1 &
+	NW_DPID=$!
+	NW_PIDS+=("$NW_DPID")
+	for _ in $(seq 200); do
+		if [ "$(grep -c 'READY=1' "$NW_T/notify.log")" -gt "$before" ]; then
+			return 0
+		fi
+		kill -0 "$NW_DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# natwardend did not become ready; its log:"
+	sed 's/^/#   /' "$NW_T/daemon.log" | tail -n 30
+	return 1
+}
+
+nw_stop() {
+	[ -n "${NW_DPID:-}" ] || return 0
+	kill "$NW_DPID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$NW_DPID" 2>/dev/null || break; sleep 0.05; done
+	wait "$NW_DPID" 2>/dev/null
+	NW_DPID=
+}
+
+nw_alive() { [ -n "${NW_DPID:-}" ] && kill -0 "$NW_DPID" 2>/dev/null; }
+
+# nw_as USER COMMAND...: run a command as USER with USER's groups.
+nw_as() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups --reset-env -- "$@"
+}
+
+# nw_submit USER NAME [CLIENT-ARGS...] < fragment: natwarden submit as USER
+nw_submit() {
+	local u=$1 name=$2
+	shift 2
+	nw_as "$u" "$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" submit "$@" "$name" -
+}
+
+nw_withdraw() {
+	local u=$1 name=$2
+	shift 2
+	nw_as "$u" "$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" withdraw "$@" "$name"
+}
+
+nw_nft() { ip netns exec "$NW_NS" nft "$@"; }
+
+# The kernel's forwards, one per line, sorted: "tcp 80 192.168.1.240:80", "udp 30000-30010 1.2.3.4",
+# then "masq 192.168.1.240" / "masq 192.168.1.0/24".
+nw_kernel() {
+	nw_nft -j list table inet "$NW_TABLE" | jq -r '
+	  .nftables[] |
+	  (select(.map.name == "dnat_port") | .map.elem[]? |
+	     "\(.[0].concat[0]) \(.[0].concat[1]) \(.[1].concat[0]):\(.[1].concat[1])"),
+	  (select(.map.name == "dnat_range") | .map.elem[]? |
+	     "\(.[0].concat[0]) \(if (.[0].concat[1]|type) == "object"
+	                           then "\(.[0].concat[1].range[0])-\(.[0].concat[1].range[1])"
+	                           else .[0].concat[1] end) \(.[1])"),
+	  (select(.set.name == "masq_host") | .set.elem[]? | "masq \(.)"),
+	  (select(.set.name == "masq_net") | .set.elem[]? |
+	     if type == "object" and has("prefix") then "masq \(.prefix.addr)/\(.prefix.len)"
+	     elif type == "object" and has("range") then "masq \(.range[0])-\(.range[1])"
+	     else "masq \(.)" end)' | sort
+}
+
+# Number of rules in the table (constant, whatever the number of forwards).
+nw_rule_count() {
+	nw_nft -j list table inet "$NW_TABLE" | jq '[.nftables[] | select(.rule)] | length'
+}
+
+# The status file's value for KEY.
+nw_status() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$NW_T/run/status"; }
+
+# nw_wait_for SECONDS COMMAND...: poll (every 50 ms) until the command succeeds.
+nw_wait_for() {
+	local secs=$1 i
+	shift
+	for i in $(seq $((secs * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+nw_spool_empty() {
+	[ -z "$(ls -A "$NW_T/spool/incoming")" ] && [ -z "$(ls -A "$NW_T/spool/work")" ]
+}
+
+# Milliseconds since the epoch.
+nw_ms() { date +%s%3N; }
