@@ -11,22 +11,42 @@
 #include "fragment.h"
 #include "macro.h"
 #include "policy.h"
+#include "statusfile.h"
 
-static int judge(const char *policy_path, const char *user, const struct fragment *f)
+/* The currently active fragments (for conflicts), or an empty set when there is no daemon. */
+static struct active_set *load_active(const struct client_options *o, bool *ret_known)
+{
+	struct active_set *a = NULL;
+	struct status_file s;
+
+	*ret_known = false;
+	if (status_file_read(o->runtime, &s) == 0) {
+		if (status_file_active_set(&s, &a) == 0)
+			*ret_known = true;
+		status_file_free(&s);
+	}
+	return a ? a : active_set_new();
+}
+
+static int judge(const struct client_options *o, const char *policy_path, bool explicit_policy,
+		 const char *user, const struct fragment *f)
 {
 	_cleanup_policy_ struct policy *p = NULL;
 	struct active_set *active = NULL;
 	struct diag_list errs;
 	struct judgement j;
+	bool known;
 	int r;
 
 	diag_init(&errs);
 	r = policy_load(policy_path, &p, &errs);
 	if (r < 0) {
+		if (!explicit_policy && (r == -ENOENT || r == -EACCES))
+			return EXIT_ACCEPTED; /* no policy to judge against: the syntax was fine */
 		diag_print(&errs, policy_path, stderr);
 		return EXIT_USAGE;
 	}
-	active = active_set_new();
+	active = load_active(o, &known);
 	if (!active) {
 		fprintf(stderr, "natwarden: out of memory\n");
 		return EXIT_USAGE;
@@ -38,7 +58,8 @@ static int judge(const char *policy_path, const char *user, const struct fragmen
 		diag_print(&j.reasons, f->name, stdout);
 		return EXIT_REJECTED;
 	}
-	printf("%s: %s for %s (%zu rules)\n", f->name, verdict_name(j.verdict), user, f->n_stmts);
+	printf("%s: %s for %s (%zu rules)%s\n", f->name, verdict_name(j.verdict), user, f->n_stmts,
+	       known ? "" : "; active forwards unknown (no status file)");
 	return EXIT_ACCEPTED;
 }
 
@@ -58,7 +79,6 @@ int cmd_check(const struct client_options *o, int argc, char **argv)
 	size_t len;
 	int c, r;
 
-	(void)o;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+p:u:n:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -114,13 +134,14 @@ int cmd_check(const struct client_options *o, int argc, char **argv)
 	if (!canonical)
 		return EXIT_USAGE;
 	fputs(canonical, stdout);
+	bool explicit_policy = policy_path != NULL;
 	if (!policy_path)
-		return EXIT_ACCEPTED;
+		policy_path = o->config;
 	if (!user)
 		user = client_user_name();
 	if (!user) {
 		fprintf(stderr, "natwarden check: cannot tell who you are: use --user\n");
 		return EXIT_USAGE;
 	}
-	return judge(policy_path, user, f);
+	return judge(o, policy_path, explicit_policy, user, f);
 }

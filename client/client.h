@@ -31,6 +31,9 @@ struct command {
 int cmd_check(const struct client_options *o, int argc, char **argv);
 int cmd_submit(const struct client_options *o, int argc, char **argv);
 int cmd_withdraw(const struct client_options *o, int argc, char **argv);
+int cmd_list(const struct client_options *o, int argc, char **argv);
+int cmd_status(const struct client_options *o, int argc, char **argv);
+int cmd_ssh(const struct client_options *o, int argc, char **argv);
 
 /* Read a fragment from a file name or "-" (stdin), at most the fragment size limit. */
 int client_read_input(const char *path, char **ret, size_t *ret_len);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -22,6 +23,10 @@ static const struct command commands[] = {
 	  "submit a fragment and wait for its verdict" },
 	{ "withdraw", cmd_withdraw, "withdraw [--timeout S] [--no-wait] NAME",
 	  "withdraw your fragment of that name" },
+	{ "list", cmd_list, "list [--json]", "list the active forwards of all users" },
+	{ "status", cmd_status, "status", "is natwardend running, since when, what changed last" },
+	{ "ssh-command", cmd_ssh, "ssh-command",
+	  "forced command for an SSH key: runs $SSH_ORIGINAL_COMMAND if it is allowed" },
 	{ "help", cmd_help, "help", "show this help" },
 };
 
@@ -33,7 +38,10 @@ static int cmd_help(const struct client_options *o, int argc, char **argv)
 	printf("usage: natwarden COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		printf("  %-60s %s\n", commands[i].usage, commands[i].help);
-	printf("\nexit codes: 0 accepted/ok, 1 rejected, 2 usage or local error, 3 no verdict in time\n");
+	printf("\nglobal options (before the command): --spool DIR, --runtime DIR, --config FILE\n"
+	       "(or $NATWARDEN_SPOOL, $NATWARDEN_RUNTIME, $NATWARDEN_CONFIG)\n");
+	printf("\nexit codes: 0 accepted/ok, 1 rejected, 2 usage or local error,\n"
+	       "            3 no verdict in time, or the daemon is not running\n");
 	return EXIT_ACCEPTED;
 }
 
@@ -70,6 +78,14 @@ int main(int argc, char **argv)
 		.spool = env_or("NATWARDEN_SPOOL", DEFAULT_SPOOL),
 		.runtime = env_or("NATWARDEN_RUNTIME", DEFAULT_RUNTIME),
 	};
+	bool forced = false;
+
+	/* As an SSH forced command only the key's own options count, never the environment. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "ssh-command") == 0)
+			forced = true;
+	if (forced)
+		o = (struct client_options){ POLICY_DEFAULT_PATH, DEFAULT_SPOOL, DEFAULT_RUNTIME };
 
 	/* global options before the command */
 	while (argc >= 3 && argv[1][0] == '-' && argv[1][1] == '-') {
@@ -87,7 +103,7 @@ int main(int argc, char **argv)
 		cmd_help(&o, 0, NULL);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("natwarden %s\n", NATWARDEN_VERSION);
 		return EXIT_ACCEPTED;
 	}

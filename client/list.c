@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* natwarden list / status: what is live, and how the daemon is doing, from its status file. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "statusfile.h"
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *format_time(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t)
+		return "-";
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+	return buf;
+}
+
+static int read_status(const struct client_options *o, struct status_file *s)
+{
+	int r = status_file_read(o->runtime, s);
+
+	if (r == -ENOENT)
+		fprintf(stderr, "natwarden: no status in %s: natwardend has not run here\n", o->runtime);
+	else if (r < 0)
+		fprintf(stderr, "natwarden: cannot read %s/status: %s\n", o->runtime, strerror(-r));
+	return r;
+}
+
+static void print_json(const struct status_file *s)
+{
+	printf("[");
+	for (size_t i = 0; i < s->n_maps; i++) {
+		const struct status_mapping *m = &s->maps[i];
+		printf("%s\n  {\"owner\": ", i ? "," : "");
+		json_string(m->user);
+		printf(", \"fragment\": ");
+		json_string(m->fragment);
+		printf(", \"type\": ");
+		json_string(m->kind);
+		if (strcmp(m->kind, "dnat") == 0) {
+			printf(", \"protocol\": ");
+			json_string(m->proto);
+			printf(", \"public\": ");
+			json_string(m->ports);
+		}
+		printf(", \"target\": ");
+		json_string(m->target);
+		printf(", \"expires\": %" PRId64 "}", m->expires);
+	}
+	printf("%s]\n", s->n_maps ? "\n" : "");
+}
+
+int cmd_list(const struct client_options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct status_file s;
+	bool json = false;
+	char when[40];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+jh", longopts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 'h') {
+			printf("usage: natwarden list [--json]\n");
+			return EXIT_ACCEPTED;
+		} else
+			return EXIT_USAGE;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: natwarden list [--json]\n");
+		return EXIT_USAGE;
+	}
+	if (read_status(o, &s) < 0)
+		return EXIT_USAGE;
+	if (json) {
+		print_json(&s);
+	} else if (s.n_maps == 0) {
+		printf("no active forwards\n");
+	} else {
+		printf("%-16s %-20s %-5s %-12s %-22s %s\n", "OWNER", "FRAGMENT", "PROTO", "PUBLIC",
+		       "TARGET", "EXPIRES");
+		for (size_t i = 0; i < s.n_maps; i++) {
+			const struct status_mapping *m = &s.maps[i];
+			bool dnat = strcmp(m->kind, "dnat") == 0;
+			printf("%-16s %-20s %-5s %-12s %-22s %s\n", m->user, m->fragment,
+			       dnat ? m->proto : "-", dnat ? m->ports : "masquerade", m->target,
+			       format_time(m->expires, when, sizeof(when)));
+		}
+	}
+	status_file_free(&s);
+	return EXIT_ACCEPTED;
+}
+
+int cmd_status(const struct client_options *o, int argc, char **argv)
+{
+	struct status_file s;
+	char when[40];
+	int64_t now = (int64_t)time(NULL);
+	int alive;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: natwarden status\n");
+		return EXIT_USAGE;
+	}
+	if (read_status(o, &s) < 0)
+		return EXIT_NO_VERDICT;
+	alive = status_file_daemon_alive(&s);
+	if (alive)
+		printf("natwardend is running (pid %d) since %s\n", (int)s.pid,
+		       format_time(s.started, when, sizeof(when)));
+	else
+		printf("natwardend is NOT running (it was pid %d, last update %s)\n", (int)s.pid,
+		       format_time(s.updated, when, sizeof(when)));
+	printf("table %s: %zu mappings from %zu fragments of %zu users\n", s.table, s.mappings,
+	       s.fragments, s.users);
+	if (s.last_change)
+		printf("last change: %s (%" PRId64 " s ago); last kernel transaction took %.2f ms\n",
+		       format_time(s.last_change, when, sizeof(when)), now - s.last_change,
+		       (double)s.last_apply_us / 1000.0);
+	else
+		printf("last change: none since start; last kernel transaction took %.2f ms\n",
+		       (double)s.last_apply_us / 1000.0);
+	printf("last error: %s\n", s.last_error[0] ? s.last_error : "-");
+	for (size_t i = 0; i < s.n_events; i++) {
+		const struct status_event_line *e = &s.events[i];
+		printf("%s %s %s%s%s: %s\n", format_time(e->time, when, sizeof(when)), e->kind,
+		       e->user, e->user[0] ? "/" : "", e->fragment, e->text);
+	}
+	status_file_free(&s);
+	return alive ? EXIT_ACCEPTED : EXIT_NO_VERDICT;
+}
