@@ -150,7 +150,7 @@ static void write_status(struct daemon *d)
 	if (r < 0)
 		log_warning_errno(r, "cannot write the status file");
 	d->status_dirty = false;
-	if (d->ready) {
+	if (d->ready && !d->reloading) {
 		daemon_describe(d, line, sizeof(line));
 		sd_notifyf(0, "STATUS=%s", line);
 	}
@@ -1159,6 +1159,7 @@ int daemon_reload(struct daemon *d)
 	int r;
 
 	sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading %s", d->config_path);
+	d->reloading = true;
 	diag_init(&errs);
 	r = !all || !revoked || !why ? -ENOMEM : policy_load(d->config_path, &new_policy, &errs);
 	if (r == 0)
@@ -1277,7 +1278,10 @@ done:
 	free(revoked);
 	free(why);
 	write_status(d);
-	sd_notify(0, "READY=1");
+	d->reloading = false;
+	char line[200];
+	daemon_describe(d, line, sizeof(line));
+	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
 	return r;
 }
 

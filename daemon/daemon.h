@@ -56,6 +56,7 @@ struct daemon {
 	size_t n_events;
 	bool status_dirty;
 	bool ready;
+	bool reloading;
 };
 
 /* Start-up, in the order the service contract needs (see main.c). */
