@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# A home network in namespaces, for the tests that send real traffic (after lib.sh):
+#
+#   wan ns  eth0 203.0.113.1/24 ---- wan0 203.0.113.7/24   router ($NW_NS, natwardend)
+#                                    br-lan 192.168.1.1/24
+#                                      |-- srv ns  eth0 192.168.1.240/24  (the server)
+#                                      '-- lan ns  eth0 192.168.1.10/24   (LAN client)
+#
+# net_topology builds it, net_server starts the server; wan PORT and lan PORT make one new
+# TCP connection to the public address from either side. Only addresses inside these
+# namespaces are ever used.
+
+WAN_NS=nwwan$NW_ID
+SRV_NS=nwsrv$NW_ID
+LAN_NS=nwlan$NW_ID
+PUBLIC=203.0.113.7
+WAN_CLIENT=203.0.113.1
+ROUTER_LAN=192.168.1.1
+SERVER=192.168.1.240
+LAN_CLIENT=192.168.1.10
+
+# ---- helpers ---------------------------------------------------------------------------
+
+# The server: one process listening on SERVER at every port given, for at most 300 s. Each
+# connection gets one line, "served LOCAL-ADDR:LOCAL-PORT to PEER-ADDR", and is closed.
+# Writes "ready" to its log once every socket listens.
+tw_server() { # tw_server NS ADDR LOG PORT...
+	local ns=$1 addr=$2 log=$3
+	shift 3
+	ip netns exec "$ns" python3 - "$addr" "$log" "$@" <<-'PY' &
+	import selectors, socket, sys, time
+	addr, log, ports = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3:]]
+	sel = selectors.DefaultSelector()
+	for port in ports:
+	    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.bind((addr, port))
+	    s.listen(16)
+	    sel.register(s, selectors.EVENT_READ)
+	out = open(log, "a", buffering=1)
+	out.write("ready\n")
+	end = time.monotonic() + 300
+	while time.monotonic() < end:
+	    for key, _ in sel.select(timeout=1):
+	        try:
+	            c, peer = key.fileobj.accept()
+	        except OSError:
+	            continue
+	        with c:
+	            c.settimeout(2)
+	            local = c.getsockname()
+	            line = "served %s:%d to %s" % (local[0], local[1], peer[0])
+	            out.write(line + " (port %d)\n" % peer[1])
+	            try:
+	                c.sendall((line + "\n").encode())
+	            except OSError:
+	                pass
+	PY
+	NW_PIDS+=($!)
+}
+
+# tw_tcp NS SRC DST PORT: one new TCP connection from SRC to DST:PORT, 3 s at most. Each
+# attempt uses the next source port (counted in a file, as callers run in subshells), so every
+# attempt is a new conntrack entry and NAT is decided afresh. Prints the server's line, or
+# "refused" / "timeout" / "error: ...". Exit status 0 only when a server answered.
+tw_tcp() {
+	local ns=$1 src=$2 dst=$3 port=$4 sport
+	sport=$(($(cat "$NW_T/sport") + 1))
+	echo "$sport" >"$NW_T/sport"
+	ip netns exec "$ns" python3 - "$src" "$sport" "$dst" "$port" <<-'PY'
+	import socket, sys
+	src, sport, dst, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.settimeout(3)
+	try:
+	    s.bind((src, sport))
+	    s.connect((dst, port))
+	    data = b""
+	    while len(data) < 200 and not data.endswith(b"\n"):
+	        chunk = s.recv(200)
+	        if not chunk:
+	            break
+	        data += chunk
+	except ConnectionRefusedError:
+	    print("refused"); sys.exit(1)
+	except socket.timeout:
+	    print("timeout"); sys.exit(1)
+	except OSError as e:
+	    print("error: %s" % e); sys.exit(1)
+	line = data.decode(errors="replace").strip()
+	print(line if line else "error: empty answer")
+	sys.exit(0 if line.startswith("served ") else 1)
+	PY
+}
+
+wan() { tw_tcp "$WAN_NS" "$WAN_CLIENT" "$PUBLIC" "$1"; }
+lan() { tw_tcp "$LAN_NS" "$LAN_CLIENT" "$PUBLIC" "$1"; }
+
+# ---- the topology ----------------------------------------------------------------------
+
+# net_topology [NS:ADDR...]: the network above, plus more LAN hosts (namespaces made here).
+net_topology() {
+	local extra
+	nw_netns "$WAN_NS"
+	nw_netns "$SRV_NS"
+	nw_netns "$LAN_NS"
+	for extra in "$@"; do
+		nw_netns "${extra%%:*}"
+	done
+	tw_run() { "$@" || { echo "#   failed: $*"; exit 1; }; }
+	topo() { # in a subshell: the first failing command ends it
+		tw_run ip -n "$NW_NS" link add wan0 type veth peer name eth0 netns "$WAN_NS"
+		tw_run ip -n "$NW_NS" addr add "$PUBLIC/24" dev wan0
+		tw_run ip -n "$NW_NS" link set wan0 up
+		tw_run ip -n "$WAN_NS" addr add "$WAN_CLIENT/24" dev eth0
+		tw_run ip -n "$WAN_NS" link set eth0 up
+
+		tw_run ip -n "$NW_NS" link add br-lan type bridge
+		tw_run ip -n "$NW_NS" addr add "$ROUTER_LAN/24" dev br-lan
+		tw_run ip -n "$NW_NS" link set br-lan up
+		local ns addr port=0
+		for ns in "$SRV_NS:$SERVER" "$LAN_NS:$LAN_CLIENT" "$@"; do
+			addr=${ns#*:}
+			ns=${ns%%:*}
+			port=$((port + 1))
+			tw_run ip -n "$NW_NS" link add "lan$port" type veth peer name eth0 netns "$ns"
+			tw_run ip -n "$NW_NS" link set "lan$port" master br-lan
+			tw_run ip -n "$NW_NS" link set "lan$port" up
+			tw_run ip -n "$ns" addr add "$addr/24" dev eth0
+			tw_run ip -n "$ns" link set eth0 up
+			tw_run ip -n "$ns" route add default via "$ROUTER_LAN"
+		done
+		tw_run ip netns exec "$NW_NS" sysctl -qw net.ipv4.ip_forward=1
+		# With br_netfilter, bridged LAN frames would also cross the router's inet hooks; a plain
+		# home router bridge does not do that.
+		if ip netns exec "$NW_NS" test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+			tw_run ip netns exec "$NW_NS" sysctl -qw net.bridge.bridge-nf-call-iptables=0
+		fi
+	}
+	if (topo "$@"); then ok "topology: wan, router, bridged LAN with server and LAN client"; else
+		not_ok "topology"
+		exit 1
+	fi
+}
+
+# net_server PORT...: the server on $SERVER, listening on those ports, and a sanity check.
+net_server() {
+	: >"$NW_T/server.log"
+	echo 41000 >"$NW_T/sport"
+	tw_server "$SRV_NS" "$SERVER" "$NW_T/server.log" "$@"
+	if nw_wait_for 10 grep -qx ready "$NW_T/server.log"; then ok "server listens on $SERVER"; else
+		not_ok "server listens on $SERVER"
+		exit 1
+	fi
+	# Wait (10 tries at most) until the bridge forwards and the links are up.
+	for _ in $(seq 10); do
+		tw_tcp "$LAN_NS" "$LAN_CLIENT" "$SERVER" "$1" >/dev/null && break
+		sleep 0.2
+	done
+	is "$(tw_tcp "$LAN_NS" "$LAN_CLIENT" "$SERVER" "$1")" "served $SERVER:$1 to $LAN_CLIENT" \
+		"sanity: the LAN client reaches the server directly over the bridge"
+}
