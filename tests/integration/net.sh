@@ -67,8 +67,9 @@ tw_server() { # tw_server NS ADDR LOG PORT...
 # "refused" / "timeout" / "error: ...". Exit status 0 only when a server answered.
 tw_tcp() {
 	local ns=$1 src=$2 dst=$3 port=$4 sport
-	sport=$(($(cat "$NW_T/sport") + 1))
-	echo "$sport" >"$NW_T/sport"
+	local counter=${NET_SPORT_FILE:-$NW_T/sport}
+	sport=$(($(cat "$counter") + 1))
+	echo "$sport" >"$counter"
 	ip netns exec "$ns" python3 - "$src" "$sport" "$dst" "$port" <<-'PY'
 	import socket, sys
 	src, sport, dst, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
