@@ -62,9 +62,10 @@ static int drop_from_root(uid_t uid, gid_t gid, char *why, size_t size)
 	return 0;
 }
 
-static int drop_as_user(char *why, size_t size)
+static int drop_as_user(gid_t gid, char *why, size_t size)
 {
-	gid_t groups[1];
+	gid_t groups[64];
+	int n;
 
 	capng_clear(CAPNG_SELECT_CAPS);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN) < 0 ||
@@ -72,10 +73,16 @@ static int drop_as_user(char *why, size_t size)
 		return fail(-errno ? -errno : -EPERM, why, size, "cannot clear other capabilities");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return fail(-errno, why, size, "cannot clear ambient capabilities");
-	/* Without CAP_SETGID and CAP_SETPCAP these two can only be checked, not changed. */
-	if (getgroups(0, groups) > 0)
-		return fail(-EPERM, why, size,
-			    "started with supplementary groups: start as root, or without them");
+	/*
+	 * Without CAP_SETGID the groups can only be checked, not changed. systemd's User= (like
+	 * su and login) calls initgroups(), which lists the primary group again: that one is
+	 * harmless, any other is not.
+	 */
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; n < 0 || i < n; i++)
+		if (n < 0 || groups[i] != gid)
+			return fail(-EPERM, why, size,
+				    "started with supplementary groups besides its own: start as root, or without them");
 	return 0;
 }
 
@@ -86,7 +93,7 @@ int privs_drop(uid_t uid, gid_t gid, char *why, size_t size)
 	if (geteuid() == 0)
 		r = drop_from_root(uid, gid, why, size);
 	else if (geteuid() == uid)
-		r = drop_as_user(why, size);
+		r = drop_as_user(gid, why, size);
 	else {
 		char what[96];
 		snprintf(what, sizeof(what), "started as uid %u: run as root or as uid %u",

@@ -113,7 +113,7 @@ nw_cleanup() {
 	if [ "$NW_TAP_N" -gt 0 ]; then
 		echo "1..$NW_TAP_N"
 	fi
-	[ "$NW_TAP_FAILED" -eq 0 ]
+	[ "$NW_TAP_FAILED" -eq 0 ] || exit 1
 }
 
 nw_add_user() { # nw_add_user NAME [GROUP]

@@ -88,7 +88,8 @@ check "the forwards stay after the stop" bash -c "ip netns exec $NW_NS nft list 
 
 # --- started as the daemon user with an ambient CAP_NET_ADMIN (systemd User= + AmbientCapabilities=)
 : >"$NW_T/notify.log"
-NOTIFY_SOCKET=$NW_NOTIFY ip netns exec "$NW_NS" setpriv --reuid="$duid" --regid="$dgid" --clear-groups \
+# setpriv --init-groups, like systemd's User=, lists the primary group as a supplementary one
+NOTIFY_SOCKET=$NW_NOTIFY ip netns exec "$NW_NS" setpriv --reuid="$duid" --regid="$dgid" --init-groups \
 	--inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin \
 	"$NW_DAEMON" --config "$NW_T/policy.ini" >>"$NW_T/daemon.log" 2>&1 &
 NW_DPID=$!
