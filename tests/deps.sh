@@ -5,7 +5,8 @@
 set -eu
 packages="gcc clang libclang-rt-14-dev meson ninja-build pkg-config
 	libnftables-dev nftables libmnl-dev libcap-ng-dev libinih-dev libsystemd-dev
-	systemd procps iproute2 util-linux jq python3 $*"
+	systemd procps iproute2 util-linux passwd jq python3 curl openssh-server openssh-client
+	$*"
 missing=
 for p in $packages; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
@@ -18,6 +19,17 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "natwarden: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
+# Installing openssh-server must not start a real sshd on this machine: the tests run their
+# own, inside network namespaces.
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	made_policy=yes
+fi
+status=0
+apt-get update -qq >&2 || status=$?
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >&2
+[ $status -ne 0 ] || apt-get install -y -qq --no-install-recommends $missing >&2 || status=$?
+[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+exit $status
