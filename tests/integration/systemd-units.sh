@@ -49,11 +49,11 @@ is "$?" 0 "DESTDIR=... meson install succeeds"
 
 # Where the files must go, from the build's own options and systemd.pc with ${prefix}
 # replaced by ours, as systemd/meson.build asks (PREFIX/lib/... without systemd.pc).
-{ read -r opt_prefix; read -r opt_bindir; read -r opt_sbindir; read -r opt_datadir; } < <(
+{ read -r opt_prefix; read -r opt_bindir; read -r opt_sbindir; read -r opt_datadir; read -r opt_mandir; } < <(
 	meson introspect --buildoptions "$NW_BUILD" | python3 -c '
 import json, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
-print("\n".join(str(o[k]) for k in ("prefix", "bindir", "sbindir", "datadir")))')
+print("\n".join(str(o[k]) for k in ("prefix", "bindir", "sbindir", "datadir", "mandir")))')
 abs() { case $1 in /*) echo "$1" ;; *) echo "$opt_prefix/$1" ;; esac; }
 pcdir() { # pcdir VARIABLE FALLBACK
 	local d=
@@ -63,6 +63,16 @@ pcdir() { # pcdir VARIABLE FALLBACK
 BINDIR=$(abs "$opt_bindir")
 SBINDIR=$(abs "$opt_sbindir")
 DATADIR=$(abs "$opt_datadir")
+MANDIR=$(abs "$opt_mandir")
+COMPLETIONSDIR=$(pkg-config --define-variable=datadir="$DATADIR" --variable=completionsdir bash-completion 2>/dev/null)
+COMPLETIONSDIR=${COMPLETIONSDIR:-$DATADIR/bash-completion/completions}
+man_pages=
+if command -v scdoc >/dev/null; then
+	man_pages="0644 $MANDIR/man1/natwarden.1
+0644 $MANDIR/man8/natwardend.8
+0644 $MANDIR/man5/natwarden-policy.5
+0644 $MANDIR/man5/natwarden-fragment.5"
+fi
 UNITDIR=$(pcdir systemdsystemunitdir lib/systemd/system)
 TMPFILESDIR=$(pcdir tmpfilesdir lib/tmpfiles.d)
 SYSUSERSDIR=$(pcdir sysusersdir lib/sysusers.d)
@@ -77,6 +87,10 @@ want=$(sort <<-EOF
 	0644 $TMPFILESDIR/natwarden.conf
 	0644 $SYSUSERSDIR/natwarden.conf
 	0644 $CATALOGDIR/natwarden.catalog
+	0644 $COMPLETIONSDIR/natwarden
+	0755 $DATADIR/natwarden/kubernetes/natwarden-sync
+	0644 $DATADIR/natwarden/kubernetes/deploy.yaml
+	$man_pages
 	EOF
 )
 got=$(cd "$ROOT" && find . ! -type d -printf '%#m /%P\n' | sort)
