@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -20,3 +21,6 @@ int write_all(int fd, const void *data, size_t len);
  */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 		      int durable);
+
+/* readdir() over a directory we hold as a descriptor, without giving that descriptor away. */
+DIR *opendir_at(int dirfd);

@@ -235,17 +235,12 @@ bool spool_needs_attention_now(int incoming, const char *name)
 
 int spool_remove_stale(int incoming, int64_t now)
 {
-	int dup_fd = openat(incoming, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0;
+	DIR *d = opendir_at(incoming);
 	struct dirent *de;
-	DIR *d;
+	int removed = 0;
 
-	if (dup_fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -277,20 +272,14 @@ static int compare_listed(const void *x, const void *y)
 
 int spool_list(int dirfd, size_t max, char ***ret, size_t *ret_n, bool *ret_more)
 {
-	int dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = opendir_at(dirfd);
 	struct listed *v = NULL;
 	size_t n = 0, allocated = 0;
 	struct dirent *de;
-	DIR *d;
 
 	*ret_more = false;
-	if (dup_fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 		if (de->d_name[0] == '.')

@@ -220,16 +220,10 @@ int state_load(int dirfd, struct state_record **ret, size_t *ret_n, struct diag_
 	struct state_record *recs = NULL;
 	size_t n = 0, allocated = 0;
 	struct dirent *de;
-	DIR *d;
-	int dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = opendir_at(dirfd);
 
-	if (dup_fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *text = NULL;
 		_cleanup_close_ int fd = -1;
