@@ -13,7 +13,7 @@
 #include "fileio.h"
 #include "macro.h"
 
-#define STATUS_MAX_BYTES (64 * 1024 * 1024)
+#define STATUS_MAX_BYTES (64 << 20) /* 64 MiB */
 #define MAX_FIELDS 8
 
 /* Split a line on TABs in place. */
@@ -104,9 +104,9 @@ int status_file_read(const char *runtime, struct status_file *s)
 			continue;
 		r = 0;
 		if (strcmp(f[0], "natwarden-status") == 0)
-			s->version = atoi(f[1]);
+			s->version = (int)strtol(f[1], NULL, 10);
 		else if (strcmp(f[0], "pid") == 0)
-			s->pid = (pid_t)atoi(f[1]);
+			s->pid = (pid_t)strtol(f[1], NULL, 10);
 		else if (strcmp(f[0], "started") == 0)
 			s->started = strtoll(f[1], NULL, 10);
 		else if (strcmp(f[0], "updated") == 0)
@@ -173,7 +173,10 @@ int status_file_active_set(const struct status_file *s, struct active_set **ret)
 			else
 				fprintf(out, "masquerade %s\n", m->target);
 		}
-		fclose(out);
+		if (fclose(out) != 0) { /* out of memory: the text may be cut short */
+			free(text);
+			text = NULL;
+		}
 		struct fragment *f = NULL;
 		struct diag_list errs;
 		diag_init(&errs);
@@ -209,6 +212,6 @@ int status_file_daemon_alive(const struct status_file *s)
 		return 1; /* it exists; we may not look closer */
 	if (!fgets(comm, sizeof(comm), f))
 		comm[0] = '\0';
-	fclose(f);
+	(void)fclose(f); /* read-only: nothing to lose */
 	return strncmp(comm, "natwardend", 10) == 0;
 }

@@ -38,7 +38,7 @@ struct status_file {
 };
 
 /* Read RUNTIME/status. -ENOENT when there is none; -EBADMSG when it is not one. */
-int status_file_read(const char *runtime, struct status_file *ret);
+int status_file_read(const char *runtime, struct status_file *s);
 void status_file_free(struct status_file *s);
 
 /* The active fragments the status file lists, rebuilt for the verdict engine. */

@@ -161,7 +161,7 @@ static int drop(int dirfd, const char *name, const char *text, size_t len, doubl
 					strerror(errno));
 			goto fail;
 		}
-		usleep(20000);
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
 	}
 fail:
 	unlinkat(dirfd, tmp, 0);

@@ -12,7 +12,7 @@
  * engine, printed by whoever called them. Line 0 means the finding is about the whole input.
  */
 #define DIAG_MAX 32
-#define DIAG_TEXT 232
+#define DIAG_TEXT 400 /* room for a reason quoting the longest token str_quote() makes */
 
 struct diag {
 	unsigned line;

@@ -360,7 +360,7 @@ char *stmt_format_target(const struct fragment_stmt *s, char *buf, size_t size)
 		snprintf(buf, size, "%s", ipv4_format(s->to_addr, a));
 	else
 		snprintf(buf, size, "%s:%u", ipv4_format(s->to_addr, a),
-			 s->to_port ? s->to_port : s->port_lo);
+			 (unsigned)(s->to_port ? s->to_port : s->port_lo));
 	return buf;
 }
 

@@ -30,6 +30,21 @@ void u64map_finish(struct u64map *m)
 	u64map_init(m);
 }
 
+/* Insert or overwrite, without growing: the caller made sure a slot is free. */
+static void place(struct u64map *m, uint64_t key, uint64_t value)
+{
+	size_t i;
+
+	for (i = slot_of(m, key); m->keys[i] != EMPTY; i = (i + 1) & (m->size - 1))
+		if (m->keys[i] == key) {
+			m->values[i] = value;
+			return;
+		}
+	m->keys[i] = key;
+	m->values[i] = value;
+	m->n++;
+}
+
 static int grow(struct u64map *m)
 {
 	struct u64map bigger = { .size = m->size ? m->size * 2 : 64 };
@@ -44,7 +59,7 @@ static int grow(struct u64map *m)
 	memset(bigger.keys, 0xff, bigger.size * sizeof(uint64_t));
 	for (size_t i = 0; i < m->size; i++)
 		if (m->keys[i] != EMPTY)
-			u64map_put(&bigger, m->keys[i], m->values[i]);
+			place(&bigger, m->keys[i], m->values[i]);
 	free(m->keys);
 	free(m->values);
 	*m = bigger;
@@ -53,18 +68,9 @@ static int grow(struct u64map *m)
 
 int u64map_put(struct u64map *m, uint64_t key, uint64_t value)
 {
-	size_t i;
-
 	if ((m->n + 1) * 4 > m->size * 3 && grow(m) < 0)
 		return -ENOMEM;
-	for (i = slot_of(m, key); m->keys[i] != EMPTY; i = (i + 1) & (m->size - 1))
-		if (m->keys[i] == key) {
-			m->values[i] = value;
-			return 0;
-		}
-	m->keys[i] = key;
-	m->values[i] = value;
-	m->n++;
+	place(m, key, value);
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
+
 bool verdict_is(const char *text, size_t len)
 {
 	size_t m = strlen(VERDICT_MAGIC);
@@ -58,8 +60,12 @@ int verdict_parse(const char *text, size_t len, struct verdict_text *ret)
 			snprintf(ret->verdict, sizeof(ret->verdict), "%.*s", (int)vl, v);
 		else if (field(p, l, "renewed", &v, &vl))
 			ret->renewed = vl == 3 && memcmp(v, "yes", 3) == 0;
-		else if (field(p, l, "expires", &v, &vl))
-			ret->expires = strtoll(v, NULL, 10);
+		else if (field(p, l, "expires", &v, &vl)) {
+			/* strtoll() needs a terminated string: `text` need not be one after `len` */
+			char num[24];
+			snprintf(num, sizeof(num), "%.*s", (int)MIN(vl, sizeof(num) - 1), v);
+			ret->expires = strtoll(num, NULL, 10);
+		}
 		else if (field(p, l, "live", &v, &vl))
 			r = push(&ret->live, &ret->n_live, v, vl);
 		else if (field(p, l, "reason", &v, &vl))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,7 @@ struct op {
 	char user_buf[NAME_MAX_USER + 1], name_buf[FRAGMENT_NAME_MAX + 1]; /* outlive the entry */
 	enum outcome outcome;
 	bool applied;
+	bool retired; /* old was removed from the set: free it once reported */
 	struct diag_list reasons;
 };
 
@@ -222,6 +224,7 @@ static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret
 
 static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_one_by_one);
 static void report(struct daemon *d, struct op *op);
+static void op_release(struct op *op);
 
 static void lease_disarm(struct active_entry *e)
 {
@@ -250,6 +253,7 @@ static int lease_expired(sd_event_source *s, uint64_t usec, void *userdata)
 	diag_init(&op.reasons);
 	run_ops(d, &op, 1, false);
 	report(d, &op);
+	op_release(&op);
 	write_status(d);
 	return 0;
 }
@@ -436,14 +440,23 @@ static void finalize(struct daemon *d, struct op *op)
 	case OUT_WITHDRAWN:
 	case OUT_EXPIRED:
 		if (op->old) {
+			/* out of the set; freed after report() has said what went */
 			lease_disarm(op->old);
-			active_entry_free(op->old);
-			op->old = NULL;
+			op->retired = true;
 			d->last_change_ms = now_ms();
 		}
 		break;
 	default:
 		break;
+	}
+}
+
+static void op_release(struct op *op)
+{
+	if (op->retired) {
+		active_entry_free(op->old);
+		op->old = NULL;
+		op->retired = false;
 	}
 }
 
@@ -461,6 +474,7 @@ static void reject_all(struct op *ops, size_t n, const char *why)
  * transaction. If either fails, undo everything and, when allowed, redo them one at a time
  * so only the guilty one is rejected. Memory, disk and kernel never disagree afterwards.
  */
+/* NOLINTNEXTLINE(misc-no-recursion): one level: the retry runs with n == 1, no retry */
 static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_one_by_one)
 {
 	struct state_batch *sb = state_batch_new(d->dirs.state);
@@ -513,6 +527,8 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 
 /* ---- verdicts: to the submitter's file, to the log ---------------------------------------- */
 
+#define JOINED_MAX 16384 /* 256 statements, or DIAG_MAX reasons, joined */
+
 static void join_live(const struct fragment *f, char *buf, size_t size, FILE *verdict)
 {
 	_cleanup_free_ char *text = fragment_print(f);
@@ -541,7 +557,7 @@ static void join_reasons(const struct diag_list *l, const char *name, char *buf,
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < l->n; i++) {
-		char line[DIAG_TEXT + 96];
+		char line[DIAG_TEXT + STR_QUOTE_MAX + 32];
 		if (l->items[i].line)
 			snprintf(line, sizeof(line), "%s:%u: %s", name, l->items[i].line, l->items[i].text);
 		else
@@ -558,6 +574,17 @@ static void join_reasons(const struct diag_list *l, const char *name, char *buf,
 		if (verdict)
 			fprintf(verdict, "reason %s: ... and %zu more\n", name, l->dropped);
 	}
+}
+
+/* Answer and remove a spool entry; say so once when its owner's leftovers cannot be removed. */
+static void finish_entry(struct daemon *d, struct submission *s, const char *verdict, size_t len)
+{
+	int r = spool_finish(&d->spool, s, verdict, len, ++d->seq);
+
+	if (r < 0)
+		log_warning_errno(r, "cannot remove spool entry %s of uid %u; moved aside as .stuck.%020" PRIu64
+				  " until its owner removes it",
+				  s->shown, (unsigned)s->uid, d->seq);
 }
 
 static const char *outcome_word(enum outcome o)
@@ -583,44 +610,60 @@ static void report(struct daemon *d, struct op *op)
 	const char *name = op->sub ? (op->sub->name_valid ? op->sub->name : op->sub->shown) :
 				     op->name_buf;
 	const char *user = op->user ? op->user : "";
-	char live[1024] = "", reasons[1024] = "", uid[16] = "", expires[24] = "0", msg_who[320];
+	const char *who = op->user; /* for the log: the account name even of a non-submitter */
+	static char live[JOINED_MAX], reasons[JOINED_MAX]; /* one report at a time */
+	char uid[16] = "", expires[24] = "0", msg_who[320];
 	_cleanup_free_ char *vtext = NULL;
 	size_t vlen = 0;
 	FILE *v = NULL;
 	const char *mid;
 	int level;
 
+	live[0] = reasons[0] = '\0';
 	if (op->outcome == OUT_DISCARDED || op->outcome == OUT_PENDING) {
-		if (op->sub)
-			spool_finish(op->sub, NULL, 0);
+		if (op->sub) {
+			if (op->outcome == OUT_DISCARDED)
+				log_info("spool entry %s of uid %u already carries its verdict (answered before a restart): removed",
+					 op->sub->shown, (unsigned)op->uid);
+			finish_entry(d, op->sub, NULL, 0);
+		}
 		return;
+	}
+	if (!who && (op->sub ? op->sub->owner_known : true)) {
+		const struct passwd *pw = getpwuid(op->uid); /* a non-submitter: still name it */
+		if (pw)
+			who = pw->pw_name;
 	}
 	if (op->sub && op->sub->can_answer)
 		v = open_memstream(&vtext, &vlen);
 	if (v)
 		fprintf(v, VERDICT_MAGIC "fragment %s\nuser %s\nverdict %s\nrenewed %s\nexpires %" PRId64 "\n",
-			name, user, outcome_word(op->outcome),
+			name, who ? who : "", outcome_word(op->outcome),
 			op->outcome == OUT_RENEWED ? "yes" : "no", e ? e->expires : 0);
 	if (e)
 		join_live(e->frag, live, sizeof(live), v);
+	else if (op->retired && op->old)
+		join_live(op->old->frag, live, sizeof(live), NULL); /* what went, for the log only */
 	join_reasons(&op->reasons, name, reasons, sizeof(reasons), v);
 	if (v && fclose(v) != 0) {
 		free(vtext);
 		vtext = NULL;
 	}
 	if (op->sub)
-		spool_finish(op->sub, vtext, vtext ? vlen : 0);
+		finish_entry(d, op->sub, vtext, vtext ? vlen : 0);
 
 	if (op->sub ? op->sub->owner_known : true)
 		snprintf(uid, sizeof(uid), "%u", (unsigned)op->uid);
 	if (e && e->expires)
 		snprintf(expires, sizeof(expires), "%" PRId64, (e->expires + 999) / 1000);
-	if (op->user)
-		snprintf(msg_who, sizeof(msg_who), "%s's fragment '%s'", op->user, name);
+	/* a valid name is quoted here; an invalid one comes quoted (and escaped) already */
+	const char *q = op->sub && !op->sub->name_valid ? "" : "'";
+	if (who)
+		snprintf(msg_who, sizeof(msg_who), "%s's fragment %s%s%s", who, q, name, q);
 	else if (uid[0])
-		snprintf(msg_who, sizeof(msg_who), "uid %s's fragment %s", uid, name);
+		snprintf(msg_who, sizeof(msg_who), "uid %s's fragment %s%s%s", uid, q, name, q);
 	else
-		snprintf(msg_who, sizeof(msg_who), "fragment %s", name);
+		snprintf(msg_who, sizeof(msg_who), "fragment %s%s%s", q, name, q);
 
 	switch (op->outcome) {
 	case OUT_ACCEPTED:
@@ -643,12 +686,12 @@ static void report(struct daemon *d, struct op *op)
 		break;
 	}
 	const struct log_field fields[] = {
-		{ "USER", user[0] ? user : NULL },
+		{ "USER", who },
 		{ "UID", uid[0] ? uid : NULL },
 		{ "FRAGMENT", name },
 		{ "VERDICT", outcome_word(op->outcome) },
 		{ "RENEWED", op->outcome == OUT_RENEWED ? "yes" : NULL },
-		{ "MAPPINGS", e ? live : NULL },
+		{ "MAPPINGS", live[0] ? live : NULL },
 		{ "EXPIRES", e ? expires : NULL },
 		{ "REASON", reasons[0] ? reasons : NULL },
 	};
@@ -705,6 +748,7 @@ static void process_submissions(struct daemon *d, struct submission **subs, size
 	run_ops(d, ops, n, true);
 	for (size_t i = 0; i < n; i++) {
 		report(d, &ops[i]);
+		op_release(&ops[i]);
 		fragment_free(ops[i].frag);
 		submission_free(ops[i].sub);
 	}
@@ -749,10 +793,10 @@ static size_t process_queue_once(struct daemon *d)
 
 	if (d->queue_n == 0 && d->rescan_needed)
 		rescan(d);
-	while (used < d->queue_n && taken < BATCH_MAX) {
+	while (used < d->queue_n && taken < d->batch_max) {
 		char *name = d->queue[used++];
 		struct submission *s = NULL;
-		if (spool_take(d->dirs.incoming, d->dirs.work, ++d->seq, name, user_of, d, &s) == 0)
+		if (spool_take(&d->spool, ++d->seq, name, &s) == 0)
 			subs[taken++] = s;
 		free(name);
 	}
@@ -812,38 +856,77 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Entries a crash left in work: judged first, in arrival order. */
-static void process_work_leftovers(struct daemon *d)
+static size_t count_entries(int dirfd)
 {
 	char **names;
 	size_t n;
 	bool more;
 
-	do {
-		if (spool_list(d->dirs.work, BATCH_MAX, &names, &n, &more) < 0)
+	if (spool_list(dirfd, SIZE_MAX, &names, &n, &more) < 0)
+		return 0;
+	spool_names_free(names, n);
+	return n;
+}
+
+/*
+ * Entries a crash left in work: judged first, in arrival order. What cannot be removed is
+ * moved aside; should even that fail, the loop ends when a round makes no progress.
+ */
+static void process_work_leftovers(struct daemon *d)
+{
+	size_t previous = SIZE_MAX, total;
+
+	while ((total = count_entries(d->dirs.work)) > 0 && total < previous) {
+		struct submission *subs[BATCH_MAX];
+		size_t n, taken = 0;
+		char **names;
+		bool more;
+
+		previous = total;
+		if (spool_list(d->dirs.work, d->batch_max, &names, &n, &more) < 0)
 			return;
 		/* names are "SEQUENCE-NAME": sorting them is arrival order */
 		if (n)
 			qsort(names, n, sizeof(char *), compare_names);
-		struct submission *subs[BATCH_MAX];
-		size_t taken = 0;
 		for (size_t i = 0; i < n; i++)
-			if (spool_take_work(d->dirs.work, names[i], user_of, d, &subs[taken]) == 0)
+			if (spool_take_work(&d->spool, names[i], &subs[taken]) == 0)
 				taken++;
 		spool_names_free(names, n);
 		if (taken)
 			process_submissions(d, subs, taken);
-	} while (more && n);
+	}
+	if (total)
+		log_warning("%zu entries in %s/work cannot be removed", total, d->policy->daemon.spool);
 }
 
-static int on_cleanup(sd_event_source *s, uint64_t usec, void *userdata)
+/* Every few seconds: stale dot-files, and entries no inotify event announced. */
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
-	int r = spool_remove_stale(d->dirs.incoming, now_ms() / 1000);
+	struct spool_stuck stuck[16];
+	char **names = NULL;
+	size_t n = 0, n_stuck = 0;
+	int removed = 0;
 
-	if (r > 0)
-		log_info("removed %d stale temporary file%s from the spool", r, r == 1 ? "" : "s");
-	sd_event_source_set_time(s, usec + 60 * 1000000ULL);
+	if (spool_sweep(&d->spool, now_ms() / 1000, QUEUE_MAX - d->queue_n, &names, &n, &removed,
+			stuck, ELEMENTSOF(stuck), &n_stuck) == 0) {
+		if (removed > 0)
+			log_info("removed %d stale temporary file%s from the spool", removed,
+				 removed == 1 ? "" : "s");
+		for (size_t i = 0; i < n_stuck; i++) {
+			if (u64map_get(&d->stuck_reported, stuck[i].ino, NULL))
+				continue; /* said once is enough */
+			u64map_put(&d->stuck_reported, stuck[i].ino, 1);
+			log_warning("cannot remove stale spool entry %s of uid %u: %s; it stays until its owner removes it",
+				    stuck[i].name, (unsigned)stuck[i].uid, strerror(stuck[i].error));
+		}
+		for (size_t i = 0; i < n; i++)
+			queue_push(d, names[i]);
+		spool_names_free(names, n);
+		if (d->queue_n)
+			sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
+	}
+	sd_event_source_set_time(s, usec + SWEEP_INTERVAL_US);
 	return 0;
 }
 
@@ -957,7 +1040,8 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 		struct state_record *rec = &recs[i];
 		const char *user = user_of(d, rec->uid);
 		struct judgement j;
-		char reasons[1024] = "";
+		static char reasons[JOINED_MAX];
+		char uid[16];
 
 		if (!user) {
 			j.verdict = VERDICT_REJECTED;
@@ -966,9 +1050,11 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 		} else {
 			engine_judge(d->policy, user, d->active, rec->frag, &j);
 		}
+		snprintf(uid, sizeof(uid), "%u", (unsigned)rec->uid);
 		if (j.verdict == VERDICT_ACCEPTED && rec->expires && rec->expires <= now) {
 			if (!quiet) {
-				const struct log_field f[] = { { "USER", user }, { "FRAGMENT", rec->frag->name },
+				const struct log_field f[] = { { "USER", user }, { "UID", uid },
+							       { "FRAGMENT", rec->frag->name },
 							       { "VERDICT", "expired" } };
 				log_event(LOG_NOTICE, MID_EXPIRED, f, ELEMENTSOF(f),
 					  "expired %s's fragment '%s' while the daemon was down", user,
@@ -982,6 +1068,7 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 			join_reasons(&j.reasons, rec->frag->name, reasons, sizeof(reasons), NULL);
 			if (!quiet) {
 				const struct log_field f[] = { { "USER", user ? user : rec->user },
+							       { "UID", uid },
 							       { "FRAGMENT", rec->frag->name },
 							       { "VERDICT", "revoked" },
 							       { "REASON", reasons } };
@@ -1013,6 +1100,26 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 	return kept;
 }
 
+/*
+ * A batch holds one open file per submission. Take every descriptor we may have (systemd
+ * gives a soft limit of 1024 under a far higher hard one), and keep batches well inside it.
+ */
+static size_t batch_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 256;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > BATCH_MAX + 256)
+		return BATCH_MAX;
+	return rl.rlim_cur > 512 ? (size_t)rl.rlim_cur - 256 : 256;
+}
+
 int daemon_setup(struct daemon *d, char *why, size_t size)
 {
 	int r;
@@ -1029,6 +1136,14 @@ int daemon_setup(struct daemon *d, char *why, size_t size)
 	r = dirs_open(&d->dirs, d->policy, why, size);
 	if (r < 0)
 		return r;
+	d->spool = (struct spool){
+		.incoming = d->dirs.incoming,
+		.work = d->dirs.work,
+		.gid = d->dirs.gid,
+		.lookup = user_of,
+		.userdata = d,
+	};
+	d->batch_max = batch_limit();
 	r = nft_new(&d->nft);
 	if (r < 0) {
 		snprintf(why, size, "cannot create a libnftables context");
@@ -1094,7 +1209,7 @@ int daemon_start(struct daemon *d)
 					       RESTORE_DELAY_US, 1000, on_restore, d);
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &d->cleanup_source, CLOCK_MONOTONIC,
-					       1000000, 1000000, on_cleanup, d);
+					       1000000, 1000000, on_sweep, d);
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the event loop");
 	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
@@ -1165,13 +1280,15 @@ int daemon_reload(struct daemon *d)
 	if (r == 0)
 		r = resolve_submitters(new_policy, &new_subs, &new_n_subs);
 	if (r < 0) {
-		char first[400] = "";
+		char first[DIAG_TEXT + 320] = "";
+		static char all_errs[JOINED_MAX];
 		if (errs.n)
 			snprintf(first, sizeof(first), "%s:%u: %s", d->config_path, errs.items[0].line,
 				 errs.items[0].text);
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("%s:%u: %s", d->config_path, errs.items[i].line, errs.items[i].text);
-		const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", first } };
+		join_reasons(&errs, d->config_path, all_errs, sizeof(all_errs), NULL);
+		const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", all_errs } };
 		log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
 			  "reload failed, the previous policy stays in force: %s",
 			  first[0] ? first : strerror(-r));
@@ -1243,9 +1360,11 @@ int daemon_reload(struct daemon *d)
 	struct state_batch *sb = state_batch_new(d->dirs.state);
 	for (size_t i = 0; i < n_revoked; i++) {
 		struct active_entry *e = revoked[i];
-		char reasons[1024];
+		static char reasons[JOINED_MAX];
+		char uid[16];
+		snprintf(uid, sizeof(uid), "%u", (unsigned)e->uid);
 		join_reasons(&why[i], e->frag->name, reasons, sizeof(reasons), NULL);
-		const struct log_field f[] = { { "USER", e->user }, { "FRAGMENT", e->frag->name },
+		const struct log_field f[] = { { "USER", e->user }, { "UID", uid }, { "FRAGMENT", e->frag->name },
 					       { "VERDICT", "revoked" }, { "REASON", reasons } };
 		log_event(LOG_WARNING, MID_REVOKED, f, ELEMENTSOF(f),
 			  "revoked %s's fragment '%s' after a policy change: %s", e->user,
@@ -1300,6 +1419,7 @@ void daemon_free(struct daemon *d)
 	active_set_free(d->active);
 	elements_finish(&d->desired);
 	elements_finish(&d->kernel);
+	u64map_finish(&d->stuck_reported);
 	monitor_free(d->monitor);
 	nft_free(d->nft);
 	if (d->inotify_fd >= 0)

@@ -17,6 +17,7 @@
 #define BATCH_MAX 1024	     /* spool entries judged and applied together */
 #define QUEUE_MAX 65536	     /* names waiting; past this, rescan instead */
 #define RESTORE_DELAY_US 20000 /* let a flush storm settle this long before restoring */
+#define SWEEP_INTERVAL_US (5 * 1000000ULL) /* the periodic look at the spool */
 
 struct uid_name {
 	uid_t uid;
@@ -29,6 +30,9 @@ struct daemon {
 	struct policy *policy;
 	struct ruleset_config rcfg;
 	struct dirs dirs;
+	struct spool spool;
+	struct u64map stuck_reported; /* inodes of stale entries already reported */
+	size_t batch_max; /* BATCH_MAX, or less when file descriptors are scarce */
 	struct nft *nft;
 	struct monitor *monitor;
 	int inotify_fd;
@@ -61,7 +65,7 @@ struct daemon {
 
 /* Start-up, in the order the service contract needs (see main.c). */
 int daemon_load_policy(struct daemon *d, const char *path);
-int daemon_setup(struct daemon *d, char *why, size_t why_size);
+int daemon_setup(struct daemon *d, char *why, size_t size);
 int daemon_start(struct daemon *d);
 void daemon_free(struct daemon *d);
 

@@ -182,8 +182,9 @@ void dirs_close(struct dirs *d)
 	int *fds[] = { &d->spool, &d->incoming, &d->work, &d->state, &d->runtime };
 
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+		int *fd = fds[i];
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 	}
 }

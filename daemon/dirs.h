@@ -38,5 +38,5 @@ struct dir_spec {
  * existing ones have exactly the owners and modes above, and open them all. Returns 0, or a
  * negative errno with a message naming the path and the problem in `why`.
  */
-int dirs_open(struct dirs *d, const struct policy *p, char *why, size_t why_size);
+int dirs_open(struct dirs *d, const struct policy *p, char *why, size_t size);
 void dirs_close(struct dirs *d);

@@ -40,6 +40,7 @@ static bool stderr_goes_to_journal(void)
 	unsigned long long dev, ino;
 	struct stat st;
 
+	/* NOLINTNEXTLINE(cert-err34-c): systemd's format; the values need only equal fstat()'s */
 	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
 		return false;
 	return st.st_dev == dev && st.st_ino == ino;
@@ -96,10 +97,11 @@ int log_internal(int level, int error, const char *fmt, ...)
 void log_event(int level, const char *message_id, const struct log_field *fields, size_t n_fields,
 	       const char *fmt, ...)
 {
-	char msg[1536], items[MAX_FIELDS + 4][1024];
+	char msg[1536], *items[MAX_FIELDS + 4];
 	struct iovec iov[MAX_FIELDS + 4];
 	size_t n = 0;
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -110,12 +112,14 @@ void log_event(int level, const char *message_id, const struct log_field *fields
 	if (!journal_ok)
 		return;
 
-#define ADD(...)                                                                    \
-	do {                                                                        \
-		int _w = snprintf(items[n], sizeof(items[n]), __VA_ARGS__);         \
-		iov[n].iov_base = items[n];                                          \
-		iov[n].iov_len = _w < (int)sizeof(items[n]) ? (size_t)_w : sizeof(items[n]) - 1; \
-		n++;                                                                \
+	/* fields are as long as they are: journald takes them whole (no fixed-size buffers) */
+#define ADD(...)                                                      \
+	do {                                                          \
+		if (asprintf(&items[n], __VA_ARGS__) >= 0) {          \
+			iov[n].iov_base = items[n];                   \
+			iov[n].iov_len = strlen(items[n]);            \
+			n++;                                          \
+		}                                                     \
 	} while (0)
 
 	ADD("MESSAGE=%s", msg);
@@ -126,7 +130,10 @@ void log_event(int level, const char *message_id, const struct log_field *fields
 		if (fields[i].value)
 			ADD("NATWARDEN_%s=%s", fields[i].name, fields[i].value);
 #undef ADD
-	if (sd_journal_sendv(iov, (int)n) < 0) {
+	r = sd_journal_sendv(iov, (int)n);
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	if (r < 0) {
 		/* journald went away: keep the event on stderr and stop trying */
 		journal_ok = false;
 		if (stderr_is_journal)

@@ -63,14 +63,14 @@ static int open_state_dir(const struct policy *p)
 
 static int run_check(struct daemon *d, bool print_ruleset)
 {
-	int fd = open_state_dir(d->policy), kept = 0;
+	int fd = open_state_dir(d->policy);
 
 	d->active = active_set_new();
 	elements_init(&d->desired);
 	if (!d->active)
 		return EXIT_FAILURE;
 	if (fd >= 0) {
-		kept = daemon_load_saved(d, fd, !print_ruleset);
+		int kept = daemon_load_saved(d, fd, !print_ruleset);
 		close(fd);
 		if (kept < 0)
 			return EXIT_FAILURE;
@@ -110,9 +110,11 @@ static int run_remove(struct daemon *d)
 	} else {
 		printf("removed table inet %s and every forward in it\n", d->rcfg.table);
 	}
+	/* decide before free(err): the status depends on its text */
+	int status = r < 0 && !(err && strstr(err, "No such file")) ? EXIT_FAILURE : EXIT_SUCCESS;
 	free(err);
 	nft_free(nft);
-	return r < 0 && !(err && strstr(err, "No such file")) ? EXIT_FAILURE : EXIT_SUCCESS;
+	return status;
 }
 
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -145,7 +147,7 @@ static int run_daemon(struct daemon *d)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN); /* cannot fail with these arguments */
 
 	r = daemon_setup(d, why, sizeof(why));
 	if (r < 0)

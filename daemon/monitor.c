@@ -14,8 +14,8 @@
 
 #include "macro.h"
 
-#define RCVBUF (8 * 1024 * 1024)
-#define MSGBUF (256 * 1024) /* one notification can exceed 64 KiB */
+#define RCVBUF (8 << 20) /* 8 MiB */
+#define MSGBUF (256 << 10) /* 256 KiB: one notification can exceed 64 KiB */
 
 struct monitor {
 	struct mnl_socket *nl;

@@ -70,7 +70,7 @@ static int drop_as_user(gid_t gid, char *why, size_t size)
 	capng_clear(CAPNG_SELECT_CAPS);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN) < 0 ||
 	    capng_apply(CAPNG_SELECT_CAPS) < 0)
-		return fail(-errno ? -errno : -EPERM, why, size, "cannot clear other capabilities");
+		return fail(errno ? -errno : -EPERM, why, size, "cannot clear other capabilities");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return fail(-errno, why, size, "cannot clear ambient capabilities");
 	/*

@@ -11,4 +11,4 @@
  * capability it holds the same way. Returns 0 or a negative errno; the caller must exit on
  * failure. Writes a description of what failed to `why`.
  */
-int privs_drop(uid_t uid, gid_t gid, char *why, size_t why_size);
+int privs_drop(uid_t uid, gid_t gid, char *why, size_t size);

@@ -258,6 +258,8 @@ static void format_host(char *buf, size_t size, uint64_t key, uint64_t value, bo
 {
 	char a[IPV4_STRLEN];
 
+	(void)value; /* a set: no value */
+	(void)with_value;
 	snprintf(buf, size, "%s", ipv4_format((uint32_t)key, a));
 }
 
@@ -266,6 +268,8 @@ static void format_net(char *buf, size_t size, uint64_t key, uint64_t value, boo
 	char pfx[PREFIX4_STRLEN];
 	struct prefix4 p = { (uint32_t)(key >> 8), (uint8_t)(key & 0xff) };
 
+	(void)value; /* a set: no value */
+	(void)with_value;
 	snprintf(buf, size, "%s", prefix4_format(&p, true, pfx));
 }
 

@@ -86,7 +86,7 @@ static int open_checked(struct submission *s, const struct stat *seen)
 	return 0;
 }
 
-static void inspect(struct submission *s, spool_user_lookup lookup, void *userdata)
+static void inspect(const struct spool *sp, struct submission *s)
 {
 	_cleanup_close_ int pfd = -1;
 	struct stat st;
@@ -102,7 +102,7 @@ static void inspect(struct submission *s, spool_user_lookup lookup, void *userda
 	kind = kind_of(st.st_mode);
 	s->uid = st.st_uid;
 	s->owner_known = true;
-	s->user = lookup(userdata, st.st_uid);
+	s->user = sp->lookup(sp->userdata, st.st_uid);
 	if (!s->name_valid)
 		diag_add(&s->problems, 0,
 			 "invalid fragment name %s: use 1-%d of a-z 0-9 . _ -, starting with a letter or digit",
@@ -114,6 +114,17 @@ static void inspect(struct submission *s, spool_user_lookup lookup, void *userda
 	if (st.st_nlink != 1) {
 		diag_add(&s->problems, 0, "it has %ju hard links: submit a file of your own",
 			 (uintmax_t)st.st_nlink);
+		return;
+	}
+	/*
+	 * Created in incoming, a file gets the daemon's group. Any other group means it was made
+	 * elsewhere and linked in (its other name since removed): its content need not be its
+	 * owner's, so it must not be judged as the owner's submission.
+	 */
+	if (st.st_gid != sp->gid) {
+		diag_add(&s->problems, 0,
+			 "it was not created in the spool (its group is %u): submit with natwarden submit",
+			 (unsigned)st.st_gid);
 		return;
 	}
 	/*
@@ -150,67 +161,73 @@ static void inspect(struct submission *s, spool_user_lookup lookup, void *userda
 		s->judged_before = true;
 }
 
-int spool_take(int incoming, int work, uint64_t seq, const char *name, spool_user_lookup lookup,
-	       void *userdata, struct submission **ret)
+int spool_take(const struct spool *sp, uint64_t seq, const char *name, struct submission **ret)
 {
 	struct submission *s;
+	struct stat st;
 
 	if (name[0] == '.')
 		return -EINVAL;
+	if (fstatat(sp->incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -ENOENT;
 	s = submission_new(name);
 	if (!s)
 		return -ENOMEM;
-	if (s->name_valid) {
+	/* Only regular files go to work: anything else is judged, and removed, where it is. */
+	if (s->name_valid && S_ISREG(st.st_mode)) {
 		snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%s", seq, name);
-		if (renameat(incoming, name, work, s->entry) == 0) {
-			s->dirfd = work;
+		if (renameat(sp->incoming, name, sp->work, s->entry) == 0) {
+			s->dirfd = sp->work;
 		} else if (errno == ENOENT) {
 			submission_free(s);
 			return -ENOENT;
 		}
 	}
 	if (s->dirfd < 0) {
-		/* an invalid name, or something we may not move (another user's directory) */
-		struct stat st;
-		if (fstatat(incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			submission_free(s);
-			return -ENOENT;
-		}
-		s->dirfd = incoming;
+		s->dirfd = sp->incoming;
 		snprintf(s->entry, sizeof(s->entry), "%s", name);
 	}
-	inspect(s, lookup, userdata);
+	inspect(sp, s);
+	/* Only a leftover in work can carry our verdict; a new file that looks so is a forgery. */
+	s->judged_before = false;
 	*ret = s;
 	return 0;
 }
 
-int spool_take_work(int work, const char *entry, spool_user_lookup lookup, void *userdata,
-		    struct submission **ret)
+int spool_take_work(const struct spool *sp, const char *entry, struct submission **ret)
 {
 	const char *dash = strchr(entry, '-');
 	struct submission *s = submission_new(dash ? dash + 1 : entry);
 
 	if (!s)
 		return -ENOMEM;
-	s->dirfd = work;
+	s->dirfd = sp->work;
 	snprintf(s->entry, sizeof(s->entry), "%s", entry);
-	inspect(s, lookup, userdata);
+	inspect(sp, s);
 	*ret = s;
 	return 0;
 }
 
-void spool_finish(struct submission *s, const char *verdict, size_t len)
+int spool_finish(const struct spool *sp, struct submission *s, const char *verdict, size_t len,
+		 uint64_t seq)
 {
+	char stuck[64];
 	struct stat st;
+	int r;
 
 	if (s->fd >= 0 && s->can_answer && verdict) {
 		if (ftruncate(s->fd, 0) < 0 || pwrite(s->fd, verdict, len, 0) != (ssize_t)len)
 			s->can_answer = false;
 	}
-	if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-		unlinkat(s->dirfd, s->entry, AT_REMOVEDIR);
-	else
-		unlinkat(s->dirfd, s->entry, 0);
+	if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* already gone */
+	if (unlinkat(s->dirfd, s->entry, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+		return 0;
+	r = -errno;
+	/* Its owner's non-empty directory: out of the way, under a name nobody will judge. */
+	snprintf(stuck, sizeof(stuck), ".stuck.%020" PRIu64, seq);
+	renameat(s->dirfd, s->entry, sp->incoming, stuck);
+	return r;
 }
 
 void submission_free(struct submission *s)
@@ -233,27 +250,55 @@ bool spool_needs_attention_now(int incoming, const char *name)
 	return !(S_ISREG(st.st_mode) && st.st_nlink == 1);
 }
 
-int spool_remove_stale(int incoming, int64_t now)
+int spool_sweep(const struct spool *sp, int64_t now, size_t max, char ***ret, size_t *ret_n,
+		int *ret_removed, struct spool_stuck *stuck, size_t stuck_max, size_t *ret_n_stuck)
 {
-	DIR *d = opendir_at(incoming);
+	size_t n_stuck = 0;
+	DIR *d = opendir_at(sp->incoming);
+	char **names = NULL;
 	struct dirent *de;
+	size_t n = 0;
 	int removed = 0;
 
 	if (!d)
 		return -errno;
+	names = calloc(max + 1, sizeof(char *));
+	if (!names) {
+		closedir(d);
+		return -ENOMEM;
+	}
 	while ((de = readdir(d))) {
 		struct stat st;
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fstatat(incoming, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(sp->incoming, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (now - (int64_t)st.st_mtime <= SPOOL_STALE_SECONDS)
+		if (de->d_name[0] == '.') {
+			if (now - (int64_t)st.st_mtime <= SPOOL_STALE_SECONDS)
+				continue;
+			if (unlinkat(sp->incoming, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+				removed++;
+			else if (n_stuck < stuck_max) {
+				struct spool_stuck *k = &stuck[n_stuck++];
+				str_quote(k->name, sizeof(k->name), de->d_name, strlen(de->d_name));
+				k->ino = st.st_ino;
+				k->uid = st.st_uid;
+				k->error = errno;
+			}
 			continue;
-		if (unlinkat(incoming, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
-			removed++;
+		}
+		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		    now - (int64_t)st.st_mtime < SPOOL_QUIET_SECONDS)
+			continue; /* being written: its close comes, or the next sweep takes it */
+		if (n < max && (names[n] = strdup(de->d_name)))
+			n++;
 	}
 	closedir(d);
-	return removed;
+	*ret = names;
+	*ret_n = n;
+	*ret_removed = removed;
+	*ret_n_stuck = n_stuck;
+	return 0;
 }
 
 struct listed {

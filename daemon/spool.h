@@ -50,22 +50,52 @@ struct submission {
 
 typedef const char *(*spool_user_lookup)(void *userdata, uid_t uid);
 
-/* Make the submission for incoming entry `name`: take it into work and read it. */
-int spool_take(int incoming, int work, uint64_t seq, const char *name, spool_user_lookup lookup,
-	       void *userdata, struct submission **ret);
-/* The same for an entry already in work (left there by a crash). */
-int spool_take_work(int work, const char *entry, spool_user_lookup lookup, void *userdata,
-		    struct submission **ret);
+struct spool {
+	int incoming, work;
+	gid_t gid; /* the daemon's group: what incoming gives every file created in it */
+	spool_user_lookup lookup;
+	void *userdata;
+};
 
-/* Write `verdict` into the submitted file (if it can be), then remove the entry. */
-void spool_finish(struct submission *s, const char *verdict, size_t len);
+#define SPOOL_QUIET_SECONDS 2 /* a regular file untouched this long is taken even without a close */
+
+/*
+ * Make the submission for incoming entry `name`: take a regular file into work, look at
+ * anything else where it is, and read what can be read. -ENOENT when it is gone.
+ */
+int spool_take(const struct spool *sp, uint64_t seq, const char *name, struct submission **ret);
+/* The same for an entry already in work (left there by a crash). */
+int spool_take_work(const struct spool *sp, const char *entry, struct submission **ret);
+
+/*
+ * Write `verdict` into the submitted file (if it can be), then remove the entry. Returns 0,
+ * or a negative errno when it could not be removed (a non-empty directory of its owner): it
+ * is then renamed out of the way (".stuck.SEQ" in incoming) when possible, so it neither
+ * blocks its name nor is judged again.
+ */
+int spool_finish(const struct spool *sp, struct submission *s, const char *verdict, size_t len,
+		 uint64_t seq);
 void submission_free(struct submission *s);
 
 /* For an inotify IN_CREATE: is this worth acting on now (not a regular file being written)? */
 bool spool_needs_attention_now(int incoming, const char *name);
 
-/* Remove clients' temporary dot-files older than SPOOL_STALE_SECONDS. Returns how many. */
-int spool_remove_stale(int incoming, int64_t now);
+/*
+ * The periodic look at incoming: removes clients' dot-files older than SPOOL_STALE_SECONDS
+ * (returned in *ret_removed), and returns the names of entries that no event announced but
+ * that are there to be judged: anything not a regular file, and regular files untouched for
+ * SPOOL_QUIET_SECONDS (created and never closed after writing, e.g. by mknod). Stale
+ * entries it cannot remove (a submitter's non-empty directory) are listed in `stuck`.
+ */
+struct spool_stuck {
+	char name[STR_QUOTE_MAX]; /* quoted for printing */
+	uint64_t ino;
+	uid_t uid;
+	int error;
+};
+
+int spool_sweep(const struct spool *sp, int64_t now, size_t max, char ***ret, size_t *ret_n,
+		int *ret_removed, struct spool_stuck *stuck, size_t stuck_max, size_t *ret_n_stuck);
 
 /*
  * Names to look at after a start or an inotify overflow, oldest first (by ctime): up to

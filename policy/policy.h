@@ -10,7 +10,7 @@
 #include "macro.h"
 
 #define POLICY_DEFAULT_PATH "/etc/natwarden/policy.ini"
-#define POLICY_MAX_BYTES (1024 * 1024)
+#define POLICY_MAX_BYTES (1 << 20) /* 1 MiB */
 #define POLICY_MAX_LINE 1024
 #define POLICY_MAX_SUBMITTERS 1024
 #define POLICY_MAX_LIST 256 /* items in one list value */

@@ -71,7 +71,7 @@ is "$(nw_kernel)" "$before" "no rejection changed the kernel"
 
 # --- quotas: max_fragments = 8 and max_rules = 64 (defaults of the test policy)
 # --- replace: only the changed elements move (nft monitor sees exactly them)
-nw_nft monitor elements >"$NW_T/monitor.log" 2>&1 &
+ip netns exec "$NW_NS" nft monitor elements >"$NW_T/monitor.log" 2>&1 &
 mon=$!
 NW_PIDS+=("$mon")
 sleep 0.3
@@ -91,7 +91,7 @@ tcp 80 192.168.1.241:80
 udp 30000-30010 192.168.1.241" "kernel holds the new version"
 
 # --- identical resubmission: the lease is renewed, the kernel is not touched
-nw_nft monitor >"$NW_T/monitor2.log" 2>&1 &
+ip netns exec "$NW_NS" nft monitor >"$NW_T/monitor2.log" 2>&1 &
 mon=$!
 NW_PIDS+=("$mon")
 sleep 0.3

@@ -49,7 +49,7 @@ printf 'dnat tcp 8080 to 192.168.2.9\n' | nw_submit "$NW_U2" web >/dev/null
 printf 'dnat tcp 9000 to 192.168.2.9\n' | nw_submit "$NW_U2" other >/dev/null
 sed -i "s/^ports = 80, 8080, 9000-9999/ports = 9000-9999/" "$NW_T/policy.ini"
 n=$(note_count)
-nw_nft monitor elements >"$NW_T/mon.log" 2>&1 &
+ip netns exec "$NW_NS" nft monitor elements >"$NW_T/mon.log" 2>&1 &
 mon=$!
 NW_PIDS+=("$mon")
 sleep 0.3
