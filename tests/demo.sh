@@ -1,20 +1,242 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: MIT
-# The natwarden demo. For now: build, then check the example fragment against the example
-# policy, as the router's admin would before enabling a submitter.
-set -eu
-cd "$(dirname "$0")/.."
-tests/deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
-policy=$(mktemp)
-trap 'rm -f "$policy"' EXIT
-cp policy/policy.ini.example "$policy"
-chmod 0644 "$policy"
-echo "== natwarden check: the example fragment, judged for nat_update"
-build/client/natwarden check --policy "$policy" --user nat_update --name ingress \
-	policy/ingress.fragment.example
-echo
-echo "== a fragment that asks for too much"
-printf 'dnat tcp 22 to 192.168.1.240\ndnat udp 443 to 10.0.0.9\n' |
-	build/client/natwarden check --policy "$policy" --user nat_update --name greedy || true
+# The natwarden demo: the home-lab story, told on real components in throwaway namespaces.
+#
+# A Kubernetes cluster at home has ingress-nginx on a MetalLB load-balancer IP. The Linux
+# router in front of it has one public address. natwarden-sync in the cluster submits the
+# forwards for the ingress over SSH as the unprivileged user nat_update; natwardend on the
+# router judges them against its policy and puts them into nftables; the internet reaches the
+# ingress. Then: a fragment that asks for too much, a ruleset flush, and the Service going
+# away. At the end: the table, `natwarden list` and the audit trail in a (private) journal.
+#
+# Run as root on Debian 12: tests/demo.sh. It installs what is missing, builds, and removes
+# every namespace, user and file it made when it ends. The host's network, ruleset and
+# journal are never touched: everything happens in network namespaces, and journald runs in
+# private mount and pid namespaces.
+set -u
+JR_SELF=$(readlink -f "$0")
+TOP=$(cd "$(dirname "$JR_SELF")/.." && pwd)
+
+if [ "${1:-}" != --inner ]; then
+	[ "$(id -u)" = 0 ] || { echo "natwarden demo: run me as root (namespaces, users, nftables)" >&2; exit 1; }
+	echo "== getting ready: packages and the build"
+	"$TOP/tests/deps.sh" || exit 1
+	[ -f "$TOP/build/build.ninja" ] || meson setup "$TOP/build" >/dev/null || exit 1
+	ninja -C "$TOP/build" >/dev/null || { echo "natwarden demo: the build failed" >&2; exit 1; }
+fi
+. "$TOP/tests/integration/journald.sh"
+jr_outer "$@"
+
+# ==== from here on: inside private mount and pid namespaces ====================================
+. "$TOP/tests/integration/lib.sh"
+nw_init
+demo_exit() {
+	local rc=$?
+	echo
+	echo "== cleaning up: stopping what the demo started, removing its namespaces, users and files"
+	nw_cleanup >/dev/null 2>&1
+	[ -z "${made_run_sshd:-}" ] || rmdir /run/sshd 2>/dev/null
+	echo "done."
+	exit "$rc"
+}
+trap demo_exit EXIT
+trap 'exit 141' PIPE # output into a closed pipe (| head): still clean up
+jr_inner
+
+# lib.sh's and net.sh's test output is not for this audience
+ok() { :; }
+not_ok() { echo "!! $*"; }
+is() { [ "$1" = "$2" ] || echo "!! $3"; }
+check() { local d=$1; shift; "$@" >/dev/null 2>&1 || echo "!! $d"; }
+
+BOLD=$(tput bold 2>/dev/null || true)
+PLAIN=$(tput sgr0 2>/dev/null || true)
+STEP=0
+say() { STEP=$((STEP + 1)); printf '\n%s%d. %s%s\n' "$BOLD" "$STEP" "$*" "$PLAIN"; }
+note() { printf '   %s\n' "$@"; }
+# show [-as TEXT] COMMAND...: print the command (or TEXT, the way a person would type it), run it
+show() {
+	local text
+	if [ "$1" = -as ]; then text=$2; shift 2; else text="$*"; fi
+	printf '   $ %s\n' "$text"
+	"$@" 2>&1 | sed 's/^/     /'
+}
+indent() { sed 's/^/     /'; }
+
+# ---- the cast -----------------------------------------------------------------------------
+NW_ID=$NW_JID
+NW_GROUP=nwdemo-submit
+NW_DUSER=nwdemo
+NAT_UPDATE=nat_update
+id "$NAT_UPDATE" >/dev/null 2>&1 && NAT_UPDATE=nat_update_demo
+NW_U1=$NAT_UPDATE
+NW_TABLE=natwarden
+NW_NS=nwdemo-router
+groupadd --system "$NW_GROUP" || exit 1
+NW_GROUPS+=("$NW_GROUP")
+nw_add_user "$NW_DUSER"
+nw_add_user "$NAT_UPDATE" "$NW_GROUP"
+NW_T=$(mktemp -d /tmp/natwarden-demo.XXXXXX)
+NW_DIRS+=("$NW_T")
+chmod 0755 "$NW_T"
+nw_netns "$NW_NS"
+. "$TOP/tests/integration/net.sh"
+K8S_NS=nwdemo-k8s
+CLUSTER=192.168.1.20
+
+say "The home network, in network namespaces"
+net_topology "$K8S_NS:$CLUSTER"
+note "internet    $WAN_CLIENT  --wan0-- router $PUBLIC (public), $ROUTER_LAN (LAN)" \
+	"cluster     $CLUSTER (runs natwarden-sync), ingress on the MetalLB IP $SERVER" \
+	"LAN client  $LAN_CLIENT"
+
+say "The cluster: ingress-nginx answers on its load-balancer IP $SERVER"
+mkdir -p "$NW_T/www"
+echo "Guestbook: hello from the home cluster" >"$NW_T/www/index.html"
+for port in 80 443; do
+	ip netns exec "$SRV_NS" timeout 600 python3 -m http.server "$port" --bind "$SERVER" \
+		--directory "$NW_T/www" >>"$NW_T/http.log" 2>&1 &
+	NW_PIDS+=($!)
+	nw_wait_for 10 bash -c "ip netns exec $LAN_NS curl -s --max-time 1 http://$SERVER:$port/ | grep -q Guestbook"
+done
+note "on the LAN it works:"
+show ip netns exec "$LAN_NS" curl -s --max-time 3 "http://$SERVER/"
+note "from the internet it does not (the router forwards nothing yet):"
+show ip netns exec "$WAN_NS" curl -sS --max-time 3 "http://$PUBLIC/"
+
+say "The router: the administrator's policy"
+cat >"$NW_T/policy.ini" <<EOF
+[daemon]
+user = $NW_DUSER
+group = $NW_GROUP
+table = $NW_TABLE
+spool = $NW_T/spool
+state = $NW_T/state
+runtime = $NW_T/run
+
+[wan]
+interface = wan0
+address = $PUBLIC
+hairpin = yes
+
+[reserved]
+ports = 22, 53
+
+; the user the cluster logs in as: web ports only, only towards the MetalLB range
+[submitter $NAT_UPDATE]
+ports = 80, 443
+protocols = tcp
+destinations = 192.168.1.240/28
+masquerade = yes
+max_fragments = 8
+EOF
+chmod 0644 "$NW_T/policy.ini"
+sed -n '/^\[wan\]/,$p' "$NW_T/policy.ini" | indent
+show -as "natwardend --config policy.ini --check" "$NW_DAEMON" --config "$NW_T/policy.ini" --check
+
+say "natwardend starts (as root, then drops to '$NW_DUSER' with CAP_NET_ADMIN only)"
+jr_start_journald >/dev/null || { echo "!! journald did not start"; exit 1; }
+jr_install_catalog >/dev/null 2>&1
+nw_start || { echo "!! natwardend did not start"; exit 1; }
+show -as "natwarden status" "$NW_CLIENT" --runtime "$NW_T/run" status
+note "its process, as the kernel sees it:"
+grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs)' "/proc/$NW_DPID/status" | indent
+
+say "SSH: $NAT_UPDATE may only run natwarden (a forced command)"
+mkdir -p "$NW_T/home" "$NW_T/ssh/keys"
+usermod -s /bin/sh -d "$NW_T/home" -p '*' "$NAT_UPDATE"
+ssh-keygen -q -t ed25519 -N '' -f "$NW_T/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -C cluster -f "$NW_T/ssh/cluster_key"
+forced="$NW_CLIENT --spool $NW_T/spool --runtime $NW_T/run --config $NW_T/policy.ini ssh-command"
+echo "command=\"$forced\",restrict $(cat "$NW_T/ssh/cluster_key.pub")" >"$NW_T/ssh/keys/$NAT_UPDATE"
+cat >"$NW_T/ssh/sshd_config" <<EOF
+ListenAddress $ROUTER_LAN:22
+HostKey $NW_T/ssh/host_key
+AuthorizedKeysFile $NW_T/ssh/keys/%u
+PidFile $NW_T/ssh/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowUsers $NAT_UPDATE
+EOF
+made_run_sshd=
+[ -d /run/sshd ] || { mkdir -p /run/sshd && made_run_sshd=yes; } # sshd's privilege separation dir
+ip netns exec "$NW_NS" /usr/sbin/sshd -D -e -f "$NW_T/ssh/sshd_config" 2>>"$NW_T/sshd.log" &
+NW_PIDS+=($!)
+echo "$ROUTER_LAN $(cut -d' ' -f1,2 "$NW_T/ssh/host_key.pub")" >"$NW_T/ssh/known_hosts"
+SSH="ssh -F none -o BatchMode=yes -o UserKnownHostsFile=$NW_T/ssh/known_hosts -o ConnectTimeout=3 -i $NW_T/ssh/cluster_key"
+nw_wait_for 10 ip netns exec "$K8S_NS" bash -c "exec 3<>/dev/tcp/$ROUTER_LAN/22"
+note "~$NAT_UPDATE/.ssh/authorized_keys on the router:"
+note "  command=\"natwarden ssh-command\",restrict ssh-ed25519 AAAA... cluster"
+note "anything else than natwarden's few commands is refused:"
+printf '   $ ssh %s@router '"'"'sh -c id'"'"'\n' "$NAT_UPDATE"
+ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" 'sh -c id' </dev/null 2>&1 | indent
+
+say "The cluster: the ingress Service carries natwarden.io/forward"
+mkdir -p "$NW_T/bin"
+cp "$TOP/tests/data/services.json" "$NW_T/services.json"
+printf '#!/bin/sh\ncat %s\n' "$NW_T/services.json" >"$NW_T/bin/kubectl"
+chmod +x "$NW_T/bin/kubectl"
+jq -r '.items[0] | "   \(.metadata.namespace)/\(.metadata.name): type \(.spec.type), ingress IP \(.status.loadBalancer.ingress[0].ip)",
+	(.metadata.annotations | to_entries[] | select(.key | startswith("natwarden.io/")) | "     \(.key): \"\(.value)\"")' \
+	"$NW_T/services.json"
+note "(kubectl here replays a recorded 'kubectl get services -A -o json')"
+sync() {
+	ip netns exec "$K8S_NS" env KUBECTL="$NW_T/bin/kubectl" NATWARDEN_ROUTERS="$NAT_UPDATE@$ROUTER_LAN" \
+		NATWARDEN_SSH="$SSH" NATWARDEN_LEASE=3600 "$TOP/client/kubernetes/natwarden-sync" "$@" 2>&1
+}
+note "the fragment natwarden-sync renders for it:"
+sync --dry-run | sed -n '/ingress-nginx-controller/,/^==/p' | grep -v '^== k8s-games' | indent
+
+say "natwarden-sync submits over SSH; the router answers"
+sync --once | indent
+note "(the game server's UDP port is not in $NAT_UPDATE's policy: rejected, with the reason)"
+
+say "The router's table: constant rules, the forwards are map elements"
+show ip netns exec "$NW_NS" nft list table inet "$NW_TABLE"
+
+say "The internet reaches the ingress through the router's public address"
+show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
+show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC:443/"
+note "and a LAN client using the public address too (hairpin):"
+show ip netns exec "$LAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
+
+say "What is forwarded, for whom"
+show -as "natwarden list" nw_as "$NAT_UPDATE" "$NW_CLIENT" --runtime "$NW_T/run" list
+
+say "A fragment that asks for too much is rejected whole, with every reason"
+printf 'dnat tcp 22 to 192.168.1.240\ndnat tcp 8080 to 10.0.0.5\ndnat udp 443 to 192.168.1.240\n' >"$NW_T/greedy"
+printf '   $ ssh %s@router natwarden submit greedy < greedy\n' "$NAT_UPDATE"
+note "(greedy:)"
+indent <"$NW_T/greedy"
+ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" natwarden submit greedy <"$NW_T/greedy" 2>&1 | indent
+
+say "Someone runs 'nft flush ruleset' (as a reload of nftables.service does)"
+show ip netns exec "$NW_NS" nft flush ruleset
+sleep 0.2
+note "natwardend noticed through nftables' notifications and put its table back:"
+grep 'restored' "$NW_T/daemon.log" | tail -n 1 | sed 's/^<[0-9]>//' | indent
+show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
+
+say "The Service goes away in the cluster: the next sync withdraws its forward"
+python3 - "$NW_T/services.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+data = json.load(open(path))
+data["items"] = [i for i in data["items"] if i["metadata"]["name"] != "ingress-nginx-controller"]
+json.dump(data, open(path, "w"))
+PY
+sync --once | grep -v games | indent
+show ip netns exec "$WAN_NS" curl -sS --max-time 3 "http://$PUBLIC/"
+show ip netns exec "$NW_NS" nft list map inet "$NW_TABLE" dnat_port
+
+say "The audit trail: who opened which port when (journalctl)"
+journalctl --sync
+printf '   $ journalctl -t natwardend NATWARDEN_USER=%s -o short\n' "$NAT_UPDATE"
+journalctl --no-pager -q -t natwardend NATWARDEN_USER="$NAT_UPDATE" -o short | cut -c1-160 | indent
+printf '   $ journalctl -t natwardend NATWARDEN_VERDICT=rejected NATWARDEN_FRAGMENT=greedy -o verbose\n'
+journalctl --no-pager -q -t natwardend NATWARDEN_VERDICT=rejected NATWARDEN_FRAGMENT=greedy -o verbose |
+	grep -E '^\s+(MESSAGE_ID|NATWARDEN_)' | indent
+printf '   $ journalctl -x -t natwardend NATWARDEN_FRAGMENT=greedy\n'
+journalctl --no-pager -q -x -t natwardend NATWARDEN_FRAGMENT=greedy | cut -c1-160 | head -n 14 | indent
