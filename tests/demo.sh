@@ -32,11 +32,11 @@ jr_outer "$@"
 nw_init
 demo_exit() {
 	local rc=$?
-	echo
-	echo "== cleaning up: stopping what the demo started, removing its namespaces, users and files"
+	trap '' PIPE # from here on a closed output only fails the writes, the clean-up goes on
+	{ echo; echo "== cleaning up: stopping what the demo started, removing its namespaces, users and files"; } 2>/dev/null
 	nw_cleanup >/dev/null 2>&1
 	[ -z "${made_run_sshd:-}" ] || rmdir /run/sshd 2>/dev/null
-	echo "done."
+	echo "done." 2>/dev/null
 	exit "$rc"
 }
 trap demo_exit EXIT
