@@ -216,7 +216,11 @@ int spool_finish(const struct spool *sp, struct submission *s, const char *verdi
 	int r;
 
 	if (s->fd >= 0 && s->can_answer && verdict) {
-		if (ftruncate(s->fd, 0) < 0 || pwrite(s->fd, verdict, len, 0) != (ssize_t)len)
+		/*
+		 * Overwrite, then cut what is left of the fragment: truncating to 0 first would
+		 * free the file's block only to allocate it again (slow with online discard).
+		 */
+		if (pwrite(s->fd, verdict, len, 0) != (ssize_t)len || ftruncate(s->fd, (off_t)len) < 0)
 			s->can_answer = false;
 	}
 	if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -322,9 +326,12 @@ int spool_list(int dirfd, size_t max, char ***ret, size_t *ret_n, bool *ret_more
 	size_t n = 0, allocated = 0;
 	struct dirent *de;
 
+	/* defined on every return: a caller that misjudges an error still sees an empty list */
+	*ret = NULL;
+	*ret_n = 0;
 	*ret_more = false;
 	if (!d)
-		return -errno;
+		return errno ? -errno : -EIO;
 	while ((de = readdir(d))) {
 		struct stat st;
 		if (de->d_name[0] == '.')
