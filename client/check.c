@@ -111,6 +111,7 @@ int cmd_check(const struct client_options *o, int argc, char **argv)
 			base = strdup(input);
 			if (!base)
 				return EXIT_USAGE;
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_free_; the analyzer does not model the cleanup attribute */
 			name = basename(base);
 		}
 	}

@@ -32,13 +32,31 @@ static const char *format_time(int64_t t, char *buf, size_t size)
 
 	if (!t)
 		return "-";
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+	/* gmtime_r() fails for a time past the year 2^31: show the number then */
+	if (!gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "%" PRId64, t);
 	return buf;
+}
+
+/* By owner and fragment; the order within a fragment is kept (it is the fragment's own). */
+static int compare_maps(const void *x, const void *y)
+{
+	const struct status_mapping *a = x, *b = y;
+	int r = strcmp(a->user, b->user);
+
+	if (!r)
+		r = strcmp(a->fragment, b->fragment);
+	if (!r)
+		r = a->seq < b->seq ? -1 : a->seq > b->seq;
+	return r;
 }
 
 static int read_status(const struct client_options *o, struct status_file *s)
 {
 	int r = status_file_read(o->runtime, s);
+
+	if (r == 0 && s->n_maps)
+		qsort(s->maps, s->n_maps, sizeof(s->maps[0]), compare_maps);
 
 	if (r == -ENOENT)
 		fprintf(stderr, "natwarden: no status in %s: natwardend has not run here\n", o->runtime);

@@ -54,6 +54,7 @@ static int push_map(struct status_file *s, char **f, size_t n)
 	if (!grown)
 		return -ENOMEM;
 	s->maps = grown;
+	m.seq = s->n_maps;
 	s->maps[s->n_maps++] = m;
 	return 0;
 }
@@ -94,7 +95,7 @@ int status_file_read(const char *runtime, struct status_file *s)
 	if (r < 0)
 		return r;
 	for (char *line = text, *next; line && *line; line = next) {
-		char *f[MAX_FIELDS];
+		char *f[MAX_FIELDS] = { 0 };
 		size_t n;
 		next = strchr(line, '\n');
 		if (next)
@@ -199,19 +200,24 @@ int status_file_active_set(const struct status_file *s, struct active_set **ret)
 
 int status_file_daemon_alive(const struct status_file *s)
 {
-	char path[64], comm[64] = "";
+	char path[64], cmdline[4096];
+	size_t n;
 	FILE *f;
 
 	if (s->pid <= 0)
 		return 0;
 	if (kill(s->pid, 0) < 0 && errno == ESRCH)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)s->pid);
+	/* the pid may have been reused: is that process a natwardend (also under valgrind)? */
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)s->pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 1; /* it exists; we may not look closer */
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
+	n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
 	(void)fclose(f); /* read-only: nothing to lose */
-	return strncmp(comm, "natwardend", 10) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	cmdline[n] = '\0';
+	return strstr(cmdline, "natwardend") != NULL;
 }

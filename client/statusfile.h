@@ -16,6 +16,7 @@ struct status_mapping {
 	char ports[16];
 	char target[40];
 	int64_t expires;
+	size_t seq; /* its place in the file */
 };
 
 struct status_event_line {

@@ -330,7 +330,7 @@ int fragment_parse(const char *name, const char *data, size_t len, struct fragme
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0 || errs->n + errs->dropped > before)
-		return -EINVAL;
+		return -EINVAL; /* NOLINT(clang-analyzer-unix.Malloc): f is _cleanup_fragment_ */
 	*ret = steal_pointer(&f);
 	return 0;
 }

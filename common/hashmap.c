@@ -62,7 +62,10 @@ static int grow(struct u64map *m)
 			place(&bigger, m->keys[i], m->values[i]);
 	free(m->keys);
 	free(m->values);
-	*m = bigger;
+	m->keys = bigger.keys;
+	m->values = bigger.values;
+	m->size = bigger.size;
+	m->n = bigger.n;
 	return 0;
 }
 

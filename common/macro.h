@@ -18,7 +18,7 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
-static inline void closep(int *fd)
+static inline void closep(const int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno;
@@ -30,7 +30,7 @@ static inline void closep(int *fd)
 static inline void fclosep(FILE **f)
 {
 	if (*f)
-		fclose(*f);
+		(void)fclose(*f); /* a cleanup cannot report: writers check fclose() themselves */
 }
 
 #define _cleanup_free_ _cleanup_(freep)

@@ -61,7 +61,7 @@ int verdict_parse(const char *text, size_t len, struct verdict_text *ret)
 		else if (field(p, l, "renewed", &v, &vl))
 			ret->renewed = vl == 3 && memcmp(v, "yes", 3) == 0;
 		else if (field(p, l, "expires", &v, &vl)) {
-			/* strtoll() needs a terminated string: `text` need not be one after `len` */
+			/* strtoll() reads to a NUL: `text` need not have one after `len` */
 			char num[24];
 			snprintf(num, sizeof(num), "%.*s", (int)MIN(vl, sizeof(num) - 1), v);
 			ret->expires = strtoll(num, NULL, 10);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,7 @@ static void op_prepare(struct daemon *d, struct op *op, struct state_batch *sb, 
 		op->old_expires = op->old->expires;
 		op->old->accepted = now;
 		op->old->expires = expires;
+		status_forget(op->old);
 		state_batch_save(sb, op->old);
 		op->applied = true;
 		op->outcome = OUT_RENEWED;
@@ -377,6 +379,7 @@ static void op_rollback(struct daemon *d, struct op *op)
 	case OUT_RENEWED:
 		op->old->accepted = op->old_accepted;
 		op->old->expires = op->old_expires;
+		status_forget(op->old);
 		break;
 	case OUT_ACCEPTED:
 		active_set_remove(d->active, op->entry);
@@ -1194,6 +1197,7 @@ int daemon_start(struct daemon *d)
 		log_warning("cannot tell this daemon's own nftables transactions apart: flush recovery may restore needlessly");
 	log_info("table inet %s installed with %zu mappings from %zu fragments", d->rcfg.table,
 		 active_set_rules(d->active), active_set_size(d->active));
+	malloc_trim(0); /* the whole-table text and the saved state are gone: give the memory back */
 
 	for (size_t i = 0; i < active_set_size(d->active); i++)
 		lease_arm(d, active_set_at(d->active, i));
@@ -1266,6 +1270,7 @@ int daemon_reload(struct daemon *d)
 	size_t old_n_subs = d->n_submitters, new_n_subs = 0, n = active_set_size(d->active);
 	struct ruleset_config old_cfg = d->rcfg;
 	struct active_entry **all = active_set_sorted(d->active);
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
 	struct diag_list *why = calloc(n + 1, sizeof(*why));
 	_cleanup_free_ char *err = NULL;

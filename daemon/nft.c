@@ -102,7 +102,7 @@ static size_t socket_inodes(unsigned long *inodes, size_t max)
 		if (len <= 0)
 			continue;
 		target[len] = '\0';
-		/* NOLINTNEXTLINE(cert-err34-c): the kernel's "socket:[INODE]"; a mismatch fails the count */
+		/* NOLINTNEXTLINE(cert-err34-c): the kernel's "socket:[INODE]"; checked by the count */
 		if (sscanf(target, "socket:[%lu]", &inodes[n]) == 1)
 			n++;
 	}

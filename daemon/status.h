@@ -24,6 +24,7 @@
  *   mappings          N (dnat and masquerade statements)
  *   last_error        TEXT (or "-")
  *   dnat              USER FRAGMENT PROTO PORT[-PORT] ADDRESS[:PORT] EXPIRES (UNIX-TIME, 0: none)
+ *                     (fragments in no particular order; the lines of one fragment together)
  *   masquerade        USER FRAGMENT PREFIX EXPIRES
  *   event             UNIX-TIME KIND USER FRAGMENT TEXT   (expiries and revocations, newest last)
  */
@@ -48,4 +49,6 @@ struct status_info {
 };
 
 int status_render(const struct status_info *info, const struct active_set *a, FILE *out);
+/* The entry changed (its lease): render its lines again next time. */
+void status_forget(struct active_entry *e);
 int status_write(int dirfd, const struct status_info *info, const struct active_set *a);

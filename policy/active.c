@@ -47,6 +47,7 @@ struct active_set *active_set_new(void)
 	if (!a)
 		return NULL;
 	for (int i = 0; i < 2; i++) {
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		a->claims[i] = calloc(65536, sizeof(*a->claims[i]));
 		if (!a->claims[i]) {
 			active_set_free(a);
@@ -85,6 +86,7 @@ void active_entry_free(struct active_entry *e)
 {
 	if (!e)
 		return;
+	free(e->cache);
 	fragment_free(e->frag);
 	free(e);
 }
@@ -134,6 +136,7 @@ int active_set_insert(struct active_set *a, struct active_entry *e)
 		return -EEXIST;
 	if (a->n == a->allocated) {
 		size_t n = a->allocated ? a->allocated * 2 : 64;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct active_entry **grown = reallocarray(a->entries, n, sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
@@ -221,6 +224,7 @@ static int compare_entries(const void *x, const void *y)
 
 struct active_entry **active_set_sorted(const struct active_set *a)
 {
+	/* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
 	struct active_entry **v = calloc(a->n + 1, sizeof(*v));
 
 	if (!v)
@@ -228,6 +232,7 @@ struct active_entry **active_set_sorted(const struct active_set *a)
 	if (a->n)
 		memcpy(v, a->entries, a->n * sizeof(*v));
 	qsort(v, a->n, sizeof(*v), compare_entries);
+	/* NOLINTEND(bugprone-sizeof-expression) */
 	return v;
 }
 

@@ -19,6 +19,7 @@ struct active_entry {
 	int64_t accepted;      /* unix time (ms) of the last acceptance */
 	int64_t expires;       /* unix time (ms), 0 for never */
 	void *userdata;	       /* for the owner of the set (e.g. a lease timer) */
+	char *cache;	       /* for the owner: text derived from the entry, freed with it */
 	/* private */
 	size_t index;
 	struct active_entry *hash_next;

@@ -420,7 +420,7 @@ static struct submitter *add_submitter(struct ctx *c, const char *name, unsigned
 		.max_fragments = 8,
 		.max_rules = 64,
 	};
-	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->name, sizeof(s->name), "%.*s", (int)(sizeof(s->name) - 1), name); /* checked: at most 32 */
 	return s;
 }
 

@@ -1,20 +1,29 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The whole natwarden test suite: installs what is missing (Debian 12, as root), builds three
-# ways (plain; ASan+UBSan; clang with libFuzzer), runs every suite in each, and ends with
-# "N passed, N failed, N skipped". Exit status 0 only when nothing failed, and, with CI=true,
-# when no integration test was skipped.
-# usage: tests/run.sh [--quick]   (--quick: plain build only)
+# The whole natwarden test suite. Installs what is missing (Debian 12, as root), then:
+#   build       plain build: unit, integration and benchmark-smoke suites
+#   build-asan  ASan+UBSan: unit and integration suites
+#   build-fuzz  clang + libFuzzer (+ASan+UBSan): a short run of every fuzz target
+#   valgrind    the integration suite's daemons under valgrind's memcheck (plain build)
+#   lint        cppcheck and clang-tidy, configured in the repository
+# and ends with "N passed, N failed, N skipped", counting every TAP test point (lint counts
+# as one). Exit status 0 only when nothing failed and, with CI=true, no integration test
+# was skipped.
+# usage: tests/run.sh [--quick]   (--quick: the plain build's suites only)
 set -u
 cd "$(dirname "$0")/.." || exit 2
 quick=no
 [ "${1:-}" = --quick ] && quick=yes
 
-tests/deps.sh || exit 2
+tests/deps.sh valgrind cppcheck clang-tidy || exit 2
+
+# Tests whose daemons run under valgrind. Not there: spool-hostile and robustness (they kill
+# daemons with SIGKILL, or run them through wrappers, on purpose), systemd-units (no daemon).
+VALGRIND_TESTS="daemon-core cli service traffic flush article journal hostile-fragments"
 
 builds="build"
 [ "$quick" = yes ] || builds="build build-asan build-fuzz"
-status=0
+logs=
 for b in $builds; do
 	if [ ! -f "$b/build.ninja" ]; then
 		case $b in
@@ -28,53 +37,79 @@ for b in $builds; do
 		CC=$cc meson setup "$b" $opts >/dev/null || { echo "meson setup $b failed"; exit 2; }
 	fi
 	ninja -C "$b" >/dev/null || { ninja -C "$b"; echo "build $b failed"; exit 2; }
+	case $b in
+	build) suites="--suite unit --suite integration --suite bench" ;;
+	build-asan) suites="--suite unit --suite integration" ;;
+	build-fuzz) suites="--suite fuzz" ;;
+	esac
 	echo "== $b"
-	# the fuzz build only runs the fuzzers: the other two builds run everything else
-	suites=
-	[ "$b" = build-fuzz ] && suites="--suite fuzz"
 	# meson's own summary, one line per test program
 	# shellcheck disable=SC2086
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 		meson test -C "$b" $suites --print-errorlogs --num-processes 1 2>&1 |
 		grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+	logs="$logs $b/meson-logs/testlog.json"
 done
 
+if [ "$quick" = no ]; then
+	echo "== valgrind (memcheck on the daemons of: $VALGRIND_TESTS)"
+	# shellcheck disable=SC2086
+	NW_VALGRIND=1 meson test -C build $VALGRIND_TESTS --logbase valgrind --timeout-multiplier 3 \
+		--print-errorlogs --num-processes 1 2>&1 |
+		grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+	logs="$logs build/meson-logs/valgrind.json"
+
+	echo "== lint"
+	lint_status=0
+	tests/lint.sh >build/meson-logs/lint.txt 2>&1 || lint_status=$?
+	tail -n 1 build/meson-logs/lint.txt
+	[ "$lint_status" = 0 ] || grep -v '^==' build/meson-logs/lint.txt | head -n 40
+else
+	lint_status=skip
+fi
+
 # Count every TAP test point of every run, and the skips.
-python3 - $builds <<'PY' || status=1
+LINT_STATUS=$lint_status python3 - $logs <<'PY'
 import json, os, re, sys
 passed = failed = skipped = 0
 ci = os.environ.get("CI", "") in ("1", "true", "yes")
 skipped_integration = []
-for b in sys.argv[1:]:
-    path = os.path.join(b, "meson-logs", "testlog.json")
+for path in sys.argv[1:]:
+    run = path.split("/")[0] + ("/valgrind" if path.endswith("valgrind.json") else "")
     if not os.path.exists(path):
-        print(f"{b}: no test log"); failed += 1; continue
+        print(f"{run}: no test log"); failed += 1; continue
     for line in open(path):
         t = json.loads(line)
         out = t.get("stdout") or ""
-        points = 0
+        suite = (t.get("suite") or [""])[0]
+        points = bad = 0
         for l in out.splitlines():
             m = re.match(r"(not ok|ok)\b", l)
             if m:
                 points += 1
-                if "# SKIP" in l or "# skip" in l:
+                if re.search(r"#\s*skip", l, re.I):
                     skipped += 1
-                    if "integration" in t.get("suite", [""])[0]:
-                        skipped_integration.append(f"{b}/{t['name']}: {l}")
+                    if "integration" in suite:
+                        skipped_integration.append(f"{run}/{t['name']}: {l}")
                 elif m.group(1) == "ok":
                     passed += 1
                 else:
                     failed += 1
+                    bad += 1
             elif re.match(r"1\.\.0 # (SKIP|skip)", l):
                 skipped += 1
-                skipped_integration.append(f"{b}/{t['name']}: {l}")
-        if t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL") and points == 0:
-            failed += 1
-            print(f"{b}/{t['name']}: {t['result']} without test points")
-        elif t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"):
-            print(f"{b}/{t['name']}: {t['result']}")
-            if failed == 0:
-                failed += 1
+                if "integration" in suite:
+                    skipped_integration.append(f"{run}/{t['name']}: {l}")
+        if t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"):
+            print(f"{run}/{t['name']}: {t['result']}")
+            if bad == 0:
+                failed += 1 # it failed without a failing point: crashed, timed out, no plan
+lint = os.environ.get("LINT_STATUS", "skip")
+if lint == "0":
+    passed += 1
+elif lint != "skip":
+    print("lint: cppcheck or clang-tidy found something (build/meson-logs/lint.txt)")
+    failed += 1
 for s in skipped_integration:
     print("skipped:", s)
 if ci and skipped_integration:
@@ -83,5 +118,3 @@ if ci and skipped_integration:
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
-[ $? -eq 0 ] || status=1
-exit $status

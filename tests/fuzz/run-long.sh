@@ -12,6 +12,8 @@ tests/deps.sh
 	-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C build-fuzz >/dev/null
 for target in build-fuzz/tests/fuzz-*; do
+	# not meson's fuzz-NAME.p directories
+	if [ ! -f "$target" ] || [ ! -x "$target" ]; then continue; fi
 	name=${target##*/fuzz-}
 	out=tests/fuzz/findings/$name
 	mkdir -p "$out"

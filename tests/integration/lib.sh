@@ -21,6 +21,11 @@ NW_NAMESPACES=()
 NW_USERS=()
 NW_GROUPS=()
 NW_DIRS=()
+# NW_VALGRIND=1: run every natwardend under valgrind's memcheck (use a plain build, not an
+# ASan one). Each daemon writes $NW_T/valgrind.PID.log; nw_cleanup fails the test on any
+# memory error or definite/indirect leak. Everything waits NW_SLOW times longer.
+NW_SLOW=1
+[ "${NW_VALGRIND:-}" = 1 ] && NW_SLOW=${NW_VALGRIND_SLOW:-10}
 
 # ---- TAP -------------------------------------------------------------------------------
 
@@ -82,7 +87,15 @@ nw_init() {
 }
 
 nw_cleanup() {
-	local pid ns u g d
+	local pid ns u g d log
+	for pid in "${NW_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${NW_PIDS[@]}"; do
+		for _ in $(seq $((50 * NW_SLOW))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null
+	done
+	# after the daemons have exited: LeakSanitizer and valgrind report at exit
 	if [ -n "${NW_T:-}" ] && [ -f "$NW_T/daemon.log" ]; then
 		# sanitizer builds: any report from the daemon is a failure
 		if grep -Eq 'runtime error|Sanitizer|LeakSanitizer|AddressSanitizer' "$NW_T/daemon.log"; then
@@ -90,12 +103,16 @@ nw_cleanup() {
 			grep -E -A5 'runtime error|Sanitizer' "$NW_T/daemon.log" | head -n 30 | sed 's/^/#   /'
 		fi
 	fi
-	for pid in "${NW_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in "${NW_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
+	for log in "${NW_T:-/nonexistent}"/valgrind.*.log; do
+		[ -f "$log" ] || continue
+		if grep -q 'ERROR SUMMARY: 0 errors' "$log"; then
+			ok "natwardend ran clean under valgrind (${log##*/})"
+		else
+			not_ok "natwardend ran clean under valgrind (${log##*/})"
+			grep -q 'ERROR SUMMARY' "$log" || echo "#   valgrind did not finish (killed?)"
+			grep -E -A14 '^==[0-9]+== [A-Z0-9].*(Invalid|uninitialised|Syscall param|Mismatched|definitely lost|indirectly lost|by 0x)' "$log" |
+				head -n 60 | sed 's/^/#   /'
+		fi
 	done
 	for ns in "${NW_NAMESPACES[@]}"; do
 		ip netns del "$ns" 2>/dev/null
@@ -220,11 +237,19 @@ nw_start() {
 	[ -S "${NW_NOTIFY:-/nonexistent}" ] || nw_notify_listen
 	local before
 	before=$(grep -c '^READY=1\|[|]READY=1\|^READY=1|' "$NW_T/notify.log")
-	NOTIFY_SOCKET=$NW_NOTIFY ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" "$@" \
-		>>"$NW_T/daemon.log" 2>&1 &
+	local wrap=()
+	if [ "${NW_VALGRIND:-}" = 1 ]; then
+		# ip netns exec execs the command: $! is the daemon (valgrind runs it in-process)
+		wrap=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
+			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-origins=yes
+			--vgdb=no --log-file="$NW_T/valgrind.%p.log")
+		[ -f "$NW_TOP/tests/valgrind.supp" ] && wrap+=(--suppressions="$NW_TOP/tests/valgrind.supp")
+	fi
+	NOTIFY_SOCKET=$NW_NOTIFY ip netns exec "$NW_NS" "${wrap[@]}" "$NW_DAEMON" \
+		--config "$NW_T/policy.ini" "$@" >>"$NW_T/daemon.log" 2>&1 &
 	NW_DPID=$!
 	NW_PIDS+=("$NW_DPID")
-	for _ in $(seq 200); do
+	for _ in $(seq $((200 * NW_SLOW))); do
 		if [ "$(grep -c 'READY=1' "$NW_T/notify.log")" -gt "$before" ]; then
 			return 0
 		fi
@@ -239,7 +264,7 @@ nw_start() {
 nw_stop() {
 	[ -n "${NW_DPID:-}" ] || return 0
 	kill "$NW_DPID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$NW_DPID" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq $((100 * NW_SLOW))); do kill -0 "$NW_DPID" 2>/dev/null || break; sleep 0.05; done
 	wait "$NW_DPID" 2>/dev/null
 	NW_DPID=
 }

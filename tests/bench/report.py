@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: MIT
+# Turns the raw measurements of tests/bench/run.sh into the results table, the target
+# verdicts, the plot data and (for the full run) BENCHMARKS.md.
+#
+# usage: python3 report.py RESULTS-DIR table|markdown OUT-MD PLOT-DATA
+#   RESULTS-DIR/results.txt  "key value" lines written by run.sh
+#   RESULTS-DIR/*.txt        series: "START END [OK]" lines (EPOCHREALTIME) or one number (µs)
+# "table" prints the table for the terminal; "markdown" also writes OUT-MD and PLOT-DATA.
+# Exit status 0; the numbers are judged by run.sh, not here.
+import json, math, os, statistics, sys
+
+rdir, what = sys.argv[1], sys.argv[2]
+out_md = sys.argv[3] if len(sys.argv) > 3 else None
+plot_data = sys.argv[4] if len(sys.argv) > 4 else None
+
+res = {}
+with open(os.path.join(rdir, "results.txt")) as f:
+    for line in f:
+        line = line.rstrip("\n")
+        if not line:
+            continue
+        k, _, v = line.partition(" ")
+        res[k] = (res[k] + " " + v) if k in res else v  # a repeated key collects its values
+
+
+def get(k, default=None):
+    return res.get(k, default)
+
+
+def num(k):
+    v = res.get(k)
+    try:
+        return float(v.split()[0]) if v else None
+    except ValueError:
+        return None
+
+
+def nums(k):
+    v = res.get(k)
+    if not v:
+        return []
+    out = []
+    for x in v.split():
+        try:
+            out.append(float(x))
+        except ValueError:
+            pass
+    return out
+
+
+def pct(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(v)))
+    return v[rank - 1]
+
+
+def pairs(name):
+    """Durations (ms) of a "START END [OK]" file, and wall time and ok count."""
+    path = os.path.join(rdir, name)
+    if not os.path.exists(path):
+        return None
+    d, first, last, ok = [], None, None, 0
+    for line in open(path):
+        p = line.split()
+        if len(p) < 2:
+            continue
+        t0, t1 = float(p[0]), float(p[1])
+        d.append((t1 - t0) * 1000)
+        first = t0 if first is None else first
+        last = t1
+        ok += 1 if len(p) < 3 or p[2] == "1" else 0
+    if not d:
+        return None
+    return {"n": len(d), "ok": ok, "p50": pct(d, 50), "p99": pct(d, 99),
+            "mean": statistics.fmean(d), "sum": sum(d), "wall": (last - first) * 1000}
+
+
+def micros(name):
+    path = os.path.join(rdir, name)
+    if not os.path.exists(path):
+        return None
+    d = [float(x) / 1000 for x in open(path).read().split()]
+    if not d:
+        return None
+    return {"n": len(d), "ok": len(d), "p50": pct(d, 50), "p99": pct(d, 99),
+            "mean": statistics.fmean(d), "sum": sum(d), "wall": sum(d)}
+
+
+def fmt(v, unit="", digits=None):
+    if v is None:
+        return "n/a"
+    if digits is None:
+        digits = 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2 if abs(v) >= 1 else 3
+    s = f"{v:,.{digits}f}"
+    return s + (" " + unit if unit else "")
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+small, large = int(get("small", "10")), int(get("large", "10000"))
+sizes = [int(x) for x in get("sizes", f"{small} {large}").split()]
+lat = {s: pairs(f"lat-{s}.txt") for s in sizes}
+lib = {s: micros(f"lim-lib-{s}.txt") for s in sizes}
+exe = {s: micros(f"lim-exec-{s}.txt") for s in sizes}
+S, L = small, large
+
+
+def g(d, s, k):
+    return d[s][k] if d.get(s) else None
+
+
+rows = []  # (measurement, small, large, note)
+rows.append(("1. submit → verdict, p50 (forward live in the kernel)",
+             fmt(g(lat, S, "p50"), "ms"), fmt(g(lat, L, "p50"), "ms"),
+             "ratio " + fmt(ratio(g(lat, L, "p50"), g(lat, S, "p50")), "x", 2) + " (target ≤ 2x)"))
+rows.append(("1. submit → verdict, p99",
+             fmt(g(lat, S, "p99"), "ms"), fmt(g(lat, L, "p99"), "ms"),
+             "ratio " + fmt(ratio(g(lat, L, "p99"), g(lat, S, "p99")), "x", 2)))
+rows.append(("1. submissions timed (all accepted)",
+             f"{g(lat, S, 'ok')}/{g(lat, S, 'n')}" if lat.get(S) else "n/a",
+             f"{g(lat, L, 'ok')}/{g(lat, L, 'n')}" if lat.get(L) else "n/a", "sequential, one client process each"))
+for s in (S, L):
+    pass
+def all_of(k):
+    return ", ".join(fmt(v, "", 0) for v in nums(k))
+
+
+rows.append(("2. burst of {} fragments: all live (median of {})".format(get("burst_n", "?"), get("burst_rounds", "1")),
+             fmt(median(nums(f"burst_{S}_all_ms")), "ms"), fmt(median(nums(f"burst_{L}_all_ms")), "ms"),
+             f"target < 1,000 ms; each run: {all_of(f'burst_{S}_all_ms')} / {all_of(f'burst_{L}_all_ms')} ms"))
+rows.append(("2. the same burst withdrawn: all gone (median)",
+             fmt(median(nums(f"burstw_{S}_all_ms")), "ms"), fmt(median(nums(f"burstw_{L}_all_ms")), "ms"),
+             f"each run: {all_of(f'burstw_{S}_all_ms')} / {all_of(f'burstw_{L}_all_ms')} ms"))
+rows.append(("3. limit (a): one `nft -f` process per change, p50",
+             fmt(g(exe, S, "p50"), "ms"), fmt(g(exe, L, "p50"), "ms"),
+             "ratio " + fmt(ratio(g(exe, L, "p50"), g(exe, S, "p50")), "x", 2)))
+rows.append(("3. limit (b): one libnftables context, p50",
+             fmt(g(lib, S, "p50"), "ms"), fmt(g(lib, L, "p50"), "ms"),
+             "ratio " + fmt(ratio(g(lib, L, "p50"), g(lib, S, "p50")), "x", 2)))
+rows.append(("3. limit (b): one libnftables context, p99",
+             fmt(g(lib, S, "p99"), "ms"), fmt(g(lib, L, "p99"), "ms"), ""))
+rows.append(("3. natwarden overhead over (b), p50 ratio",
+             fmt(ratio(g(lat, S, "p50"), g(lib, S, "p50")), "x", 1),
+             fmt(ratio(g(lat, L, "p50"), g(lib, L, "p50")), "x", 1),
+             "natwarden p50 / libnftables p50"))
+rows.append(("3. natwarden vs (a) `nft -f`, p50 ratio",
+             fmt(ratio(g(lat, S, "p50"), g(exe, S, "p50")), "x", 2),
+             fmt(ratio(g(lat, L, "p50"), g(exe, L, "p50")), "x", 2), "below 1: faster than nft -f"))
+rows.append(("5. start-up: launch → READY=1 (median of {})".format(len(nums(f"startup_{L}")) or "?"),
+             fmt(median(nums(f"startup_{S}")), "ms"), fmt(median(nums(f"startup_{L}")), "ms"),
+             "target < 1,000 ms at {:,}".format(L)))
+rows.append(("6. daemon memory, VmRSS",
+             fmt(num(f"rss_{S}") / 1024 if num(f"rss_{S}") else None, "MiB", 1),
+             fmt(num(f"rss_{L}") / 1024 if num(f"rss_{L}") else None, "MiB", 1),
+             "at {:,} after the restarts: VmRSS {}, VmHWM {}".format(
+                 L, fmt(num(f"rss_after_start_{L}") / 1024 if num(f"rss_after_start_{L}") else None, "MiB", 1),
+                 fmt(num("hwm_end") / 1024 if num("hwm_end") else None, "MiB", 1))))
+rows.append(("7. rules in natwarden's table",
+             get(f"rules_{S}", "n/a"), get(f"rules_{L}", "n/a"), "must be equal"))
+rows.append(("7. mappings live in the kernel",
+             get(f"elements_{S}", "n/a"), get(f"elements_{L}", "n/a"), "every accepted mapping"))
+rows.append(("7. new connections/s through natwarden's router (median)",
+             fmt(median(nums(f"conn_{S}")), "/s"), fmt(median(nums(f"conn_{L}")), "/s"),
+             "ratio " + fmt(ratio(median(nums(f"conn_{L}")), median(nums(f"conn_{S}"))), "x", 2)))
+
+mu_n = get("peer_n")
+mu_large = get("mu_large")
+if get("mu_skipped"):
+    rows.append(("4. miniupnpd", "skipped", "skipped", get("mu_skipped")))
+else:
+    pa, pd = pairs("peer-nw-add.txt"), pairs("peer-nw-del.txt")
+    ma, md = pairs("peer-mu-add.txt"), pairs("peer-mu-del.txt")
+    nw_total = (pa["wall"] + pd["wall"]) if pa and pd else None
+    mu_total = (ma["wall"] + md["wall"]) if ma and md else None
+    rows.append((f"4. peer: add {mu_n} mappings, total (natwarden / miniupnpd)",
+                 fmt(pa and pa["wall"], "ms"), fmt(ma and ma["wall"], "ms"),
+                 f"ok {pa and pa['ok']}/{pa and pa['n']} / {ma and ma['ok']}/{ma and ma['n']}"))
+    rows.append((f"4. peer: remove them, total (natwarden / miniupnpd)",
+                 fmt(pd and pd["wall"], "ms"), fmt(md and md["wall"], "ms"),
+                 f"ok {pd and pd['ok']}/{pd and pd['n']} / {md and md['ok']}/{md and md['n']}"))
+    rows.append(("4. peer: per add p50 / p99 (natwarden)",
+                 fmt(pa and pa["p50"], "ms"), fmt(pa and pa["p99"], "ms"), ""))
+    rows.append(("4. peer: per add p50 / p99 (miniupnpd via upnpc)",
+                 fmt(ma and ma["p50"], "ms"), fmt(ma and ma["p99"], "ms"), ""))
+    rows.append(("4. peer: miniupnpd total / natwarden total",
+                 fmt(nw_total, "ms"), fmt(mu_total, "ms"),
+                 "ratio " + fmt(ratio(mu_total, nw_total), "x", 2)))
+    rows.append((f"5. miniupnpd: restart until it answers with its {mu_large} mappings back",
+                 "", fmt(num("mu_startup_large"), "ms"), "from its lease file; natwarden's start-up is the row above"))
+    rows.append((f"7. miniupnpd rules (at {get('mu_small')} / {mu_large} mappings)",
+                 get("mu_rules_small", "n/a"), get("mu_rules_large", "n/a"), "grows by one rule per mapping per chain"))
+    rows.append((f"7. new connections/s through miniupnpd's router (at {get('mu_small')} / {mu_large})",
+                 fmt(median(nums("mu_conn_small")), "/s"), fmt(median(nums("mu_conn_large")), "/s"),
+                 "ratio " + fmt(ratio(median(nums("mu_conn_large")), median(nums("mu_conn_small"))), "x", 2)))
+
+extra = []
+if nums("fill_ms"):
+    extra.append(("bulk load: {:,} mappings in {} fragments (≤256 statements)".format(
+        int(num("fill_mappings") or 0), get("fill_fragments")), fmt(sum(nums("fill_ms")), "ms")))
+
+# ---- targets -----------------------------------------------------------------------------
+targets = []
+
+
+def target(name, value, limit, unit, ok):
+    if value is None:
+        targets.append((name, "n/a", f"{limit}", "no number"))
+    else:
+        targets.append((name, fmt(value, unit), limit, "met" if ok else "MISSED"))
+
+
+r1 = ratio(g(lat, L, "p50"), g(lat, S, "p50"))
+target(f"latency p50 at {L:,} ≤ 2x at {S}", r1, "≤ 2.00x", "x", r1 is not None and r1 <= 2)
+r1b = ratio(g(lat, L, "p99"), g(lat, S, "p99"))
+target(f"latency p99 at {L:,} ≤ 2x at {S}", r1b, "≤ 2.00x", "x", r1b is not None and r1b <= 2)
+b = median(nums(f"burst_{L}_all_ms"))
+target(f"burst of {get('burst_n')} on top of {L:,}: < 1 s", b, "< 1,000 ms", "ms", b is not None and b < 1000)
+b2 = median(nums(f"burst_{S}_all_ms"))
+target(f"burst of {get('burst_n')} on top of {S}: < 1 s", b2, "< 1,000 ms", "ms", b2 is not None and b2 < 1000)
+st = median(nums(f"startup_{L}"))
+target(f"start-up with {L:,} saved: < 1 s", st, "< 1,000 ms", "ms", st is not None and st < 1000)
+
+# ---- output ------------------------------------------------------------------------------
+
+
+def md_table(header, body):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in body:
+        lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(lines)
+
+
+main_table = md_table(["measurement", f"at {S:,}", f"at {L:,}", "note"], rows)
+target_table = md_table(["target", "measured", "limit", "verdict"], targets)
+curve = []
+for s in sizes:
+    curve.append((f"{s:,}", fmt(g(lat, s, "p50"), "ms"), fmt(g(lat, s, "p99"), "ms"),
+                  fmt(g(lib, s, "p50"), "ms"), fmt(g(exe, s, "p50"), "ms"),
+                  f"{g(lat, s, 'n')}/{g(lib, s, 'n')}/{g(exe, s, 'n')}",
+                  fmt(num(f"rss_{s}") / 1024 if num(f"rss_{s}") else None, "MiB", 1)))
+curve_table = md_table(["active mappings", "natwarden p50", "natwarden p99", "libnftables p50",
+                        "nft -f p50", "samples (nw/lib/nft)", "VmRSS"], curve)
+
+print(main_table)
+print()
+for e in extra:
+    print(f"{e[0]}: {e[1]}")
+print()
+print(target_table)
+print()
+print(curve_table)
+
+if what != "markdown":
+    sys.exit(0)
+
+if plot_data:
+    with open(plot_data, "w") as f:
+        f.write("# mappings natwarden_p50 natwarden_p99 libnftables_p50 nft_f_p50 (ms)\n")
+        for s in sizes:
+            vals = [g(lat, s, "p50"), g(lat, s, "p99"), g(lib, s, "p50"), g(exe, s, "p50")]
+            f.write(f"{s} " + " ".join("NaN" if v is None else f"{v:.4f}" for v in vals) + "\n")
+
+meta = [
+    ("date", get("date")), ("CPU", get("cpu")), ("cores", get("cores")), ("memory", get("mem")),
+    ("kernel", get("kernel")), ("Debian", get("debian")),
+    ("nftables", get("pkg_nftables")), ("libnftables1", get("pkg_libnftables")),
+    ("libnftnl11", get("pkg_libnftnl")),
+    ("miniupnpd-nftables", get("pkg_miniupnpd")), ("miniupnpc", get("pkg_miniupnpc")),
+    ("natwarden", get("natwarden")), ("build", get("build")),
+    ("run time", fmt(num("runtime_s"), "s")),
+]
+analysis_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+analysis = open(analysis_path).read() if os.path.exists(analysis_path) else ""
+
+with open(out_md, "w") as f:
+    f.write("# Benchmarks\n\n")
+    f.write("Generated by `tests/bench/run.sh` (as root, on a fresh Debian 12 machine: it installs what\n"
+            "it needs, builds a release build in `build-bench/`, works only in network namespaces it\n"
+            "creates, and removes everything on exit). `tests/bench/run.sh --smoke` is the seconds-long\n"
+            "TAP version that asserts no timing target. Everything below the analysis heading is the\n"
+            "output of the last full run; the analysis comes from `tests/bench/analysis.md`.\n\n")
+    f.write("## Machine\n\n")
+    f.write(md_table(["", ""], [(k, v if v else "n/a") for k, v in meta]) + "\n\n")
+    f.write("## Results\n\n")
+    f.write(f"Sizes: {S:,} and {L:,} active mappings (plus the fragment being measured). "
+            f"Latency: {get('lat_n')} sequential `natwarden submit` runs at each of the two sizes "
+            f"({get('lat_n_mid')} at the sizes in between), each replacing one mapping, timed from "
+            "the client's start to its exit (it exits once the daemon has answered, which it does "
+            "after the kernel transaction). The limit replays exactly the element changes the daemon "
+            "sends for that replacement (`delete element` + `add element`) against a copy of the "
+            "same table in a namespace of its own.\n\n")
+    f.write(main_table + "\n\n")
+    for e in extra:
+        f.write(f"- {e[0]}: {e[1]}\n")
+    f.write("\n## Targets\n\n" + target_table + "\n\n")
+    f.write("## Apply time against the number of active mappings\n\n")
+    f.write("![apply time against active mappings](tests/bench/apply-time.png)\n\n")
+    f.write(curve_table + "\n\n")
+    if analysis:
+        f.write(analysis.rstrip("\n") + "\n")

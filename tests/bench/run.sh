@@ -1,0 +1,685 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# natwarden measured against the alternatives: ONE command, as root, on a fresh Debian 12
+# machine.
+#
+#   tests/bench/run.sh           the full benchmark (minutes): installs what is missing, makes a
+#                                release build in build-bench/, measures, prints the table and
+#                                writes BENCHMARKS.md and tests/bench/apply-time.png
+#   tests/bench/run.sh --smoke   seconds: small sizes, no miniupnpd, no install, no files
+#                                written outside its temporary directory; TAP output that asserts
+#                                only that every measurement produced a number and that the
+#                                invariants hold (equal rule counts, every mapping live), never
+#                                a timing target. Uses $NW_BUILD (default build/) like the
+#                                integration tests.
+#
+# What it measures (each comparison side by side in the same run):
+#   1. submit -> verdict latency (p50/p99) at a small and a large number of active mappings
+#   2. a burst of fragments dropped into the spool at once: time until all are live
+#   3. the limit: the same element changes by one `nft -f` process each and in-process through
+#      one libnftables context (tests/bench/nftlimit.c, compiled here with cc + pkg-config)
+#   4. the peer: miniupnpd (Debian's miniupnpd-nftables) adding and removing the same mappings
+#      through upnpc from a LAN namespace, against natwarden submit/withdraw
+#   5. start-up time to READY=1 with the large state saved
+#   6. daemon VmRSS at both sizes
+#   7. rules in the table and new connections/s through the router at both sizes
+#
+# Containment: every command that touches the network runs in namespaces made here (lib.sh's
+# nw_netns), all traffic goes to addresses inside them, every loop is bounded in count and
+# time, only processes started here are stopped (by PID, lib.sh's nw_cleanup), and users,
+# namespaces and directories are removed on exit (lib.sh's EXIT trap).
+set -u
+export LC_ALL=C
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+BENCH_T0=$EPOCHREALTIME
+
+MODE=full
+case "${1:-}" in
+--smoke) MODE=smoke ;;
+"") ;;
+-h | --help)
+	sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "usage: tests/bench/run.sh [--smoke]" >&2
+	exit 2
+	;;
+esac
+
+# ---- sizes and budgets -------------------------------------------------------------------
+if [ "$MODE" = full ]; then
+	SMALL=10 LARGE=10000
+	SIZES="10 1000 2500 5000 10000" # the plot's points; the first and last are the comparison
+	LAT_N=1000 LAT_N_MID=200        # submissions at SMALL/LARGE, and at the sizes in between
+	LIM_N=1000 LIM_N_MID=200        # element changes for the limit
+	BURST_N=1000 BURST_ROUNDS=3
+	PEER_N=1000
+	MU_LARGE=1000 # miniupnpd: mappings added through upnpc (its rule count and rate at this size)
+	CONN_SECS=2 CONN_ROUNDS=3
+	STARTS=3
+	LOOP_BUDGET=600 # seconds any one loop may take
+else
+	SMALL=10 LARGE=100
+	SIZES="10 100"
+	LAT_N=50 LAT_N_MID=50
+	LIM_N=50 LIM_N_MID=50
+	BURST_N=50 BURST_ROUNDS=1
+	PEER_N=20
+	MU_LARGE=0
+	CONN_SECS=0.3 CONN_ROUNDS=1
+	STARTS=1
+	LOOP_BUDGET=60
+fi
+
+# ---- packages and build (full run only) ----------------------------------------------------
+
+# Install the Debian packages the benchmark needs, only those missing; like tests/deps.sh, no
+# service may start while installing (miniupnpd must not run on the host).
+bench_deps() {
+	local p missing="" made_policy=""
+	for p in gcc meson ninja-build pkg-config libnftables-dev nftables libmnl-dev libcap-ng-dev \
+		libinih-dev libsystemd-dev iproute2 util-linux passwd procps jq python3 \
+		miniupnpd-nftables miniupnpc gnuplot-nox; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "# installing:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		made_policy=yes
+	fi
+	local status=0
+	apt-get update -qq >&2 || status=$?
+	# shellcheck disable=SC2086
+	[ $status -ne 0 ] || apt-get install -y -qq --no-install-recommends $missing >&2 || status=$?
+	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+	return $status
+}
+
+if [ "$MODE" = full ]; then
+	[ "$(id -u)" = 0 ] || { echo "tests/bench/run.sh: run it as root" >&2; exit 2; }
+	bench_deps || { echo "tests/bench/run.sh: cannot install the packages it needs" >&2; exit 2; }
+	# A release build of its own. -Dwerror=false: at -O3, GCC 12 warns (format-truncation,
+	# maybe-uninitialized) where the default debug build does not, and werror=true would stop.
+	NW_BUILD=$TOP/build-bench
+	if [ ! -f "$NW_BUILD/build.ninja" ]; then
+		meson setup "$NW_BUILD" "$TOP" --buildtype=release -Dwerror=false >/dev/null ||
+			{ echo "meson setup build-bench failed" >&2; exit 2; }
+	fi
+	ninja -C "$NW_BUILD" >/dev/null || { ninja -C "$NW_BUILD"; echo "build-bench failed" >&2; exit 2; }
+	export NW_BUILD
+fi
+
+# ---- the harness -----------------------------------------------------------------------------
+# shellcheck source=../integration/lib.sh
+. "$TOP/tests/integration/lib.sh"
+nw_init
+for tool in python3 jq cc pkg-config; do
+	command -v "$tool" >/dev/null || skip_all "needs $tool"
+done
+pkg-config --exists libnftables || skip_all "needs libnftables-dev (pkg-config libnftables)"
+nw_setup
+# miniupnpd daemonizes: should the run end before its PID is known, whatever runs in its
+# namespace (made here, so started here) is stopped by PID before lib.sh's cleanup.
+MU_NS=""
+bench_cleanup() {
+	local pid
+	[ -n "$MU_NS" ] || return 0
+	for pid in $(ip netns pids "$MU_NS" 2>/dev/null); do
+		kill "$pid" 2>/dev/null
+	done
+}
+trap 'bench_cleanup; nw_cleanup' EXIT
+
+R=$NW_T/results # everything measured, for report.py
+mkdir -p "$R"
+res() { echo "$*" >>"$R/results.txt"; } # res KEY VALUE...
+: >"$R/results.txt"
+
+# The third temporary user gets a generous section of its own: 10,000 mappings and more.
+NW_MAX_FRAGMENTS=100000 NW_MAX_RULES=1000000 nw_policy "
+[submitter $NW_U3]
+ports = 1024-65535
+protocols = tcp, udp
+destinations = 192.168.1.0/24
+masquerade = yes
+max_fragments = 100000
+max_rules = 1000000"
+BU=$NW_U3 # the benchmark's submitter
+
+# The limit program, compiled into the temporary directory.
+NFTLIMIT=$NW_T/nftlimit
+if cc -O2 -std=gnu11 -o "$NFTLIMIT" "$HERE/nftlimit.c" $(pkg-config --cflags --libs libnftables) 2>"$NW_T/cc.log"; then
+	ok "nftlimit (the libnftables limit) compiles"
+else
+	not_ok "nftlimit (the libnftables limit) compiles"
+	sed 's/^/#   /' "$NW_T/cc.log" | head -n 20
+fi
+
+# A notify socket that stamps every message: start-up is measured to the microsecond.
+NW_NOTIFY=$NW_T/notify.sock
+: >"$NW_T/notify.log"
+python3 "$HERE/notify.py" "$NW_NOTIFY" "$NW_T/notify.log" 7200 &
+NW_PIDS+=($!)
+nw_wait_for 10 test -S "$NW_NOTIFY" || { echo "Bail out! notify listener did not start"; exit 1; }
+
+# ---- two instances, interleaved ------------------------------------------------------------------
+# A keeps SMALL mappings for the whole run; B grows to each size in turn. Every comparison of
+# the two sizes alternates between them (A, B, A, B, ...), so drift of a noisy machine (disk
+# journal, CPU steal, caches) hits both sides alike. A is lib.sh's instance ($NW_T, $NW_NS,
+# $NW_TABLE, net.sh's network); B has the same layout under $NW_T/b with its own namespaces,
+# table and notify socket. on_b runs a command with B's values in the variables lib.sh and
+# net.sh use (bash locals are visible to the functions called).
+B_T=$NW_T/b
+B_TABLE=${NW_TABLE}b
+mkdir -p "$B_T"
+chmod 0755 "$B_T"
+sed -e "s|= $NW_T/|= $B_T/|" -e "s|^table = $NW_TABLE\$|table = $B_TABLE|" "$NW_T/policy.ini" >"$B_T/policy.ini"
+chmod 0644 "$B_T/policy.ini"
+B_NOTIFY=$B_T/notify.sock
+: >"$B_T/notify.log"
+python3 "$HERE/notify.py" "$B_NOTIFY" "$B_T/notify.log" 7200 &
+NW_PIDS+=($!)
+nw_wait_for 10 test -S "$B_NOTIFY" || { echo "Bail out! notify listener did not start"; exit 1; }
+B_DPID="" B_ACTIVE=0 B_NEXT=20000 B_SEQ=0 B_LAT=""
+ACTIVE=0 NEXT_PORT=20000 BULK_SEQ=0 LAT_CUR="" # A's; B's live in B_* between on_b calls
+
+on_b() {
+	local NW_T=$B_T NW_NS=$B_NS NW_TABLE=$B_TABLE NW_NOTIFY=$B_NOTIFY NW_DPID=$B_DPID
+	local WAN_NS=$B_WAN SRV_NS=$B_SRV LAN_NS=$B_LAN
+	local ACTIVE=$B_ACTIVE NEXT_PORT=$B_NEXT BULK_SEQ=$B_SEQ LAT_CUR=$B_LAT rc
+	"$@"
+	rc=$?
+	B_DPID=$NW_DPID B_ACTIVE=$ACTIVE B_NEXT=$NEXT_PORT B_SEQ=$BULK_SEQ B_LAT=$LAT_CUR
+	return $rc
+}
+
+# ---- helpers (each works on the instance in the variables: A, or B through on_b) ------------------
+
+# seconds between two EPOCHREALTIME stamps, in milliseconds
+ms_between() { python3 -c 'import sys; print("%.3f" % ((float(sys.argv[2]) - float(sys.argv[1])) * 1000))' "$1" "$2"; }
+
+# start the daemon, and record launch -> READY=1 (ms) under KEY (a key may collect several)
+timed_start() {
+	local key=$1 t0 ready took
+	t0=$EPOCHREALTIME
+	nw_start || return 1
+	ready=$(grep 'READY=1' "$NW_T/notify.log" | tail -n 1 | awk -F'\t' '{ print $NF }')
+	took=$(ms_between "$t0" "$ready")
+	res "$key" "$took"
+	diag "start-up ($key): $took ms"
+}
+
+# the kernel's dnat_port elements: how many, and is one there
+kernel_ports() { nw_nft -j list map inet "$NW_TABLE" dnat_port | jq '[.nftables[] | select(.map) | .map.elem[]?] | length'; }
+kernel_has_port() { nw_nft list map inet "$NW_TABLE" dnat_port | grep -q "tcp \. $1 :"; }
+
+# add_mappings N: N more mappings, as fragments of at most 250 statements ("bulk-NNNN")
+add_mappings() {
+	local n=$1 chunk i f=$NW_T/bulk.frag
+	while [ "$n" -gt 0 ]; do
+		chunk=$((n > 250 ? 250 : n))
+		: >"$f"
+		for ((i = 0; i < chunk; i++)); do
+			echo "dnat tcp $((NEXT_PORT + i)) to 192.168.1.240" >>"$f"
+		done
+		if ! nw_submit "$BU" "$(printf 'bulk-%04d' "$BULK_SEQ")" --timeout 60 <"$f" >/dev/null; then
+			not_ok "bulk fragment $BULK_SEQ accepted"
+			return 1
+		fi
+		BULK_SEQ=$((BULK_SEQ + 1))
+		NEXT_PORT=$((NEXT_PORT + chunk))
+		ACTIVE=$((ACTIVE + chunk))
+		n=$((n - chunk))
+	done
+}
+
+# The latency fragment "lat": two versions, so every submission replaces one mapping (one
+# delete and one add in the kernel).
+printf 'dnat tcp 40000 to 192.168.1.240\n' >"$NW_T/lat-0.frag"
+printf 'dnat tcp 40001 to 192.168.1.240\n' >"$NW_T/lat-1.frag"
+LATF=$NW_T
+lat_init() { nw_submit "$BU" lat <"$LATF/lat-0.frag" >/dev/null && LAT_CUR=40000; }
+
+# lat_one OUT: one timed submission of the next version of "lat"; appends "START END OK" to OUT
+lat_one() {
+	local out=$1 next t0 t1 good=1
+	next=$((LAT_CUR == 40000 ? 1 : 0))
+	t0=$EPOCHREALTIME
+	nw_submit "$BU" lat <"$LATF/lat-$next.frag" >/dev/null 2>&1 || good=0
+	t1=$EPOCHREALTIME
+	echo "$t0 $t1 $good" >>"$out"
+	[ $good = 1 ] && LAT_CUR=$((40000 + next))
+	return $((1 - good))
+}
+
+# latency SIZE COUNT: COUNT rounds of one submission to A, then one to B (at SIZE mappings)
+latency() {
+	local size=$1 n=$2 i fails=0 spot=0 deadline=$((SECONDS + LOOP_BUDGET))
+	local out_a=$R/lat-a-$size.txt out_b=$R/lat-$size.txt every=$(($2 / 5 > 0 ? $2 / 5 : 1))
+	: >"$out_a"
+	: >"$out_b"
+	for ((i = 0; i < n; i++)); do
+		((SECONDS < deadline)) || break
+		lat_one "$out_a" || fails=$((fails + 1))
+		on_b lat_one "$out_b" || fails=$((fails + 1))
+		# spot checks, outside the timed part: the forward is in the kernel when the client returned
+		if [ $((i % every)) -eq 0 ]; then
+			kernel_has_port "$LAT_CUR" || spot=$((spot + 1))
+			on_b kernel_has_port "$B_LAT" || spot=$((spot + 1))
+		fi
+	done
+	is "$(wc -l <"$out_a")/$(wc -l <"$out_b")/$fails/$spot" "$n/$n/0/0" \
+		"latency at $SMALL and $size mappings, interleaved: $n submissions each, all accepted, live in the kernel when the client returned"
+}
+
+# limit SIZE COUNT: the same element changes natwarden sends for a replacement of "lat"
+# (delete + add of one dnat_port element), replayed against copies of A's and B's tables, each
+# in a namespace of its own, interleaved; once through one libnftables context per side, once
+# through one `nft -f` process per change.
+LIM_A=nwlima$NW_ID
+LIM_B=nwlimb$NW_ID
+nw_netns "$LIM_A"
+nw_netns "$LIM_B"
+limit_copy() { # limit_copy NS FILE: A's or B's table, as it is now, into NS; changes into FILE
+	local ns=$1 file=$2 n=$3 cur other i t
+	nw_nft list table inet "$NW_TABLE" >"$NW_T/table.nft" || return 1
+	ip netns exec "$ns" nft -f - <<<"table inet $NW_TABLE {}
+delete table inet $NW_TABLE" || return 1
+	ip netns exec "$ns" nft -f "$NW_T/table.nft" || return 1
+	cur=$LAT_CUR
+	other=$((cur == 40000 ? 40001 : 40000))
+	: >"$file"
+	for ((i = 0; i < n; i++)); do
+		{
+			echo "delete element inet $NW_TABLE dnat_port { tcp . $cur }"
+			echo "add element inet $NW_TABLE dnat_port { tcp . $other : 192.168.1.240 . $other }"
+			echo "--"
+		} >>"$file"
+		t=$cur cur=$other other=$t
+	done
+}
+limit() {
+	local size=$1 n=$(($2 / 2 * 2)) how # even: each table ends as it started, for the second replay
+	if ! limit_copy "$LIM_A" "$NW_T/changes-a.nft" "$n" || ! on_b limit_copy "$LIM_B" "$NW_T/changes-b.nft" "$n"; then
+		not_ok "limit at $size: the copies of the tables load"
+		return 1
+	fi
+	local good=""
+	for how in lib exec; do
+		if timeout $LOOP_BUDGET "$NFTLIMIT" --$how --nft "$(command -v nft)" "$NW_T" \
+			"/run/netns/$LIM_A" "$NW_T/changes-a.nft" "/run/netns/$LIM_B" "$NW_T/changes-b.nft" \
+			>"$NW_T/lim.out" 2>"$NW_T/lim.err"; then
+			good="$good$how "
+		else
+			sed 's/^/#   /' "$NW_T/lim.err" | head -n 5
+		fi
+		awk '$1 == 0 { print $2 }' "$NW_T/lim.out" >"$R/lim-$how-a-$size.txt"
+		awk '$1 == 1 { print $2 }' "$NW_T/lim.out" >"$R/lim-$how-$size.txt"
+	done
+	is "$good/$(wc -l <"$R/lim-lib-$size.txt")/$(wc -l <"$R/lim-exec-$size.txt")" "lib exec /$n/$n" \
+		"limit at $SMALL and $size mappings, interleaved: $n changes each through libnftables and through nft -f"
+}
+
+# snapshot SIZE: rules, live mappings, memory of the instance at hand
+snapshot() {
+	local size=$1 rules elements rss
+	rules=$(nw_rule_count)
+	elements=$(kernel_ports)
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$NW_DPID/status")
+	res "rules_$size" "$rules"
+	res "elements_$size" "$elements"
+	res "rss_$size" "$rss"
+	# every mapping the benchmark made active, and the latency fragment's one
+	is "$elements" "$((ACTIVE + 1))" "at $size mappings: all $((ACTIVE + 1)) mappings live in the kernel"
+	like "$rss" '^[0-9]+$' "at $size mappings: daemon VmRSS measured ($rss kB)"
+}
+
+# conn_round KEY NS PORT: one round of new connections to $PUBLIC:PORT from NS; appends the rate
+conn_round() {
+	local key=$1 ns=$2 port=$3 out
+	out=$(timeout 60 ip netns exec "$ns" python3 "$HERE/connrate.py" client "$PUBLIC" "$port" "$CONN_SECS" 1000000)
+	case $out in *" fail=0 "*) ;; *) diag "connections to $PUBLIC:$port from $ns: $out" ;; esac
+	echo "${out##*rate=}" >>"$NW_T/$key.rates"
+}
+conn_check() { # conn_check KEY
+	local rates
+	rates=$(tr '\n' ' ' <"$NW_T/$1.rates")
+	res "$1" "$rates"
+	like "$rates" '[1-9]' "$1: new connections through the router ($rates/s)"
+}
+
+# burst KEY COUNT PORT-BASE [withdraw]: COUNT fragments renamed into the spool at once
+burst() {
+	local key=$1 n=$2 base=$3 how=${4:-} json all acc wd miss
+	json=$(nw_as "$BU" python3 "$HERE/burst.py" "$NW_T/spool/incoming" "$n" burst- "$base" 60 $how)
+	echo "$json" >"$R/$key.json"
+	all=$(jq -r '.all_ms // "null"' <<<"$json")
+	acc=$(jq -r '.accepted' <<<"$json")
+	wd=$(jq -r '.withdrawn' <<<"$json")
+	miss=$(jq -r '.missing' <<<"$json")
+	res "${key}_all_ms" "$all"
+	res "${key}_rename_ms" "$(jq -r '.rename_ms' <<<"$json")"
+	if [ -z "$how" ]; then
+		is "$acc/$miss" "$n/0" "$key: $n fragments dropped at once, all accepted ($all ms)"
+		is "$(kernel_ports)" "$((ACTIVE + 1 + n))" "$key: all $n are live in the kernel"
+	else
+		is "$wd/$miss" "$n/0" "$key: $n withdrawals dropped at once, all answered ($all ms)"
+		is "$(kernel_ports)" "$((ACTIVE + 1))" "$key: the kernel is back to $((ACTIVE + 1)) mappings"
+	fi
+	like "$all" '^[0-9.]+$' "$key: a time was measured"
+}
+
+# ---- machine -------------------------------------------------------------------------------------
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+res mode "$MODE"
+res date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+res cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+res cores "$(nproc)"
+res mem "$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+res kernel "$(uname -r)"
+res debian "$(cat /etc/debian_version 2>/dev/null)"
+res pkg_nftables "$(pkgver nftables)"
+res pkg_libnftables "$(pkgver libnftables1)"
+res pkg_libnftnl "$(pkgver libnftnl11)"
+res pkg_miniupnpd "$(pkgver miniupnpd-nftables)"
+res pkg_miniupnpc "$(pkgver miniupnpc)"
+res natwarden "$("$NW_DAEMON" --version 2>/dev/null | awk '{ print $2 }') ($(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+res build "$(python3 -c '
+import json, sys
+o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}
+print("buildtype=%s, b_ndebug=%s, werror=%s" % (o.get("buildtype"), o.get("b_ndebug"), o.get("werror")))' \
+	"$NW_BUILD/meson-info/intro-buildoptions.json" 2>/dev/null)"
+res fs "$(findmnt -n -o FSTYPE,OPTIONS -T "$NW_T" | cut -c1-80)"
+res small "$SMALL"
+res large "$LARGE"
+res sizes "$SIZES"
+res lat_n "$LAT_N"
+res lat_n_mid "$LAT_N_MID"
+res burst_n "$BURST_N"
+res burst_rounds "$BURST_ROUNDS"
+res peer_n "$PEER_N"
+
+# ---- the two routers -----------------------------------------------------------------------------
+# shellcheck source=../integration/net.sh
+. "$TOP/tests/integration/net.sh"
+net_topology
+A_WAN=$WAN_NS
+# B's network: net.sh read again with another id builds a second one (same addresses, its own
+# namespaces); read once more to get A's names back.
+SAVE_ID=$NW_ID SAVE_NS=$NW_NS
+NW_ID=b$SAVE_ID NW_NS=nwnsb$SAVE_ID
+nw_netns "$NW_NS"
+. "$TOP/tests/integration/net.sh"
+net_topology
+B_NS=$NW_NS B_WAN=$WAN_NS B_SRV=$SRV_NS B_LAN=$LAN_NS
+NW_ID=$SAVE_ID NW_NS=$SAVE_NS
+. "$TOP/tests/integration/net.sh"
+
+# the servers behind both routers, for the connection rates
+PORT_A=$((20000 + SMALL - 1)) PORT_B=$((20000 + LARGE - 1))
+for side in a b; do
+	ns=$SRV_NS
+	[ $side = b ] && ns=$B_SRV
+	: >"$NW_T/connsrv-$side.log"
+	ip netns exec "$ns" python3 "$HERE/connrate.py" serve "$NW_T/connsrv-$side.log" "$SERVER" 7200 "$PORT_A" "$PORT_B" &
+	NW_PIDS+=($!)
+	nw_wait_for 10 grep -qx ready "$NW_T/connsrv-$side.log" || { echo "Bail out! server did not start"; exit 1; }
+done
+
+timed_start startup_0 && on_b timed_start startup_0b || { echo "Bail out! natwardend does not start"; exit 1; }
+ok "two natwardend instances started, each in its router namespace"
+
+add_mappings "$SMALL" && lat_init || not_ok "A: $SMALL mappings and the latency fragment"
+on_b add_mappings "$SMALL" && on_b lat_init || not_ok "B: $SMALL mappings and the latency fragment"
+diag "== A at $SMALL mappings"
+snapshot "$SMALL"
+
+# B through the sizes; at each, A and B side by side
+for size in $SIZES; do
+	[ "$size" -gt "$SMALL" ] || continue
+	t0=$EPOCHREALTIME
+	on_b add_mappings $((size - B_ACTIVE)) || break
+	res fill_ms "$(ms_between "$t0" "$EPOCHREALTIME")"
+	diag "== B at $size mappings (A at $SMALL)"
+	on_b snapshot "$size"
+	is "$(on_b nw_rule_count)" "$(nw_rule_count)" "the number of rules is the same at $SMALL and $size mappings"
+	n_lat=$LAT_N_MID n_lim=$LIM_N_MID
+	if [ "$size" = "$LARGE" ]; then n_lat=$LAT_N n_lim=$LIM_N; fi
+	latency "$size" "$n_lat"
+	limit "$size" "$n_lim"
+done
+res fill_mappings $((B_ACTIVE - SMALL))
+res fill_fragments $((B_SEQ - 1))
+# the small size's figures are A's, taken side by side with B at the large size
+for f in lat lim-lib lim-exec; do
+	cp "$R/$f-a-$LARGE.txt" "$R/$f-$SMALL.txt" 2>/dev/null
+done
+
+: >"$NW_T/conn_$SMALL.rates"
+: >"$NW_T/conn_$LARGE.rates"
+for ((r = 0; r < CONN_ROUNDS; r++)); do
+	conn_round "conn_$SMALL" "$A_WAN" "$PORT_A"
+	conn_round "conn_$LARGE" "$B_WAN" "$PORT_B"
+done
+conn_check "conn_$SMALL"
+conn_check "conn_$LARGE"
+
+# bursts, A and B in turn, BURST_ROUNDS times (a burst's time depends much on the file
+# system's recent history: the median is reported, every value is kept)
+for ((r = 0; r < BURST_ROUNDS; r++)); do
+	burst "burst_$SMALL" "$BURST_N" 30000
+	on_b burst "burst_$LARGE" "$BURST_N" 30000
+	burst "burstw_$SMALL" "$BURST_N" 30000 withdraw
+	on_b burst "burstw_$LARGE" "$BURST_N" 30000 withdraw
+done
+
+# the peer comparison, natwarden's side (on A): PEER_N one-mapping fragments submitted one by
+# one, then withdrawn one by one, by the client as a user runs it
+peer_nw() {
+	local i t0 t1 deadline=$((SECONDS + LOOP_BUDGET)) okc
+	mkdir -p "$NW_T/peer"
+	for ((i = 0; i < PEER_N; i++)); do
+		echo "dnat tcp $((41000 + i)) to 192.168.1.240" >"$NW_T/peer/$i"
+	done
+	: >"$R/peer-nw-add.txt"
+	for ((i = 0; i < PEER_N; i++)); do
+		((SECONDS < deadline)) || break
+		t0=$EPOCHREALTIME
+		nw_submit "$BU" "peer-$i" <"$NW_T/peer/$i" >/dev/null 2>&1 && okc=1 || okc=0
+		t1=$EPOCHREALTIME
+		echo "$t0 $t1 $okc" >>"$R/peer-nw-add.txt"
+	done
+	is "$(kernel_ports)" "$((ACTIVE + 1 + PEER_N))" "peer, natwarden: $PEER_N mappings added one by one are live"
+	: >"$R/peer-nw-del.txt"
+	for ((i = 0; i < PEER_N; i++)); do
+		((SECONDS < deadline)) || break
+		t0=$EPOCHREALTIME
+		nw_withdraw "$BU" "peer-$i" >/dev/null 2>&1 && okc=1 || okc=0
+		t1=$EPOCHREALTIME
+		echo "$t0 $t1 $okc" >>"$R/peer-nw-del.txt"
+	done
+	is "$(kernel_ports)" "$((ACTIVE + 1))" "peer, natwarden: and all withdrawn again"
+}
+peer_nw
+
+# start-up, A and B in turn
+for ((s = 0; s < STARTS; s++)); do
+	nw_stop
+	timed_start "startup_$SMALL" || not_ok "restart at $SMALL"
+	on_b nw_stop
+	on_b timed_start "startup_$LARGE" || { not_ok "restart at $LARGE"; break; }
+done
+is "$(on_b kernel_ports)" "$((B_ACTIVE + 1))" "after the restarts, all $((B_ACTIVE + 1)) mappings are live"
+like "$(grep "^startup_$LARGE " "$R/results.txt")" '[0-9]' "start-up with $LARGE mappings saved was measured"
+res rss_after_start_$LARGE "$(awk '/^VmRSS:/ { print $2 }' "/proc/$B_DPID/status")"
+res hwm_end "$(awk '/^VmHWM:/ { print $2 }' "/proc/$B_DPID/status")"
+nw_stop
+on_b nw_stop
+
+# ---- the peer: miniupnpd ---------------------------------------------------------------------------
+mu_run() {
+	command -v miniupnpd >/dev/null && command -v upnpc >/dev/null ||
+		{ res mu_skipped "miniupnpd or upnpc not installed"; return 0; }
+	# A second home network, the same addresses, its own namespaces: net.sh read again with
+	# another id builds it; then read once more to get the first network's names back.
+	local save_id=$NW_ID save_ns=$NW_NS
+	NW_ID=mu$save_id
+	NW_NS=nwmu$save_id
+	nw_netns "$NW_NS"
+	MU_NS=$NW_NS
+	. "$TOP/tests/integration/net.sh"
+	net_topology
+	MU_NS=$NW_NS MU_WAN=$WAN_NS MU_SRV=$SRV_NS
+	NW_ID=$save_id
+	NW_NS=$save_ns
+	. "$TOP/tests/integration/net.sh"
+
+	# miniupnpd refuses to forward anything when its WAN address is private or reserved, and
+	# every documentation range (203.0.113.0/24 included) is reserved to it. So wan0's first
+	# address, the one it reads, is 100.128.0.1/32 (the first address past RFC 6598's
+	# 100.64.0.0/10, which it also treats as reserved). That address has no route and no
+	# neighbour: no packet is ever sent to or from it. Every connection below goes to
+	# 203.0.113.7, wan0's second address; miniupnpd's DNAT rules match the interface and port,
+	# not the address.
+	ip -n "$MU_NS" addr del "$PUBLIC/24" dev wan0 &&
+		ip -n "$MU_NS" addr add 100.128.0.1/32 dev wan0 &&
+		ip -n "$MU_NS" addr add "$PUBLIC/24" dev wan0 || { not_ok "miniupnpd: WAN addresses"; return 1; }
+	# The layout of miniupnpd's nft_init.sh (table inet filter, its chains jumped to first), plus
+	# what any router has after the jump: established traffic and the LAN going out.
+	ip netns exec "$MU_NS" nft -f - <<-'NFT' || { not_ok "miniupnpd: its nftables structure"; return 1; }
+	table inet filter {
+		chain forward {
+			type filter hook forward priority 0; policy drop;
+			jump miniupnpd
+			ct state established,related accept
+			iifname "br-lan" accept
+		}
+		chain miniupnpd {
+		}
+		chain prerouting {
+			type nat hook prerouting priority -100; policy accept;
+			jump prerouting_miniupnpd
+		}
+		chain postrouting {
+			type nat hook postrouting priority 100; policy accept;
+			jump postrouting_miniupnpd
+		}
+		chain prerouting_miniupnpd {
+		}
+		chain postrouting_miniupnpd {
+		}
+	}
+	NFT
+	mkdir -p "$NW_T/mu"
+	cat >"$NW_T/mu/miniupnpd.conf" <<-CONF
+	ext_ifname=wan0
+	listening_ip=br-lan
+	http_port=5555
+	enable_natpmp=no
+	enable_upnp=yes
+	secure_mode=yes
+	system_uptime=yes
+	clean_ruleset_interval=0
+	lease_file=$NW_T/mu/leases
+	uuid=7d3c3e2a-0b51-4d53-a1a4-6e61747761726e
+	allow 1024-65535 192.168.1.0/24 1024-65535
+	deny 0-65535 0.0.0.0/0 0-65535
+	CONF
+	# Without -d it runs as any installed miniupnpd does (-d would also log every rule it reads,
+	# which slows it down many times over); it writes its PID where we say, and we stop that PID.
+	ip netns exec "$MU_NS" /usr/sbin/miniupnpd -f "$NW_T/mu/miniupnpd.conf" -P "$NW_T/mu/pid" ||
+		{ not_ok "miniupnpd starts"; return 1; }
+	nw_wait_for 10 test -s "$NW_T/mu/pid" || { not_ok "miniupnpd writes its pid"; return 1; }
+	MU_PID=$(cat "$NW_T/mu/pid")
+	NW_PIDS+=("$MU_PID")
+	local url=http://$ROUTER_LAN:5555/rootDesc.xml
+	nw_wait_for 10 ip netns exec "$MU_SRV" upnpc -u "$url" -s || { not_ok "miniupnpd answers upnpc"; return 1; }
+	ok "miniupnpd ($MU_PID) runs in its own router namespace and answers upnpc"
+
+	: >"$NW_T/mu/connsrv.log"
+	ip netns exec "$MU_SRV" python3 "$HERE/connrate.py" serve "$NW_T/mu/connsrv.log" "$SERVER" 7200 \
+		$((20000 + SMALL - 1)) $((20000 + MU_LARGE - 1)) &
+	NW_PIDS+=($!)
+	nw_wait_for 10 grep -qx ready "$NW_T/mu/connsrv.log" || { not_ok "miniupnpd side: server"; return 1; }
+
+	local budget=$LOOP_BUDGET
+	mu_rules() { ip netns exec "$MU_NS" nft -j list ruleset | jq '[.nftables[] | select(.rule)] | length'; }
+	mu_dnat() { ip netns exec "$MU_NS" nft -j list chain inet filter prerouting_miniupnpd | jq '[.nftables[] | select(.rule)] | length'; }
+	: >"$R/peer-mu-add.txt"
+	# the first SMALL mappings: rules and connection rate at the small size
+	ip netns exec "$MU_SRV" bash "$HERE/upnp-loop.sh" "$url" "$SERVER" 20000 0 "$SMALL" add "$R/peer-mu-add.txt" "$budget"
+	res mu_small "$SMALL"
+	res mu_rules_small "$(mu_rules)"
+	is "$(mu_dnat)" "$SMALL" "miniupnpd: $SMALL mappings live (DNAT rules)"
+	: >"$NW_T/mu_conn_small.rates"
+	for ((r = 0; r < CONN_ROUNDS; r++)); do conn_round mu_conn_small "$MU_WAN" $((20000 + SMALL - 1)); done
+	conn_check mu_conn_small
+	# then up to PEER_N: the add total is the sum of both loops (the pause is not counted)
+	local t_pause0 t_pause1
+	t_pause0=$(tail -n 1 "$R/peer-mu-add.txt" | cut -d' ' -f2)
+	t_pause1=$EPOCHREALTIME
+	ip netns exec "$MU_SRV" bash "$HERE/upnp-loop.sh" "$url" "$SERVER" 20000 "$SMALL" $((PEER_N - SMALL)) add "$R/peer-mu-add.txt.2" "$budget"
+	# shift the second loop's stamps back by the pause, so the file's wall time is the add total
+	python3 - "$R/peer-mu-add.txt.2" "$t_pause0" "$t_pause1" >>"$R/peer-mu-add.txt" <<-'PY'
+	import sys
+	shift = float(sys.argv[3]) - float(sys.argv[2])
+	first = True
+	for line in open(sys.argv[1]):
+	    t0, t1, good = line.split()
+	    print("%.6f %.6f %s" % (float(t0) - shift, float(t1) - shift, good))
+	PY
+	res mu_large "$PEER_N"
+	res mu_rules_large "$(mu_rules)"
+	is "$(mu_dnat)" "$PEER_N" "miniupnpd: $PEER_N mappings live (DNAT rules)"
+	# start-up, miniupnpd's way: stopped, it keeps its mappings in its lease file and puts them
+	# back when it starts again (its rules are re-created one by one)
+	kill "$MU_PID"
+	nw_wait_for 10 bash -c "! kill -0 $MU_PID 2>/dev/null"
+	ip netns exec "$MU_NS" nft flush chain inet filter prerouting_miniupnpd
+	ip netns exec "$MU_NS" nft flush chain inet filter miniupnpd
+	rm -f "$NW_T/mu/pid"
+	local t0 t1
+	t0=$EPOCHREALTIME
+	ip netns exec "$MU_NS" /usr/sbin/miniupnpd -f "$NW_T/mu/miniupnpd.conf" -P "$NW_T/mu/pid" ||
+		{ not_ok "miniupnpd starts again"; return 1; }
+	nw_wait_for "$budget" test -s "$NW_T/mu/pid" && MU_PID=$(cat "$NW_T/mu/pid") && NW_PIDS+=("$MU_PID")
+	nw_wait_for "$budget" ip netns exec "$MU_SRV" upnpc -u "$url" -s
+	t1=$EPOCHREALTIME
+	res mu_startup_large "$(ms_between "$t0" "$t1")"
+	is "$(mu_dnat)" "$PEER_N" "miniupnpd: restarted, its $PEER_N mappings are back from the lease file ($(ms_between "$t0" "$t1") ms)"
+	: >"$NW_T/mu_conn_large.rates"
+	for ((r = 0; r < CONN_ROUNDS; r++)); do conn_round mu_conn_large "$MU_WAN" $((20000 + PEER_N - 1)); done
+	conn_check mu_conn_large
+	: >"$R/peer-mu-del.txt"
+	ip netns exec "$MU_SRV" bash "$HERE/upnp-loop.sh" "$url" "$SERVER" 20000 0 "$PEER_N" del "$R/peer-mu-del.txt" "$budget"
+	is "$(mu_dnat)" 0 "miniupnpd: all $PEER_N mappings removed again"
+}
+if [ "$MODE" = full ]; then
+	mu_run
+else
+	res mu_skipped "not in the smoke run"
+fi
+
+# ---- the report ----------------------------------------------------------------------------------
+res runtime_s "$(python3 -c 'import sys; print("%.0f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$BENCH_T0" "$EPOCHREALTIME")"
+if [ "$MODE" = full ]; then
+	python3 "$HERE/report.py" "$R" markdown "$TOP/BENCHMARKS.md" "$NW_T/apply-time.dat" ||
+		not_ok "report"
+	gnuplot -e "data='$NW_T/apply-time.dat'; out='$HERE/apply-time.png'" "$HERE/apply-time.gp" &&
+		ok "plot written: tests/bench/apply-time.png" || not_ok "plot"
+	ok "BENCHMARKS.md written"
+else
+	python3 "$HERE/report.py" "$R" markdown "$NW_T/BENCHMARKS.md" "$NW_T/apply-time.dat" | sed 's/^/# /'
+	check "report: BENCHMARKS.md rendered (in the temporary directory)" test -s "$NW_T/BENCHMARKS.md"
+	# every number the smoke run asks for was produced
+	for k in "rules_$SMALL" "rules_$LARGE" "rss_$SMALL" "rss_$LARGE" "startup_$SMALL" "startup_$LARGE" \
+		"burst_${SMALL}_all_ms" "burst_${LARGE}_all_ms"; do
+		like "$(grep "^$k " "$R/results.txt" | tail -n 1 | cut -d' ' -f2-)" '[0-9]' "a number for $k"
+	done
+fi

@@ -1,0 +1,888 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: any bytes as a file in the spool, through everything natwardend does with a
+ * submission short of the kernel (daemon.c: op_from_submission, op_prepare, run_ops, report):
+ * parse it, judge it against a fixed policy and a populated active set, merge it into the
+ * desired model, render the nftables delta and the whole table, write the verdict and read it
+ * back, then roll everything back for the next input.
+ *
+ * What must hold (abort() otherwise):
+ *   - every rejection, by the parser or the engine, has a reason, and every reason is one line
+ *     of printable ASCII (it becomes a "reason" record of the verdict and a journal field);
+ *   - an accepted fragment obeys the policy, checked here independently of the engine;
+ *   - no text from a fragment reaches libnftables: the whole-table text is, byte for byte, the
+ *     fixed template rendered for an empty model followed only by element commands, and every
+ *     element command matches a strict grammar whose items are numbers this harness formats
+ *     again itself (so no quote, semicolon, '#', '@', '$', brace, newline or word such as
+ *     'include' can come from a fragment);
+ *   - the delta is a valid transaction for the kernel: deletions before additions, a deletion
+ *     only of what is there, an addition only of what is not, no overlapping intervals;
+ *   - applying the delta to the kernel's view gives exactly the desired model, which is what
+ *     ruleset_commit_view() records; rendering again changes nothing;
+ *   - an accepted fragment's elements are all live afterwards, a withdrawn one's forwards gone;
+ *   - resubmitting an accepted fragment is a pure lease renewal (identical, empty delta);
+ *   - the verdict text parses back to what was written, and is never itself a fragment; a
+ *     submitted file that looks like a verdict (a forgery) is rejected.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "active.h"
+#include "engine.h"
+#include "fragment.h"
+#include "ruleset.h"
+#include "verdict.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x)                                                                          \
+	do {                                                                              \
+		if (!(x)) {                                                               \
+			fprintf(stderr, "fuzz-intake: %s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #x);                                            \
+			abort();                                                          \
+		}                                                                         \
+	} while (0)
+
+#define NAME "fuzz"		     /* the submitted file's name */
+#define NOW_MS INT64_C(1700000000000) /* the daemon's clock, fixed */
+
+/*
+ * Destinations deliberately include addresses no forward may have (0.0.0.0/8, loopback, the
+ * router's own address, multicast, 240.0.0.0/4, broadcast): the engine must refuse them anyway.
+ */
+static const char policy_text[] =
+	"[daemon]\ntable = nwfuzz\n"
+	"[wan]\ninterface = wan0\naddress = 203.0.113.7\nhairpin = yes\n"
+	"[reserved]\nports = 22, 53\n"
+	"[submitter u]\nports = 1-30000, 40000-40100\n"
+	"destinations = 0.0.0.0/1, 192.168.0.0/16, 203.0.113.0/24, 224.0.0.0/3\n"
+	"masquerade = yes\nmax_fragments = 4\nmax_rules = 64\n"
+	"[submitter v]\nports = 80, 443, 8000-8999\nprotocols = tcp\n"
+	"destinations = 192.168.1.0/24\nmax_fragments = 2\nmax_rules = 8\nmax_lease = 3600\n"
+	"[submitter w]\nports = 1-65535\ndestinations = 0.0.0.0/0\nmasquerade = yes\n"
+	"max_fragments = 1\n";
+
+/* What is active before each input: (user, uid, name, text). */
+static const struct {
+	const char *user;
+	uint32_t uid;
+	const char *name, *text;
+} held[] = {
+	{ "other", 2, "held",
+	  "dnat tcp 100-200 to 10.0.0.1\ndnat udp 80 to 10.0.0.2\nmasquerade 10.0.0.0/16\n"
+	  "masquerade 192.168.1.7\n" },
+	{ "u", 1000, NAME,
+	  "dnat tcp 80 to 192.168.1.10\ndnat tcp 443 to 192.168.1.10:8443\n"
+	  "masquerade 192.168.1.10\nlease 600\n" },
+	{ "u", 1000, "aux", "dnat udp 5000-5010 to 192.168.1.11\nmasquerade 10.0.0.0/8\n" },
+	{ "v", 1001, "web", "dnat tcp 8080 to 192.168.1.20\nlease 60\n" },
+	{ "w", 1003, "one", "dnat tcp 31000 to 192.168.1.30\n" }, /* w is at max_fragments */
+};
+
+/* The users a submission is judged for, each from the same starting state. */
+static const struct {
+	const char *user;
+	uint32_t uid;
+} submitters[] = { { "u", 1000 }, { "v", 1001 }, { "w", 1003 }, { "x", 1002 } };
+
+static struct policy *policy;
+static struct ruleset_config cfg;
+static struct active_set *active;
+static struct elements base; /* the model of `active`: desired = kernel before each input */
+static char *template_text;  /* ruleset_render_full() of an empty model */
+static size_t template_len;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static struct fragment *parse_or_die(const char *name, const char *text)
+{
+	struct fragment *f = NULL;
+	struct diag_list errs;
+
+	diag_init(&errs);
+	CHECK(fragment_parse(name, text, strlen(text), &f, &errs) == 0);
+	return f;
+}
+
+static bool map_equal(const struct u64map *a, const struct u64map *b, bool values)
+{
+	uint64_t k, v, w;
+
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; u64map_next(a, &i, &k, &v);)
+		if (!u64map_get(b, k, &w) || (values && v != w))
+			return false;
+	return true;
+}
+
+static bool elements_equal(const struct elements *a, const struct elements *b)
+{
+	return map_equal(&a->ports, &b->ports, true) && map_equal(&a->ranges, &b->ranges, true) &&
+	       map_equal(&a->hosts, &b->hosts, true) && map_equal(&a->nets, &b->nets, true);
+}
+
+/* One line of printable ASCII: what a verdict record and a journal field can carry. */
+static bool printable_line(const char *s)
+{
+	for (; *s; s++)
+		if (!char_is_print(*s))
+			return false;
+	return true;
+}
+
+static void check_reasons(const struct diag_list *l)
+{
+	CHECK(l->n > 0);
+	for (size_t i = 0; i < l->n; i++) {
+		CHECK(memchr(l->items[i].text, '\0', DIAG_TEXT) != NULL);
+		CHECK(l->items[i].text[0] != '\0');
+		CHECK(printable_line(l->items[i].text));
+	}
+}
+
+static char *render_to_string(int (*render)(FILE *, void *), void *userdata, int *ret)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	CHECK(out);
+	*ret = render(out, userdata);
+	CHECK(fclose(out) == 0);
+	CHECK(strlen(text) == len);
+	return text;
+}
+
+/* ---- the nftables text, read back strictly ------------------------------------------------ */
+
+/*
+ * A model of what the kernel holds, as the element commands change it: the same keys and
+ * values as struct elements, but masq_host and masq_net as plain sets.
+ */
+enum set_id { SET_PORT, SET_RANGE, SET_HOST, SET_NET };
+
+static const char *const set_names[] = { "dnat_port", "dnat_range", "masq_host", "masq_net" };
+
+static struct u64map *model_set(struct elements *m, enum set_id id)
+{
+	return id == SET_PORT ? &m->ports : id == SET_RANGE ? &m->ranges : id == SET_HOST ? &m->hosts : &m->nets;
+}
+
+/* Parse a whole token [s, s+len) as a number in [min, max]. */
+static bool number(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *ret)
+{
+	return parse_uint32(s, len, min, max, ret) == 0;
+}
+
+static bool proto_of(const char *s, size_t len, uint8_t *ret)
+{
+	if (len == 3 && memcmp(s, "tcp", 3) == 0)
+		*ret = PROTO_TCP;
+	else if (len == 3 && memcmp(s, "udp", 3) == 0)
+		*ret = PROTO_UDP;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * One element item of set `id`, with its value for an addition. The item must be exactly what
+ * this function formats again from the numbers it found: nothing else can pass.
+ */
+static void parse_item(enum set_id id, bool with_value, const char *s, size_t len, uint64_t *ret_key,
+		       uint64_t *ret_value)
+{
+	char again[128], a[IPV4_STRLEN];
+	const char *p = s, *end = s + len, *q;
+	uint8_t proto = 0;
+	uint32_t lo = 0, hi = 0, addr = 0, tport = 0, plen = 0;
+
+	CHECK(len > 0 && len < 100);
+	switch (id) {
+	case SET_PORT:
+	case SET_RANGE:
+		q = memchr(p, ' ', (size_t)(end - p));
+		CHECK(q && proto_of(p, (size_t)(q - p), &proto));
+		CHECK(end - q > 3 && memcmp(q, " . ", 3) == 0);
+		p = q + 3;
+		q = memchr(p, ' ', (size_t)(end - p));
+		if (!q)
+			q = end;
+		if (id == SET_PORT) {
+			CHECK(number(p, (size_t)(q - p), 1, 65535, &lo));
+		} else {
+			uint16_t l16, h16;
+			CHECK(parse_port_range(p, (size_t)(q - p), &l16, &h16) == 0);
+			lo = l16;
+			hi = h16;
+			CHECK(lo < hi); /* a single port is never a range element */
+		}
+		if (with_value) {
+			const char *colon;
+			CHECK(end - q > 3 && memcmp(q, " : ", 3) == 0);
+			p = q + 3;
+			colon = id == SET_PORT ? memchr(p, ' ', (size_t)(end - p)) : end;
+			CHECK(colon);
+			CHECK(ipv4_parse(p, (size_t)(colon - p), &addr) == 0);
+			if (id == SET_PORT) {
+				CHECK(end - colon > 3 && memcmp(colon, " . ", 3) == 0);
+				CHECK(number(colon + 3, (size_t)(end - colon - 3), 1, 65535, &tport));
+			}
+		} else {
+			CHECK(q == end);
+		}
+		if (id == SET_PORT) {
+			*ret_key = port_key(proto, (uint16_t)lo);
+			*ret_value = (uint64_t)addr << 16 | tport;
+			if (with_value)
+				snprintf(again, sizeof(again), "%s . %u : %s . %u", proto_name(proto), lo,
+					 ipv4_format(addr, a), tport);
+			else
+				snprintf(again, sizeof(again), "%s . %u", proto_name(proto), lo);
+		} else {
+			*ret_key = range_key(proto, (uint16_t)lo, (uint16_t)hi);
+			*ret_value = addr;
+			if (with_value)
+				snprintf(again, sizeof(again), "%s . %u-%u : %s", proto_name(proto), lo, hi,
+					 ipv4_format(addr, a));
+			else
+				snprintf(again, sizeof(again), "%s . %u-%u", proto_name(proto), lo, hi);
+		}
+		break;
+	case SET_HOST:
+		CHECK(ipv4_parse(s, len, &addr) == 0);
+		*ret_key = addr;
+		*ret_value = 1;
+		snprintf(again, sizeof(again), "%s", ipv4_format(addr, a));
+		break;
+	case SET_NET: {
+		struct prefix4 pfx;
+		char b[PREFIX4_STRLEN];
+		q = memchr(s, '/', len);
+		CHECK(q); /* always with its length */
+		CHECK(number(q + 1, (size_t)(end - q - 1), 0, 32, &plen));
+		CHECK(prefix4_parse(s, len, &pfx) == 0);
+		CHECK(pfx.len < 32); /* a /32 is a masq_host */
+		*ret_key = net_key(&pfx);
+		*ret_value = 1;
+		snprintf(again, sizeof(again), "%s", prefix4_format(&pfx, true, b));
+		break;
+	}
+	}
+	CHECK(strlen(again) == len && memcmp(again, s, len) == 0);
+	/* nothing a fragment could smuggle: and the one place a target could go wrong */
+	if (with_value && id <= SET_RANGE)
+		CHECK(ipv4_special_kind(addr) == NULL && addr != policy->wan.address);
+}
+
+static bool nets_overlap(const struct u64map *nets, uint64_t key)
+{
+	struct prefix4 p = { (uint32_t)(key >> 8), (uint8_t)(key & 0xff) }, q;
+	uint64_t k;
+
+	for (size_t i = 0; u64map_next(nets, &i, &k, NULL);) {
+		q = (struct prefix4){ (uint32_t)(k >> 8), (uint8_t)(k & 0xff) };
+		if (prefix4_overlaps(&p, &q))
+			return true;
+	}
+	return false;
+}
+
+static bool ranges_overlap(const struct u64map *ranges, uint64_t key)
+{
+	uint64_t k;
+
+	for (size_t i = 0; u64map_next(ranges, &i, &k, NULL);)
+		if (k >> 32 == key >> 32 && ((k >> 16) & 0xffff) <= (key & 0xffff) &&
+		    ((key >> 16) & 0xffff) <= (k & 0xffff))
+			return true;
+	return false;
+}
+
+/*
+ * Apply element commands to the kernel model `m`, as the kernel would in one transaction,
+ * checking each against the grammar
+ *
+ *   (add|delete) element inet TABLE SET { ITEM[, ITEM]... }\n
+ *
+ * Returns how many elements changed.
+ */
+static size_t apply_commands(struct elements *m, const char *text, size_t len, bool adds_only)
+{
+	const char *p = text, *end = text + len;
+	bool seen_add = false;
+	size_t changes = 0;
+	char head[160];
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
+		bool add;
+		int id = -1;
+		size_t items = 0;
+
+		CHECK(nl); /* every command ends its line */
+		add = (size_t)(nl - p) > 4 && memcmp(p, "add ", 4) == 0;
+		CHECK(add || ((size_t)(nl - p) > 7 && memcmp(p, "delete ", 7) == 0));
+		CHECK(!(adds_only && !add));
+		CHECK(add || !seen_add); /* all deletions first */
+		seen_add |= add;
+		for (int i = 0; i < 4; i++) {
+			int n = snprintf(head, sizeof(head), "%s element inet %s %s { ",
+					 add ? "add" : "delete", cfg.table, set_names[i]);
+			if ((size_t)(nl - p) > (size_t)n && memcmp(p, head, (size_t)n) == 0) {
+				id = i;
+				p += n;
+				break;
+			}
+		}
+		CHECK(id >= 0);
+		CHECK(nl - p >= 2 && memcmp(nl - 2, " }", 2) == 0);
+		for (const char *stop = nl - 2; p < stop; p = q + 2) {
+			uint64_t key = 0, value = 0;
+			struct u64map *set = model_set(m, (enum set_id)id);
+
+			q = memchr(p, ',', (size_t)(stop - p));
+			if (!q)
+				q = stop;
+			else
+				CHECK(q + 1 < stop && q[1] == ' ');
+			parse_item((enum set_id)id, add, p, (size_t)(q - p), &key, &value);
+			if (add) {
+				CHECK(!u64map_get(set, key, NULL)); /* "add" of what is there: refused */
+				if (id == SET_NET)
+					CHECK(!nets_overlap(set, key)); /* interval set */
+				if (id == SET_RANGE)
+					CHECK(!ranges_overlap(set, key)); /* interval map */
+				CHECK(u64map_put(set, key, value) == 0);
+			} else {
+				CHECK(u64map_remove(set, key)); /* "delete" of what is not there: refused */
+			}
+			items++;
+			changes++;
+			if (q == stop)
+				break;
+		}
+		CHECK(items >= 1 && items <= 256);
+		p = nl + 1;
+	}
+	return changes;
+}
+
+static bool map_copy_ok(struct u64map *dst, const struct u64map *src)
+{
+	uint64_t k, v;
+
+	u64map_clear(dst);
+	for (size_t i = 0; u64map_next(src, &i, &k, &v);)
+		if (u64map_put(dst, k, v) < 0)
+			return false;
+	return true;
+}
+
+/* The model as the kernel holds it: ports and ranges, the host set, the effective nets. */
+static void kernel_form(struct elements *k, const struct elements *desired)
+{
+	uint64_t key;
+
+	elements_clear(k);
+	CHECK(map_copy_ok(&k->ports, &desired->ports));
+	CHECK(map_copy_ok(&k->ranges, &desired->ranges));
+	for (size_t i = 0; u64map_next(&desired->hosts, &i, &key, NULL);)
+		CHECK(u64map_put(&k->hosts, key, 1) == 0);
+	CHECK(ruleset_effective_nets(desired, &k->nets) == 0);
+}
+
+/* ---- rendering ---------------------------------------------------------------------------- */
+
+struct full_args {
+	const struct elements *e;
+};
+
+static int render_full_cb(FILE *out, void *userdata)
+{
+	const struct full_args *a = userdata;
+
+	return ruleset_render_full(&cfg, a->e, out);
+}
+
+struct delta_args {
+	const struct elements *kernel, *desired;
+	const struct touched *t;
+	struct delta_stats stats;
+};
+
+static int render_delta_cb(FILE *out, void *userdata)
+{
+	struct delta_args *a = userdata;
+
+	return ruleset_render_delta(&cfg, a->kernel, a->desired, a->t, out, &a->stats);
+}
+
+/*
+ * The whole table for `desired`: the template, then additions that rebuild it exactly; and
+ * the daemon's view of the kernel after it (kernel_apply_full()) is what they built.
+ */
+static void check_full(const struct elements *desired)
+{
+	struct full_args args = { desired };
+	struct elements got, want, view;
+	struct touched all;
+	char *text;
+	int r;
+
+	text = render_to_string(render_full_cb, &args, &r);
+	CHECK(r == 0);
+	CHECK(strncmp(text, template_text, template_len) == 0);
+	elements_init(&got);
+	elements_init(&want);
+	apply_commands(&got, text + template_len, strlen(text) - template_len, true);
+	kernel_form(&want, desired);
+	CHECK(elements_equal(&got, &want));
+	elements_init(&view);
+	touched_init(&all);
+	all.all = true;
+	CHECK(ruleset_commit_view(&view, desired, &all) == 0);
+	CHECK(elements_equal(&view, &got));
+	touched_finish(&all);
+	elements_finish(&view);
+	elements_finish(&got);
+	elements_finish(&want);
+	free(text);
+}
+
+/*
+ * Render the delta kernel -> desired over `t`, apply it to a copy of the kernel model, and
+ * check it lands exactly on `desired`; then commit the view the daemon's way and check that
+ * agrees, and that a second render finds nothing to do. Returns the kernel model afterwards in
+ * `after`.
+ */
+static void check_delta(struct elements *kernel, const struct elements *desired,
+			const struct touched *t, struct elements *after)
+{
+	struct delta_args args = { kernel, desired, t, { 0 } };
+	struct elements want;
+	size_t applied;
+	char *text;
+	int r;
+
+	text = render_to_string(render_delta_cb, &args, &r);
+	CHECK(r >= 0);
+	CHECK((size_t)r == args.stats.added + args.stats.deleted);
+	CHECK((r == 0) == (text[0] == '\0')); /* no change: no transaction at all */
+	CHECK(elements_copy(after, kernel) == 0);
+	applied = apply_commands(after, text, strlen(text), false);
+	CHECK(applied == (size_t)r);
+	free(text);
+
+	elements_init(&want);
+	kernel_form(&want, desired);
+	CHECK(elements_equal(after, &want));
+	elements_finish(&want);
+
+	CHECK(ruleset_commit_view(kernel, desired, t) == 0);
+	CHECK(elements_equal(kernel, after));
+
+	args = (struct delta_args){ kernel, desired, t, { 0 } };
+	text = render_to_string(render_delta_cb, &args, &r);
+	CHECK(r == 0 && text[0] == '\0');
+	free(text);
+}
+
+/* ---- the verdict, as report() writes it ---------------------------------------------------- */
+
+static void check_verdict(const char *user, const char *word, bool renewed, int64_t expires,
+			  const struct fragment *live, const struct diag_list *reasons)
+{
+	_cleanup_free_ char *vtext = NULL, *printed = NULL;
+	struct verdict_text v;
+	size_t vlen = 0, n_live = 0;
+	FILE *out = open_memstream(&vtext, &vlen);
+	struct fragment *f = NULL;
+	struct diag_list errs;
+
+	CHECK(out);
+	fprintf(out, VERDICT_MAGIC "fragment %s\nuser %s\nverdict %s\nrenewed %s\nexpires %" PRId64 "\n",
+		NAME, user, word, renewed ? "yes" : "no", expires);
+	if (live) {
+		printed = fragment_print(live);
+		CHECK(printed);
+		for (char *save = NULL, *l = strtok_r(printed, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
+			if (strncmp(l, "lease ", 6) != 0) {
+				fprintf(out, "live %s\n", l);
+				n_live++;
+			}
+		CHECK(n_live == live->n_stmts);
+	}
+	for (size_t i = 0; reasons && i < reasons->n; i++) {
+		if (reasons->items[i].line)
+			fprintf(out, "reason %s:%u: %s\n", NAME, reasons->items[i].line,
+				reasons->items[i].text);
+		else
+			fprintf(out, "reason %s: %s\n", NAME, reasons->items[i].text);
+	}
+	if (reasons && reasons->dropped)
+		fprintf(out, "reason %s: ... and %zu more\n", NAME, reasons->dropped);
+	CHECK(fclose(out) == 0);
+
+	CHECK(verdict_is(vtext, vlen));
+	CHECK(verdict_parse(vtext, vlen, &v) == 0);
+	CHECK(strcmp(v.fragment, NAME) == 0);
+	CHECK(strcmp(v.user, user) == 0);
+	CHECK(strcmp(v.verdict, word) == 0);
+	CHECK(v.renewed == renewed);
+	CHECK(v.expires == expires);
+	CHECK(v.n_live == n_live);
+	if (live) {
+		/* the live lines are the canonical statements, in order: they parse back to them */
+		size_t total = 0, o = 0;
+		for (size_t i = 0; i < v.n_live; i++)
+			total += strlen(v.live[i]) + 1;
+		char *joined = calloc(total + 1, 1);
+		CHECK(joined);
+		for (size_t i = 0; i < v.n_live; i++) {
+			size_t l = strlen(v.live[i]);
+			memcpy(joined + o, v.live[i], l);
+			joined[o + l] = '\n';
+			o += l + 1;
+		}
+		diag_init(&errs);
+		CHECK(fragment_parse(NAME, joined, strlen(joined), &f, &errs) == 0);
+		CHECK(f->n_stmts == live->n_stmts);
+		for (size_t i = 0; i < f->n_stmts; i++) {
+			const struct fragment_stmt *a = &f->stmts[i], *b = &live->stmts[i];
+			CHECK(a->kind == b->kind);
+			if (a->kind == STMT_MASQUERADE)
+				CHECK(a->masq.addr == b->masq.addr && a->masq.len == b->masq.len);
+			else
+				CHECK(a->proto == b->proto && a->port_lo == b->port_lo &&
+				      a->port_hi == b->port_hi && a->to_addr == b->to_addr &&
+				      a->to_port == b->to_port);
+		}
+		fragment_free(f);
+		f = NULL;
+		free(joined);
+	}
+	CHECK(v.n_reasons == (reasons ? reasons->n + (reasons->dropped ? 1 : 0) : 0));
+	for (size_t i = 0; reasons && i < reasons->n; i++) {
+		char want[DIAG_TEXT + 96];
+		if (reasons->items[i].line)
+			snprintf(want, sizeof(want), "%s:%u: %s", NAME, reasons->items[i].line,
+				 reasons->items[i].text);
+		else
+			snprintf(want, sizeof(want), "%s: %s", NAME, reasons->items[i].text);
+		CHECK(strcmp(v.reasons[i], want) == 0);
+	}
+	verdict_text_free(&v);
+
+	/* a file carrying a verdict is never mistaken for a submission */
+	diag_init(&errs);
+	CHECK(fragment_parse(NAME, vtext, vlen, &f, &errs) < 0);
+	CHECK(errs.n > 0);
+}
+
+/* ---- the policy, checked independently of the engine --------------------------------------- */
+
+static bool in_destinations(const struct submitter *s, const struct prefix4 *p)
+{
+	for (size_t i = 0; i < s->n_destinations; i++)
+		if (p->len >= s->destinations[i].len &&
+		    (p->addr & prefix4_mask(s->destinations[i].len)) == s->destinations[i].addr)
+			return true;
+	return false;
+}
+
+static void check_obeys_policy(const char *user, const struct fragment *f,
+			       const struct active_entry *old)
+{
+	const struct submitter *s = policy_find_submitter(policy, user);
+	size_t fragments = 1, rules = f->n_stmts;
+
+	CHECK(s);
+	CHECK(f->n_stmts > 0);
+	CHECK(s->max_lease == 0 || (f->lease > 0 && f->lease <= s->max_lease));
+	for (size_t i = 0; i < active_set_size(active); i++) {
+		const struct active_entry *e = active_set_at(active, i);
+		if (e == old || strcmp(e->user, user) != 0)
+			continue;
+		fragments++;
+		rules += e->frag->n_stmts;
+	}
+	CHECK(fragments <= s->max_fragments && rules <= s->max_rules);
+	for (size_t i = 0; i < f->n_stmts; i++) {
+		const struct fragment_stmt *st = &f->stmts[i];
+		if (st->kind == STMT_MASQUERADE) {
+			CHECK(s->masquerade && in_destinations(s, &st->masq));
+			continue;
+		}
+		struct prefix4 to = { st->to_addr, 32 };
+		CHECK((st->proto == PROTO_TCP && s->tcp) || (st->proto == PROTO_UDP && s->udp));
+		CHECK(in_destinations(s, &to));
+		CHECK(to.addr >> 24 != 0 && to.addr >> 24 != 127 && to.addr < 0xe0000000u);
+		CHECK(to.addr != policy->wan.address);
+		CHECK(1 <= st->port_lo && st->port_lo <= st->port_hi);
+		for (uint32_t port = st->port_lo; port <= st->port_hi; port++) {
+			bool allowed = false;
+			for (size_t k = 0; k < s->ports.n; k++)
+				allowed |= s->ports.items[k].lo <= port && port <= s->ports.items[k].hi;
+			for (size_t k = 0; k < policy->reserved.n; k++)
+				CHECK(port < policy->reserved.items[k].lo ||
+				      port > policy->reserved.items[k].hi);
+			CHECK(allowed);
+			const struct active_entry *owner = active_set_claim(active, st->proto, (uint16_t)port);
+			CHECK(!owner || owner == old);
+		}
+	}
+}
+
+/* ---- one submission, for one user ---------------------------------------------------------- */
+
+/* Is this fragment's every element live in the kernel model `k`? */
+static void check_live(const struct elements *k, const struct fragment *f)
+{
+	for (size_t i = 0; i < f->n_stmts; i++) {
+		const struct fragment_stmt *s = &f->stmts[i];
+		uint64_t v;
+		if (s->kind == STMT_MASQUERADE && s->masq.len == 32) {
+			CHECK(u64map_get(&k->hosts, s->masq.addr, NULL));
+		} else if (s->kind == STMT_MASQUERADE) {
+			uint64_t key;
+			bool covered = false;
+			for (size_t j = 0; u64map_next(&k->nets, &j, &key, NULL);) {
+				struct prefix4 p = { (uint32_t)(key >> 8), (uint8_t)(key & 0xff) };
+				covered |= prefix4_contains(&p, &s->masq);
+			}
+			CHECK(covered);
+		} else if (s->port_lo == s->port_hi) {
+			CHECK(u64map_get(&k->ports, port_key(s->proto, s->port_lo), &v));
+			CHECK(v == ((uint64_t)s->to_addr << 16 | (s->to_port ? s->to_port : s->port_lo)));
+		} else {
+			CHECK(u64map_get(&k->ranges, range_key(s->proto, s->port_lo, s->port_hi), &v));
+			CHECK(v == s->to_addr);
+		}
+	}
+}
+
+/* A withdrawn or replaced fragment's forwards are gone, unless its successor has them. */
+static void check_gone(const struct elements *k, const struct fragment *old, const struct fragment *now)
+{
+	for (size_t i = 0; i < old->n_stmts; i++) {
+		const struct fragment_stmt *s = &old->stmts[i];
+		bool kept = false;
+		if (s->kind == STMT_MASQUERADE)
+			continue; /* others may ask for the same masquerade */
+		for (size_t j = 0; now && j < now->n_stmts; j++)
+			kept |= now->stmts[j].kind == STMT_DNAT && now->stmts[j].proto == s->proto &&
+				now->stmts[j].port_lo == s->port_lo && now->stmts[j].port_hi == s->port_hi;
+		if (kept)
+			continue;
+		if (s->port_lo == s->port_hi)
+			CHECK(!u64map_get(&k->ports, port_key(s->proto, s->port_lo), NULL));
+		else
+			CHECK(!u64map_get(&k->ranges, range_key(s->proto, s->port_lo, s->port_hi), NULL));
+	}
+}
+
+static struct fragment *clone_fragment(const struct fragment *f)
+{
+	struct fragment *c = calloc(1, sizeof(*c));
+
+	CHECK(c);
+	*c = *f;
+	c->stmts = NULL;
+	if (f->n_stmts) {
+		c->stmts = calloc(f->n_stmts, sizeof(*c->stmts));
+		CHECK(c->stmts);
+		memcpy(c->stmts, f->stmts, f->n_stmts * sizeof(*c->stmts));
+	}
+	return c;
+}
+
+/* The parsed fragment `f` (owned), submitted by `user`: op_prepare() onwards. */
+static void submit(const char *user, uint32_t uid, struct fragment *f)
+{
+	struct active_entry *old, *entry = NULL;
+	struct elements desired, kernel, after;
+	struct judgement j, again;
+	struct touched t;
+	size_t n_before = active_set_size(active), rules_before = active_set_rules(active);
+
+	/* op_prepare() */
+	engine_judge(policy, user, active, f, &j);
+	old = active_set_find(active, user, f->name);
+	CHECK(j.replaces == (old != NULL));
+	if (j.verdict == VERDICT_REJECTED) {
+		check_reasons(&j.reasons);
+		check_verdict(user, "rejected", false, 0, NULL, &j.reasons);
+		fragment_free(f);
+		return;
+	}
+	CHECK(!diag_any(&j.reasons) && !j.reasons.dropped);
+	CHECK(policy_find_submitter(policy, user));
+	CHECK((j.verdict == VERDICT_WITHDRAWN) == fragment_is_withdrawal(f));
+
+	elements_init(&desired);
+	elements_init(&kernel);
+	elements_init(&after);
+	touched_init(&t);
+	CHECK(elements_copy(&desired, &base) == 0);
+	kernel_form(&kernel, &base);
+
+	if (j.verdict == VERDICT_WITHDRAWN) {
+		CHECK(f->lease == 0);
+		if (old) {
+			active_set_remove(active, old);
+			elements_remove_fragment(&desired, old->frag);
+			CHECK(touched_add_fragment(&t, old->frag) == 0);
+		}
+		check_delta(&kernel, &desired, &t, &after);
+		if (old) {
+			check_gone(&after, old->frag, NULL);
+			CHECK(active_set_insert(active, old) == 0);
+		}
+		check_full(&desired);
+		check_verdict(user, "withdrawn", false, 0, NULL, NULL);
+		goto done;
+	}
+
+	check_obeys_policy(user, f, old);
+	int64_t expires = f->lease ? NOW_MS + (int64_t)f->lease * 1000 : 0;
+	if (j.identical) {
+		/* a renewal: nothing touched, no transaction */
+		CHECK(old && fragment_equal(old->frag, f));
+		check_delta(&kernel, &desired, &t, &after);
+		CHECK(elements_equal(&after, &kernel));
+		check_verdict(user, "accepted", true, expires, old->frag, NULL);
+		goto done;
+	}
+	CHECK(!old || !fragment_equal(old->frag, f));
+	entry = active_entry_new(user, uid, f);
+	CHECK(entry);
+	f = NULL;
+	entry->accepted = NOW_MS;
+	entry->expires = expires;
+	if (old) {
+		active_set_remove(active, old);
+		elements_remove_fragment(&desired, old->frag);
+		CHECK(touched_add_fragment(&t, old->frag) == 0);
+	}
+	CHECK(active_set_insert(active, entry) == 0); /* judged: its claims are free */
+	CHECK(elements_add_fragment(&desired, entry->frag) == 0);
+	CHECK(touched_add_fragment(&t, entry->frag) == 0);
+
+	check_delta(&kernel, &desired, &t, &after);
+	check_live(&after, entry->frag);
+	if (old)
+		check_gone(&after, old->frag, entry->frag);
+	check_full(&desired);
+	check_verdict(user, "accepted", false, expires, entry->frag, NULL);
+
+	/* the same file again: identical, only the lease renewed, nothing for the kernel */
+	engine_judge(policy, user, active, entry->frag, &again);
+	CHECK(again.verdict == VERDICT_ACCEPTED && again.replaces && again.identical);
+
+	/* op_rollback(): the state before this input, exactly */
+	active_set_remove(active, entry);
+	elements_remove_fragment(&desired, entry->frag);
+	if (old) {
+		CHECK(active_set_insert(active, old) == 0);
+		CHECK(elements_add_fragment(&desired, old->frag) == 0);
+	}
+	CHECK(elements_equal(&desired, &base));
+	active_entry_free(entry);
+
+done:
+	CHECK(active_set_size(active) == n_before && active_set_rules(active) == rules_before);
+	CHECK(active_set_find(active, user, NAME) == old);
+	touched_finish(&t);
+	elements_finish(&desired);
+	elements_finish(&kernel);
+	elements_finish(&after);
+	fragment_free(f);
+}
+
+/* ---- set-up and the entry point ----------------------------------------------------------- */
+
+static int render_template_cb(FILE *out, void *userdata)
+{
+	struct elements empty;
+	int r;
+
+	(void)userdata;
+	elements_init(&empty);
+	r = ruleset_render_full(&cfg, &empty, out);
+	elements_finish(&empty);
+	return r;
+}
+
+static void setup(void)
+{
+	struct diag_list errs;
+	int r;
+
+	diag_init(&errs);
+	CHECK(policy_parse("fuzz.ini", policy_text, sizeof(policy_text) - 1, &policy, &errs) == 0);
+	ruleset_config_from_policy(&cfg, policy);
+	CHECK(cfg.hairpin);
+	active = active_set_new();
+	CHECK(active);
+	elements_init(&base);
+	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+		struct active_entry *e =
+			active_entry_new(held[i].user, held[i].uid, parse_or_die(held[i].name, held[i].text));
+		CHECK(e);
+		CHECK(active_set_insert(active, e) == 0);
+		CHECK(elements_add_fragment(&base, e->frag) == 0);
+	}
+	template_text = render_to_string(render_template_cb, NULL, &r);
+	CHECK(r == 0);
+	template_len = strlen(template_text);
+	/*
+	 * The template is the one place with quotes and semicolons: it holds the policy's table and
+	 * interface names and nothing else variable. Make sure it ends where element commands start.
+	 */
+	CHECK(template_len > 2 && strcmp(template_text + template_len - 2, "}\n") == 0);
+	CHECK(strstr(template_text, "include") == NULL && strstr(template_text, "define") == NULL);
+	CHECK(strstr(template_text, " element ") == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct verdict_text v;
+	struct fragment *f = NULL;
+	struct diag_list errs;
+	int r;
+
+	if (!policy)
+		setup();
+
+	/* The client reads verdicts: whatever a file holds must not break verdict_parse(). */
+	if (verdict_parse((const char *)data, size, &v) == 0)
+		verdict_text_free(&v);
+
+	/*
+	 * Only a leftover in work that carries a verdict is taken as answered before a crash; a
+	 * new file that looks like one is a forgery, judged like any other (spool_take()).
+	 */
+
+	/* op_from_submission(): the parse does not depend on the submitter, so it is done once */
+	diag_init(&errs);
+	r = fragment_parse(NAME, (const char *)data, size, &f, &errs);
+	CHECK(!(r == 0 && verdict_is((const char *)data, size))); /* a forged verdict: rejected */
+	if (r < 0) {
+		CHECK(r == -EINVAL);
+		check_reasons(&errs);
+		check_verdict(submitters[0].user, "rejected", false, 0, NULL, &errs);
+		return 0;
+	}
+	CHECK(errs.n == 0 && errs.dropped == 0);
+	for (size_t i = 0; i < sizeof(submitters) / sizeof(submitters[0]); i++)
+		submit(submitters[i].user, submitters[i].uid, clone_fragment(f));
+	fragment_free(f);
+	return 0;
+}
