@@ -407,7 +407,7 @@ static void op_rollback(struct daemon *d, struct op *op)
 /* Put the state files back the way they were before the batch. */
 static void state_restore(struct daemon *d, struct op *ops, size_t n)
 {
-	struct state_batch *sb = state_batch_new(d->dirs.state);
+	struct state_batch *sb = state_batch_new(d->store);
 
 	if (!sb)
 		return;
@@ -480,7 +480,7 @@ static void reject_all(struct op *ops, size_t n, const char *why)
 /* NOLINTNEXTLINE(misc-no-recursion): one level: the retry runs with n == 1, no retry */
 static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_one_by_one)
 {
-	struct state_batch *sb = state_batch_new(d->dirs.state);
+	struct state_batch *sb = state_batch_new(d->store);
 	_cleanup_free_ char *kerr = NULL;
 	struct touched t;
 	int64_t now = now_ms();
@@ -525,6 +525,8 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 	for (size_t i = 0; i < n; i++)
 		finalize(d, &ops[i]);
 	d->status_dirty = true;
+	if (state_wants_compaction(d->store) && (r = state_compact(d->store, d->active)) < 0)
+		log_warning_errno(r, "cannot fold the state journal into a new snapshot (it keeps growing)");
 	return 0;
 }
 
@@ -1063,7 +1065,6 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 					  "expired %s's fragment '%s' while the daemon was down", user,
 					  rec->frag->name);
 				remember_event(d, "expired", user, rec->frag->name, "its lease ran out");
-				unlinkat(state_dirfd, rec->file, 0);
 			}
 			continue;
 		}
@@ -1079,7 +1080,6 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 					  "revoked %s's fragment '%s' at start-up: %s",
 					  user ? user : rec->user, rec->frag->name, reasons);
 				remember_event(d, "revoked", user ? user : rec->user, rec->frag->name, reasons);
-				unlinkat(state_dirfd, rec->file, 0);
 			} else {
 				printf("would revoke %s's fragment '%s': %s\n", user ? user : rec->user,
 				       rec->frag->name, reasons);
@@ -1097,9 +1097,10 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 		e->expires = rec->expires;
 		kept++;
 	}
-	if (!quiet)
-		fsync(state_dirfd);
 	state_records_free(recs, n);
+	/* the survivors, and only they, are the saved state from now on */
+	if (!quiet && (r = state_compact(d->store, d->active)) < 0)
+		return log_error_errno(r, "cannot write the saved state");
 	return kept;
 }
 
@@ -1182,6 +1183,10 @@ int daemon_start(struct daemon *d)
 	int r;
 
 	d->started_ms = now_ms();
+	/* created by the daemon user (we have dropped privileges): it must write it later */
+	r = state_open(d->dirs.state, &d->store);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the state journal in %s", d->policy->daemon.state);
 	r = daemon_load_saved(d, d->dirs.state, false);
 	if (r < 0)
 		return r;
@@ -1362,7 +1367,7 @@ int daemon_reload(struct daemon *d)
 	if (rebuild)
 		monitor_set_table(d->monitor, d->rcfg.table);
 
-	struct state_batch *sb = state_batch_new(d->dirs.state);
+	struct state_batch *sb = state_batch_new(d->store);
 	for (size_t i = 0; i < n_revoked; i++) {
 		struct active_entry *e = revoked[i];
 		static char reasons[JOINED_MAX];
@@ -1425,6 +1430,7 @@ void daemon_free(struct daemon *d)
 	elements_finish(&d->desired);
 	elements_finish(&d->kernel);
 	u64map_finish(&d->stuck_reported);
+	state_free(d->store);
 	monitor_free(d->monitor);
 	nft_free(d->nft);
 	if (d->inotify_fd >= 0)

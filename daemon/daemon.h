@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "ruleset.h"
 #include "spool.h"
+#include "state.h"
 #include "status.h"
 
 #define BATCH_MAX 1024	     /* spool entries judged and applied together */
@@ -31,6 +32,7 @@ struct daemon {
 	struct ruleset_config rcfg;
 	struct dirs dirs;
 	struct spool spool;
+	struct state *store; /* the saved fragments: snapshot and journal */
 	struct u64map stuck_reported; /* inodes of stale entries already reported */
 	size_t batch_max; /* BATCH_MAX, or less when file descriptors are scarce */
 	struct nft *nft;

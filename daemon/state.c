@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "state.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,198 +11,384 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "hashmap.h"
 #include "macro.h"
 
-#define STATE_MAGIC "natwarden-state 1\n"
-#define STATE_MAX_BYTES (FRAGMENT_MAX_BYTES + 1024)
+#define SNAPSHOT "snapshot"
+#define JOURNAL "journal"
+#define STATE_MAX_BYTES ((size_t)1 << 30)   /* what a load reads at most from either file */
+#define COMPACT_MIN_BYTES ((off_t)4 << 20) /* below this the journal is never folded */
 
-struct staged {
-	char name[96];
-	bool remove;
+struct state {
+	int dirfd;
+	int journal;	/* O_APPEND */
+	off_t journal_size, snapshot_size;
 };
 
 struct state_batch {
-	int dirfd;
-	struct staged *items;
-	size_t n, allocated;
+	struct state *s;
+	char *text;
+	size_t len;
+	FILE *out;
+	size_t records;
 };
 
-static void file_name(char *buf, size_t size, uint32_t uid, const char *name)
+static uint64_t fnv1a(const char *p, size_t len)
 {
-	snprintf(buf, size, "%" PRIu32 "-%s", uid, name);
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+	return h;
 }
 
-struct state_batch *state_batch_new(int dirfd)
+int state_open(int dirfd, struct state **ret)
+{
+	struct state *s = calloc(1, sizeof(*s));
+	struct stat st;
+
+	if (!s)
+		return -ENOMEM;
+	s->dirfd = dirfd;
+	s->journal = openat(dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->journal < 0 || fstat(s->journal, &st) < 0) {
+		int r = -errno;
+		state_free(s);
+		return r;
+	}
+	s->journal_size = st.st_size;
+	if (fstatat(dirfd, SNAPSHOT, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		s->snapshot_size = st.st_size;
+	*ret = s;
+	return 0;
+}
+
+void state_free(struct state *s)
+{
+	if (!s)
+		return;
+	if (s->journal >= 0)
+		close(s->journal);
+	free(s);
+}
+
+struct state_batch *state_batch_new(struct state *s)
 {
 	struct state_batch *b = calloc(1, sizeof(*b));
 
-	if (b)
-		b->dirfd = dirfd;
+	if (!b)
+		return NULL;
+	b->s = s;
+	b->out = open_memstream(&b->text, &b->len);
+	if (!b->out) {
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
-static struct staged *stage(struct state_batch *b, uint32_t uid, const char *name)
-{
-	char file[96];
-
-	file_name(file, sizeof(file), uid, name);
-	/* a later change to the same fragment in one batch replaces the earlier one */
-	for (size_t i = 0; i < b->n; i++)
-		if (strcmp(b->items[i].name, file) == 0)
-			return &b->items[i];
-	if (b->n == b->allocated) {
-		size_t n = b->allocated ? b->allocated * 2 : 16;
-		struct staged *grown = reallocarray(b->items, n, sizeof(*grown));
-		if (!grown)
-			return NULL;
-		b->items = grown;
-		b->allocated = n;
-	}
-	struct staged *s = &b->items[b->n++];
-	snprintf(s->name, sizeof(s->name), "%s", file);
-	return s;
-}
-
-static char *render(const struct active_entry *e, size_t *ret_len)
+static int put_record(FILE *out, const struct active_entry *e)
 {
 	_cleanup_free_ char *body = fragment_print(e->frag);
-	char *text = NULL;
-	int n;
 
 	if (!body)
-		return NULL;
-	n = asprintf(&text,
-		     STATE_MAGIC "uid %" PRIu32 "\nuser %s\naccepted %" PRId64 "\nexpires %" PRId64
-				 "\nfragment\n%s",
-		     e->uid, e->user, e->accepted, e->expires, body);
-	if (n < 0)
-		return NULL;
-	*ret_len = (size_t)n;
-	return text;
+		return -ENOMEM;
+	fprintf(out, "put %" PRIu32 " %" PRId64 " %" PRId64 " %s %s %zu\n%s", e->uid, e->accepted,
+		e->expires, e->user, e->frag->name, strlen(body), body);
+	return 0;
 }
 
 int state_batch_save(struct state_batch *b, const struct active_entry *e)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = -1;
-	struct staged *s = stage(b, e->uid, e->frag->name);
-	char tmp[128];
-	size_t len;
+	int r = put_record(b->out, e);
 
-	if (!s)
-		return -ENOMEM;
-	text = render(e, &len);
-	if (!text)
-		return -ENOMEM;
-	s->remove = false;
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", s->name);
-	fd = openat(b->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	/* made durable at commit, with one syncfs() for the whole batch */
-	return write_all(fd, text, len);
+	if (r == 0)
+		b->records++;
+	return r;
 }
 
 int state_batch_remove(struct state_batch *b, uint32_t uid, const char *name)
 {
-	struct staged *s = stage(b, uid, name);
-
-	if (!s)
-		return -ENOMEM;
-	s->remove = true;
+	fprintf(b->out, "del %" PRIu32 " %s\n", uid, name);
+	b->records++;
 	return 0;
+}
+
+/* Close the batch's text with its commit line. */
+static int seal(FILE *out, char **text, size_t *len, size_t records)
+{
+	uint64_t h;
+
+	if (fflush(out) != 0)
+		return -ENOMEM;
+	h = fnv1a(*text, *len);
+	fprintf(out, "commit %zu %016" PRIx64 "\n", records, h);
+	return fflush(out) != 0 ? -ENOMEM : 0;
 }
 
 int state_batch_commit(struct state_batch *b)
 {
-	int r = 0;
+	struct state *s = b->s;
+	int r;
 
-	/* the new contents reach the disk before any name points at them */
-	if (b->n && syncfs(b->dirfd) < 0)
-		return -errno;
-	for (size_t i = 0; i < b->n; i++) {
-		char tmp[128];
-		snprintf(tmp, sizeof(tmp), ".%s.tmp", b->items[i].name);
-		if (b->items[i].remove) {
-			unlinkat(b->dirfd, tmp, 0);
-			if (unlinkat(b->dirfd, b->items[i].name, 0) < 0 && errno != ENOENT && !r)
-				r = -errno;
-		} else if (renameat(b->dirfd, tmp, b->dirfd, b->items[i].name) < 0 && !r) {
-			r = -errno;
-		}
-	}
-	if (b->n && fsync(b->dirfd) < 0 && !r)
+	if (!b->records)
+		return 0;
+	r = seal(b->out, &b->text, &b->len, b->records);
+	if (r < 0)
+		return r;
+	r = write_all(s->journal, b->text, b->len);
+	if (r == 0 && fdatasync(s->journal) < 0)
 		r = -errno;
-	b->n = 0;
-	return r;
+	if (r < 0) {
+		/* a half-written batch has no valid commit line: cut it off, so later ones count */
+		if (ftruncate(s->journal, s->journal_size) < 0) {
+			/* the next load ignores it and everything after: the snapshot stays right */
+		}
+		return r;
+	}
+	s->journal_size += (off_t)b->len;
+	/* the next batch starts empty */
+	fclose(b->out);
+	free(b->text);
+	b->text = NULL;
+	b->len = 0;
+	b->records = 0;
+	b->out = open_memstream(&b->text, &b->len);
+	return b->out ? 0 : -ENOMEM;
 }
 
 void state_batch_free(struct state_batch *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->n; i++) {
-		char tmp[128];
-		snprintf(tmp, sizeof(tmp), ".%s.tmp", b->items[i].name);
-		unlinkat(b->dirfd, tmp, 0);
-	}
-	free(b->items);
+	if (b->out)
+		fclose(b->out);
+	free(b->text);
 	free(b);
 }
 
-/* "key value\n" at *p; advances *p. */
-static int header(const char **p, const char *end, const char *key, char *val, size_t size)
+bool state_wants_compaction(const struct state *s)
 {
-	size_t klen = strlen(key);
-	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	return s->journal_size > COMPACT_MIN_BYTES && s->journal_size > s->snapshot_size;
+}
 
-	if (!nl || (size_t)(nl - *p) <= klen + 1 || strncmp(*p, key, klen) != 0 || (*p)[klen] != ' ')
-		return -EINVAL;
-	if ((size_t)(nl - *p) - klen - 1 >= size)
-		return -EINVAL;
-	snprintf(val, size, "%.*s", (int)((size_t)(nl - *p) - klen - 1), *p + klen + 1);
-	*p = nl + 1;
+int state_compact(struct state *s, const struct active_set *a)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0, n = active_set_size(a);
+	FILE *out = open_memstream(&text, &len);
+	int r = 0;
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = put_record(out, active_set_at(a, i));
+	if (r == 0)
+		r = seal(out, &text, &len, n);
+	if (fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	r = write_file_atomic(s->dirfd, SNAPSHOT, text, len, 0600, 1);
+	if (r < 0)
+		return r;
+	s->snapshot_size = (off_t)len;
+	/* The snapshot holds all the journal said: a crash before this truncation only means the
+	 * journal is replayed over it once more, which changes nothing. */
+	if (ftruncate(s->journal, 0) < 0 || fsync(s->journal) < 0)
+		return -errno;
+	s->journal_size = 0;
 	return 0;
 }
 
-static int parse_record(const char *file, const char *text, size_t len, struct state_record *rec,
-			struct diag_list *errs)
-{
-	const char *p = text, *end = text + len, *dash = strchr(file, '-');
-	char uid[16], accepted[24], expires[24];
-	uint32_t u;
-	struct diag_list ferrs;
+/* ---- loading ---------------------------------------------------------------------------- */
 
-	if (len < strlen(STATE_MAGIC) || memcmp(text, STATE_MAGIC, strlen(STATE_MAGIC)) != 0)
-		return -EINVAL;
-	p += strlen(STATE_MAGIC);
-	if (header(&p, end, "uid", uid, sizeof(uid)) < 0 ||
-	    header(&p, end, "user", rec->user, sizeof(rec->user)) < 0 ||
-	    header(&p, end, "accepted", accepted, sizeof(accepted)) < 0 ||
-	    header(&p, end, "expires", expires, sizeof(expires)) < 0 ||
-	    (size_t)(end - p) < 9 || memcmp(p, "fragment\n", 9) != 0)
-		return -EINVAL;
-	p += 9;
-	if (parse_uint32(uid, strlen(uid), 0, UINT32_MAX - 1, &u) < 0 || !dash)
-		return -EINVAL;
-	rec->uid = u;
-	rec->accepted = strtoll(accepted, NULL, 10);
-	rec->expires = strtoll(expires, NULL, 10);
-	/* the file name must agree with what the file says */
-	char want[96];
-	diag_init(&ferrs);
-	if (fragment_parse(dash + 1, p, (size_t)(end - p), &rec->frag, &ferrs) < 0) {
-		diag_add(errs, 0, "state file %s: %s", file, ferrs.n ? ferrs.items[0].text : "unreadable");
-		return -EBADMSG;
+struct loader {
+	struct state_record *recs;
+	size_t n, allocated;
+	struct u64map index; /* hash of (uid, name) -> position in recs + 1 */
+	bool *gone;	     /* deleted records, compacted away at the end */
+	struct diag_list *errs;
+	const char *file;
+};
+
+static uint64_t key_of(uint32_t uid, const char *name)
+{
+	char buf[96];
+	int n = snprintf(buf, sizeof(buf), "%" PRIu32 "/%s", uid, name);
+
+	/* UINT64_MAX is the map's reserved key */
+	uint64_t h = fnv1a(buf, n > 0 ? (size_t)n : 0);
+	return h == UINT64_MAX ? h - 1 : h;
+}
+
+static ssize_t find(struct loader *l, uint32_t uid, const char *name)
+{
+	uint64_t pos;
+
+	if (u64map_get(&l->index, key_of(uid, name), &pos)) {
+		struct state_record *r = &l->recs[pos - 1];
+		if (r->uid == uid && r->frag && strcmp(r->frag->name, name) == 0)
+			return (ssize_t)pos - 1;
 	}
-	file_name(want, sizeof(want), rec->uid, rec->frag->name);
-	if (strcmp(want, file) != 0) {
-		fragment_free(rec->frag);
-		rec->frag = NULL;
-		return -EINVAL;
+	/* not indexed, or a hash collision: look through everything (never in practice) */
+	for (size_t i = 0; i < l->n; i++)
+		if (l->recs[i].frag && l->recs[i].uid == uid && strcmp(l->recs[i].frag->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static int apply_put(struct loader *l, struct state_record *rec)
+{
+	ssize_t i = find(l, rec->uid, rec->frag->name);
+
+	if (i >= 0) {
+		fragment_free(l->recs[i].frag);
+		l->recs[i] = *rec;
+		return 0;
 	}
-	snprintf(rec->file, sizeof(rec->file), "%s", file);
+	if (l->n == l->allocated) {
+		size_t n = l->allocated ? l->allocated * 2 : 64;
+		struct state_record *grown = reallocarray(l->recs, n, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		l->recs = grown;
+		l->allocated = n;
+	}
+	l->recs[l->n] = *rec;
+	if (u64map_put(&l->index, key_of(rec->uid, rec->frag->name), l->n + 1) < 0)
+		return -ENOMEM;
+	l->n++;
 	return 0;
+}
+
+static void apply_del(struct loader *l, uint32_t uid, const char *name)
+{
+	ssize_t i = find(l, uid, name);
+
+	if (i >= 0) {
+		fragment_free(l->recs[i].frag);
+		l->recs[i].frag = NULL; /* a hole, skipped at the end */
+	}
+}
+
+/* One record of a batch, parsed, not applied. */
+struct pending {
+	bool del;
+	struct state_record rec;
+	char name[FRAGMENT_NAME_MAX + 1];
+};
+
+static int parse_put(const char *line, size_t line_len, const char **p, const char *end,
+		     struct pending *out)
+{
+	char user[NAME_MAX_USER + 2], name[FRAGMENT_NAME_MAX + 2], head[256];
+	unsigned long long uid, len;
+	long long accepted, expires;
+	struct diag_list errs;
+
+	if (line_len >= sizeof(head))
+		return -EBADMSG;
+	memcpy(head, line, line_len);
+	head[line_len] = '\0';
+	if (sscanf(head, "put %llu %lld %lld %33s %65s %llu", &uid, &accepted, &expires, user, name,
+		   &len) != 6 ||
+	    uid >= UINT32_MAX || strlen(user) > NAME_MAX_USER || len > FRAGMENT_MAX_BYTES ||
+	    (size_t)(end - *p) < len)
+		return -EBADMSG;
+	diag_init(&errs);
+	if (fragment_parse(name, *p, (size_t)len, &out->rec.frag, &errs) < 0)
+		return -EBADMSG;
+	out->rec.uid = (uint32_t)uid;
+	out->rec.accepted = accepted;
+	out->rec.expires = expires;
+	snprintf(out->rec.user, sizeof(out->rec.user), "%.*s", NAME_MAX_USER, user);
+	*p += len;
+	return 0;
+}
+
+/* Apply every committed batch of one file; stop at the first thing that is not one. */
+static int load_file(struct loader *l, int dirfd, const char *file)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	struct pending *pend = NULL;
+	size_t len, n_pend = 0, cap = 0;
+	const char *p, *end, *batch_start;
+	int r;
+
+	fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = read_fd_capped(fd, STATE_MAX_BYTES, &text, &len);
+	if (r < 0) {
+		diag_add(l->errs, 0, "state %s: cannot read it: %s", file, strerror(-r));
+		return 0;
+	}
+	p = batch_start = text;
+	end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t line_len;
+		if (!nl)
+			break; /* a torn last line */
+		line_len = (size_t)(nl - p);
+		if (line_len > 7 && memcmp(p, "commit ", 7) == 0) {
+			unsigned long long count;
+			uint64_t h, want = fnv1a(batch_start, (size_t)(p - batch_start));
+			char head[96];
+			snprintf(head, sizeof(head), "%.*s", (int)MIN(line_len, sizeof(head) - 1), p);
+			if (sscanf(head, "commit %llu %" SCNx64, &count, &h) != 2 || h != want ||
+			    count != n_pend)
+				break;
+			for (size_t i = 0; i < n_pend; i++) {
+				if (pend[i].del)
+					apply_del(l, pend[i].rec.uid, pend[i].name);
+				else if ((r = apply_put(l, &pend[i].rec)) < 0)
+					goto fail;
+				pend[i].rec.frag = NULL;
+			}
+			n_pend = 0;
+			p = batch_start = nl + 1;
+			continue;
+		}
+		if (n_pend == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct pending *grown = reallocarray(pend, cap, sizeof(*grown));
+			if (!grown) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			pend = grown;
+		}
+		struct pending *pd = &pend[n_pend];
+		memset(pd, 0, sizeof(*pd));
+		p = nl + 1;
+		if (line_len > 4 && memcmp(nl - line_len, "put ", 4) == 0) {
+			if (parse_put(nl - line_len, line_len, &p, end, pd) < 0)
+				break;
+		} else if (line_len > 4 && memcmp(nl - line_len, "del ", 4) == 0) {
+			char head[128];
+			unsigned long long uid;
+			snprintf(head, sizeof(head), "%.*s", (int)MIN(line_len, sizeof(head) - 1), nl - line_len);
+			if (sscanf(head, "del %llu %64s", &uid, pd->name) != 2 || uid >= UINT32_MAX)
+				break;
+			pd->del = true;
+			pd->rec.uid = (uint32_t)uid;
+		} else {
+			break;
+		}
+		n_pend++;
+	}
+	if (p < end || n_pend)
+		diag_add(l->errs, 0, "state %s: ignored %zu bytes after the last complete batch",
+			 file, (size_t)(end - batch_start));
+	r = 0;
+fail:
+	for (size_t i = 0; i < n_pend; i++)
+		fragment_free(pend[i].rec.frag);
+	free(pend);
+	return r;
 }
 
 static int compare_records(const void *x, const void *y)
@@ -212,58 +397,34 @@ static int compare_records(const void *x, const void *y)
 
 	if (a->accepted != b->accepted)
 		return a->accepted < b->accepted ? -1 : 1;
-	return strcmp(a->file, b->file);
+	if (a->uid != b->uid)
+		return a->uid < b->uid ? -1 : 1;
+	return strcmp(a->frag->name, b->frag->name);
 }
 
 int state_load(int dirfd, struct state_record **ret, size_t *ret_n, struct diag_list *errs)
 {
-	struct state_record *recs = NULL;
-	size_t n = 0, allocated = 0;
-	struct dirent *de;
-	DIR *d = opendir_at(dirfd);
+	struct loader l = { .errs = errs };
+	size_t kept = 0;
+	int r;
 
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		_cleanup_free_ char *text = NULL;
-		_cleanup_close_ int fd = -1;
-		size_t len;
-
-		if (de->d_name[0] == '.') {
-			/* leftovers of an interrupted batch: never renamed, so never accepted */
-			if (strstr(de->d_name, ".tmp"))
-				unlinkat(dirfd, de->d_name, 0);
-			continue;
-		}
-		if (n == allocated) {
-			allocated = allocated ? allocated * 2 : 64;
-			struct state_record *grown = reallocarray(recs, allocated, sizeof(*grown));
-			if (!grown) {
-				closedir(d);
-				state_records_free(recs, n);
-				return -ENOMEM;
-			}
-			recs = grown;
-		}
-		memset(&recs[n], 0, sizeof(recs[n]));
-		fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0 || read_fd_capped(fd, STATE_MAX_BYTES, &text, &len) < 0) {
-			diag_add(errs, 0, "state file %s: cannot read it", de->d_name);
-			continue;
-		}
-		int r = parse_record(de->d_name, text, len, &recs[n], errs);
-		if (r == -EINVAL)
-			diag_add(errs, 0, "state file %s: not a natwarden state file", de->d_name);
-		if (r < 0)
-			continue;
-		n++;
+	u64map_init(&l.index);
+	r = load_file(&l, dirfd, SNAPSHOT);
+	if (r == 0)
+		r = load_file(&l, dirfd, JOURNAL);
+	u64map_finish(&l.index);
+	if (r < 0) {
+		state_records_free(l.recs, l.n);
+		return r;
 	}
-	closedir(d);
-	if (n)
-		qsort(recs, n, sizeof(*recs), compare_records);
-	*ret = recs;
-	*ret_n = n;
-	return (int)n;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.recs[i].frag)
+			l.recs[kept++] = l.recs[i];
+	if (kept)
+		qsort(l.recs, kept, sizeof(*l.recs), compare_records);
+	*ret = l.recs;
+	*ret_n = kept;
+	return (int)kept;
 }
 
 void state_records_free(struct state_record *r, size_t n)

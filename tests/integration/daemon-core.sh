@@ -125,9 +125,11 @@ is "$(stat -c '%a %U' "$NW_T/run/status")" "644 $NW_DUSER" "status file is 0644,
 # --- two users, and the saved state survives a restart with no moment without the table
 printf 'dnat tcp 8080 to 192.168.2.20\n' | nw_submit "$NW_U2" web >/dev/null
 is "$?" 0 "second user's fragment accepted"
-state_files=$(ls "$NW_T/state" | sort | tr '\n' ' ')
-is "$state_files" "$(printf '%s\n' "$(id -u "$NW_U1")-ingress" "$(id -u "$NW_U2")-web" | sort | tr '\n' ' ')" \
-	"one state file per active fragment"
+is "$(ls "$NW_T/state" | tr '\n' ' ')" "journal snapshot " "the state directory holds the snapshot and the journal"
+is "$(stat -c '%a %U' "$NW_T/state/journal")" "600 $NW_DUSER" "the journal is the daemon user's, 0600"
+is "$(grep -c "^commit " "$NW_T/state/journal")" 6 "one committed batch per change since the start (ingress, its replacement, leased, its renewal, its withdrawal, web)"
+saved() { "$NW_DAEMON" --config "$NW_T/policy.ini" --check | sed -n 's/^saved state: //p'; }
+is "$(saved)" "2 active fragments of 2 users, 5 mappings" "natwardend --check reads the saved state back"
 before=$(nw_kernel)
 ( for _ in $(seq 400); do ip netns exec "$NW_NS" nft list table inet "$NW_TABLE" >/dev/null 2>&1 || echo gone; sleep 0.01; done ) >"$NW_T/probe.log" &
 probe=$!
@@ -148,7 +150,8 @@ nw_start || not_ok "daemon starts with a narrower policy"
 check "tcp/8080 of $NW_U2 was revoked at start-up" bash -c "! ip netns exec $NW_NS nft list map inet $NW_TABLE dnat_port | grep -q 'tcp . 8080'"
 like "$(cat "$NW_T/daemon.log")" "revoked $NW_U2's fragment 'web' at start-up: web:1: port 8080 is not allowed" \
 	"the revocation is logged with its reason"
-check "its state file is gone" test ! -e "$NW_T/state/$(id -u "$NW_U2")-web"
+is "$(saved)" "1 active fragments of 1 users, 4 mappings" "the revoked fragment is gone from the saved state"
+is "$(grep -c '^commit ' "$NW_T/state/journal")" 0 "the start folded the journal into a new snapshot"
 
 # --- no rule count growth, daemon alive
 is "$(nw_rule_count)" 7 "still seven rules"
