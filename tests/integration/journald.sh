@@ -44,7 +44,8 @@ jr_outer() {
 			kill -TERM "$kid" 2>/dev/null
 		done
 		for _ in $(seq 300); do kill -0 "$jr_upid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$jr_upid" 2>/dev/null
+		# still our child (not a PID someone else got since)? then it has to go
+		[ "$(ps -o ppid= -p "$jr_upid" 2>/dev/null | tr -d ' ')" = "$$" ] && kill -KILL "$jr_upid" 2>/dev/null
 		wait "$jr_upid" 2>/dev/null
 		exit "$1"
 	}

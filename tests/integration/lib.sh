@@ -86,14 +86,25 @@ nw_init() {
 	trap 'exit 130' INT TERM HUP
 }
 
+# nw_ours PID: is PID still a child of this shell? A process that has ended leaves its PID
+# free for anyone (pid_max may be as low as 32768 and tests start thousands of processes):
+# never signal a PID without this check.
+nw_ours() {
+	local info
+	[ -n "$1" ] || return 1
+	info=$(ps -o ppid=,stat= -p "$1" 2>/dev/null) || return 1
+	set -- $info
+	[ "${1:-}" = "$$" ] && [ "${2#Z}" = "${2:-}" ] # our child, and not already a zombie
+}
+
 nw_cleanup() {
 	local pid ns u g d log
 	for pid in "${NW_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
+		nw_ours "$pid" && kill "$pid" 2>/dev/null
 	done
 	for pid in "${NW_PIDS[@]}"; do
-		for _ in $(seq $((50 * NW_SLOW))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
+		for _ in $(seq $((50 * NW_SLOW))); do nw_ours "$pid" || break; sleep 0.1; done
+		nw_ours "$pid" && kill -9 "$pid" 2>/dev/null
 	done
 	# after the daemons have exited: LeakSanitizer and valgrind report at exit
 	if [ -n "${NW_T:-}" ] && [ -f "$NW_T/daemon.log" ]; then
@@ -263,13 +274,13 @@ nw_start() {
 
 nw_stop() {
 	[ -n "${NW_DPID:-}" ] || return 0
-	kill "$NW_DPID" 2>/dev/null
-	for _ in $(seq $((100 * NW_SLOW))); do kill -0 "$NW_DPID" 2>/dev/null || break; sleep 0.05; done
+	nw_ours "$NW_DPID" && kill "$NW_DPID" 2>/dev/null
+	for _ in $(seq $((100 * NW_SLOW))); do nw_ours "$NW_DPID" || break; sleep 0.05; done
 	wait "$NW_DPID" 2>/dev/null
 	NW_DPID=
 }
 
-nw_alive() { [ -n "${NW_DPID:-}" ] && kill -0 "$NW_DPID" 2>/dev/null; }
+nw_alive() { nw_ours "${NW_DPID:-}"; }
 
 # nw_as USER COMMAND...: run a command as USER with USER's groups.
 nw_as() {
