@@ -21,9 +21,15 @@ tests/deps.sh valgrind cppcheck clang-tidy || exit 2
 # daemons with SIGKILL, or run them through wrappers, on purpose), systemd-units (no daemon).
 VALGRIND_TESTS="daemon-core cli service traffic flush article journal hostile-fragments"
 
+# meson's own summary of a run: one line per test program, the totals
+summary() {
+	grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' "$1" || true
+}
+
 builds="build"
 [ "$quick" = yes ] || builds="build build-asan build-fuzz"
 logs=
+broken=
 for b in $builds; do
 	if [ ! -f "$b/build.ninja" ]; then
 		case $b in
@@ -46,8 +52,9 @@ for b in $builds; do
 	# meson's own summary, one line per test program
 	# shellcheck disable=SC2086
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-		meson test -C "$b" $suites --print-errorlogs --num-processes 1 2>&1 |
-		grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+		meson test -C "$b" $suites --print-errorlogs --num-processes 1 >"$b/meson-run.txt" 2>&1 ||
+		broken="$broken $b:$?"
+	summary "$b/meson-run.txt"
 	logs="$logs $b/meson-logs/testlog.json"
 done
 
@@ -55,8 +62,9 @@ if [ "$quick" = no ]; then
 	echo "== valgrind (memcheck on the daemons of: $VALGRIND_TESTS)"
 	# shellcheck disable=SC2086
 	NW_VALGRIND=1 meson test -C build $VALGRIND_TESTS --logbase valgrind --timeout-multiplier 3 \
-		--print-errorlogs --num-processes 1 2>&1 |
-		grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+		--print-errorlogs --num-processes 1 >build/meson-run-valgrind.txt 2>&1 ||
+		broken="$broken valgrind:$?"
+	summary build/meson-run-valgrind.txt
 	logs="$logs build/meson-logs/valgrind.json"
 
 	echo "== lint"
@@ -69,7 +77,7 @@ else
 fi
 
 # Count every TAP test point of every run, and the skips.
-LINT_STATUS=$lint_status python3 - $logs <<'PY'
+BROKEN=$broken LINT_STATUS=$lint_status python3 - $logs <<'PY'
 import json, os, re, sys
 passed = failed = skipped = 0
 ci = os.environ.get("CI", "") in ("1", "true", "yes")
@@ -104,6 +112,11 @@ for path in sys.argv[1:]:
             print(f"{run}/{t['name']}: {t['result']}")
             if bad == 0:
                 failed += 1 # it failed without a failing point: crashed, timed out, no plan
+for run in os.environ.get("BROKEN", "").split():
+    # meson test itself failed: a test failed, or the run was cut short (every test it did not
+    # get to is missing from the log, so this must count)
+    print(f"meson test of {run.split(':')[0]} exited with status {run.split(':')[1]}")
+    failed += 1
 lint = os.environ.get("LINT_STATUS", "skip")
 if lint == "0":
     passed += 1
