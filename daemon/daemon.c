@@ -1021,6 +1021,11 @@ int daemon_load_policy(struct daemon *d, const char *path)
 		}
 		return r;
 	}
+	return daemon_use_policy(d, path);
+}
+
+int daemon_use_policy(struct daemon *d, const char *path)
+{
 	d->config_path = path;
 	ruleset_config_from_policy(&d->rcfg, d->policy);
 	return resolve_submitters(d->policy, &d->submitters, &d->n_submitters);

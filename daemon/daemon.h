@@ -67,6 +67,8 @@ struct daemon {
 
 /* Start-up, in the order the service contract needs (see main.c). */
 int daemon_load_policy(struct daemon *d, const char *path);
+/* The policy in d->policy, loaded from `path`: take it into use (submitters, ruleset). */
+int daemon_use_policy(struct daemon *d, const char *path);
 int daemon_setup(struct daemon *d, char *why, size_t size);
 int daemon_start(struct daemon *d);
 void daemon_free(struct daemon *d);

@@ -237,15 +237,11 @@ int main(int argc, char **argv)
 			diag_print(&errs, config, stderr);
 			return EXIT_FAILURE;
 		}
-		d.config_path = config;
-		ruleset_config_from_policy(&d.rcfg, d.policy);
-		if (action == 'R')
-			r = run_remove(&d);
-		else {
-			d.submitters = NULL;
-			daemon_load_policy(&d, config); /* resolves the submitters' uids too */
-			r = run_check(&d, action == 'P');
+		if (daemon_use_policy(&d, config) < 0) {
+			daemon_free(&d);
+			return EXIT_FAILURE;
 		}
+		r = action == 'R' ? run_remove(&d) : run_check(&d, action == 'P');
 		daemon_free(&d);
 		return r;
 	}

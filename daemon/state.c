@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "hashmap.h"
 #include "macro.h"
+#include "strutil.h"
 
 #define SNAPSHOT "snapshot"
 #define JOURNAL "journal"
@@ -114,8 +115,8 @@ int state_batch_remove(struct state_batch *b, uint32_t uid, const char *name)
 	return 0;
 }
 
-/* Close the batch's text with its commit line. */
-static int seal(FILE *out, char **text, size_t *len, size_t records)
+/* Close the batch's text with its commit line (text and len move with every flush). */
+static int seal(FILE *out, char *const *text, const size_t *len, size_t records)
 {
 	uint64_t h;
 
@@ -148,7 +149,7 @@ int state_batch_commit(struct state_batch *b)
 	}
 	s->journal_size += (off_t)b->len;
 	/* the next batch starts empty */
-	fclose(b->out);
+	(void)fclose(b->out); /* a memstream: its text is freed next */
 	free(b->text);
 	b->text = NULL;
 	b->len = 0;
@@ -162,7 +163,7 @@ void state_batch_free(struct state_batch *b)
 	if (!b)
 		return;
 	if (b->out)
-		fclose(b->out);
+		(void)fclose(b->out); /* a memstream, dropped */
 	free(b->text);
 	free(b);
 }
@@ -207,9 +208,7 @@ struct loader {
 	struct state_record *recs;
 	size_t n, allocated;
 	struct u64map index; /* hash of (uid, name) -> position in recs + 1 */
-	bool *gone;	     /* deleted records, compacted away at the end */
 	struct diag_list *errs;
-	const char *file;
 };
 
 static uint64_t key_of(uint32_t uid, const char *name)
@@ -279,32 +278,85 @@ struct pending {
 	char name[FRAGMENT_NAME_MAX + 1];
 };
 
-static int parse_put(const char *line, size_t line_len, const char **p, const char *end,
-		     struct pending *out)
+/* Split a record's head line into at most `max` blank-separated words, in place. */
+static size_t words(char *line, char **w, size_t max)
 {
-	char user[NAME_MAX_USER + 2], name[FRAGMENT_NAME_MAX + 2], head[256];
-	unsigned long long uid, len;
-	long long accepted, expires;
+	size_t n = 0;
+
+	for (char *save = NULL, *t = strtok_r(line, " ", &save); t && n < max;
+	     t = strtok_r(NULL, " ", &save))
+		w[n++] = t;
+	return n;
+}
+
+static int parse_i64(const char *s, int64_t *ret)
+{
+	const char *digits = s[0] == '-' ? s + 1 : s;
+	size_t len = strlen(digits);
+
+	/* milliseconds since 1970: 13 digits today; allow 18, never a sign trick */
+	if (len == 0 || len > 18)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!char_is_digit(digits[i]))
+			return -EINVAL;
+	*ret = 0;
+	for (size_t i = 0; i < len; i++)
+		*ret = *ret * 10 + (digits[i] - '0');
+	if (s[0] == '-')
+		*ret = -*ret;
+	return 0;
+}
+
+static int parse_put(char *head, const char **p, const char *end, struct pending *out)
+{
+	char *w[8];
+	uint32_t uid, len;
+	int64_t accepted, expires;
 	struct diag_list errs;
 
-	if (line_len >= sizeof(head))
-		return -EBADMSG;
-	memcpy(head, line, line_len);
-	head[line_len] = '\0';
-	if (sscanf(head, "put %llu %lld %lld %33s %65s %llu", &uid, &accepted, &expires, user, name,
-		   &len) != 6 ||
-	    uid >= UINT32_MAX || strlen(user) > NAME_MAX_USER || len > FRAGMENT_MAX_BYTES ||
+	if (words(head, w, 8) != 7 || parse_uint32(w[1], strlen(w[1]), 0, UINT32_MAX - 1, &uid) < 0 ||
+	    parse_i64(w[2], &accepted) < 0 || parse_i64(w[3], &expires) < 0 ||
+	    strlen(w[4]) > NAME_MAX_USER ||
+	    parse_uint32(w[6], strlen(w[6]), 0, FRAGMENT_MAX_BYTES, &len) < 0 ||
 	    (size_t)(end - *p) < len)
 		return -EBADMSG;
 	diag_init(&errs);
-	if (fragment_parse(name, *p, (size_t)len, &out->rec.frag, &errs) < 0)
+	if (fragment_parse(w[5], *p, len, &out->rec.frag, &errs) < 0)
 		return -EBADMSG;
-	out->rec.uid = (uint32_t)uid;
+	out->rec.uid = uid;
 	out->rec.accepted = accepted;
 	out->rec.expires = expires;
-	snprintf(out->rec.user, sizeof(out->rec.user), "%.*s", NAME_MAX_USER, user);
+	snprintf(out->rec.user, sizeof(out->rec.user), "%.*s", NAME_MAX_USER, w[4]);
 	*p += len;
 	return 0;
+}
+
+static int parse_del(char *head, struct pending *out)
+{
+	char *w[4];
+
+	if (words(head, w, 4) != 3 || parse_uint32(w[1], strlen(w[1]), 0, UINT32_MAX - 1, &out->rec.uid) < 0 ||
+	    !fragment_name_valid(w[2], strlen(w[2])))
+		return -EBADMSG;
+	snprintf(out->name, sizeof(out->name), "%s", w[2]);
+	out->del = true;
+	return 0;
+}
+
+/* "commit RECORDS CHECKSUM": does it close the batch that has `records` and hashes to `want`? */
+static bool commit_ok(char *head, size_t records, uint64_t want)
+{
+	char *w[4], *endp;
+	uint32_t count;
+	uint64_t h;
+
+	if (words(head, w, 4) != 3 || parse_uint32(w[1], strlen(w[1]), 0, UINT32_MAX, &count) < 0 ||
+	    strlen(w[2]) != 16)
+		return false;
+	errno = 0;
+	h = strtoull(w[2], &endp, 16);
+	return errno == 0 && *endp == '\0' && h == want && count == records;
 }
 
 /* Apply every committed batch of one file; stop at the first thing that is not one. */
@@ -329,17 +381,18 @@ static int load_file(struct loader *l, int dirfd, const char *file)
 	end = text + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		char head[256];
 		size_t line_len;
+
 		if (!nl)
 			break; /* a torn last line */
 		line_len = (size_t)(nl - p);
-		if (line_len > 7 && memcmp(p, "commit ", 7) == 0) {
-			unsigned long long count;
-			uint64_t h, want = fnv1a(batch_start, (size_t)(p - batch_start));
-			char head[96];
-			snprintf(head, sizeof(head), "%.*s", (int)MIN(line_len, sizeof(head) - 1), p);
-			if (sscanf(head, "commit %llu %" SCNx64, &count, &h) != 2 || h != want ||
-			    count != n_pend)
+		if (line_len >= sizeof(head))
+			break;
+		memcpy(head, p, line_len);
+		head[line_len] = '\0';
+		if (strncmp(head, "commit ", 7) == 0) {
+			if (!commit_ok(head, n_pend, fnv1a(batch_start, (size_t)(p - batch_start))))
 				break;
 			for (size_t i = 0; i < n_pend; i++) {
 				if (pend[i].del)
@@ -364,17 +417,12 @@ static int load_file(struct loader *l, int dirfd, const char *file)
 		struct pending *pd = &pend[n_pend];
 		memset(pd, 0, sizeof(*pd));
 		p = nl + 1;
-		if (line_len > 4 && memcmp(nl - line_len, "put ", 4) == 0) {
-			if (parse_put(nl - line_len, line_len, &p, end, pd) < 0)
+		if (strncmp(head, "put ", 4) == 0) {
+			if (parse_put(head, &p, end, pd) < 0)
 				break;
-		} else if (line_len > 4 && memcmp(nl - line_len, "del ", 4) == 0) {
-			char head[128];
-			unsigned long long uid;
-			snprintf(head, sizeof(head), "%.*s", (int)MIN(line_len, sizeof(head) - 1), nl - line_len);
-			if (sscanf(head, "del %llu %64s", &uid, pd->name) != 2 || uid >= UINT32_MAX)
+		} else if (strncmp(head, "del ", 4) == 0) {
+			if (parse_del(head, pd) < 0)
 				break;
-			pd->del = true;
-			pd->rec.uid = (uint32_t)uid;
 		} else {
 			break;
 		}
