@@ -172,6 +172,8 @@ static int kernel_run(struct daemon *d, const char *cmds, char **ret_error)
 	return r;
 }
 
+static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error);
+
 /* Send the element changes for the touched keys, as one transaction. */
 static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_error)
 {
@@ -188,8 +190,24 @@ static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **
 	if (r <= 0)
 		return r; /* nothing changes: no transaction at all */
 	r = kernel_run(d, text, ret_error);
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		/*
+		 * The delta assumes the table as this daemon left it. Someone may have flushed or
+		 * edited it since (the restore is a few ms away): not the change's fault. The whole
+		 * table as it must now be, in one transaction, tells: if the kernel takes that, the
+		 * change is in; if not, something in it is to blame.
+		 */
+		_cleanup_free_ char *ferr = NULL;
+		if (kernel_apply_full(d, NULL, &ferr) < 0)
+			return r;
+		log_warning("table inet %s was not as this daemon left it (%s): replaced it whole",
+			    d->rcfg.table, ret_error && *ret_error ? *ret_error : strerror(-r));
+		if (ret_error) {
+			free(*ret_error);
+			*ret_error = NULL;
+		}
+		return 0;
+	}
 	return ruleset_commit_view(&d->kernel, &d->desired, t);
 }
 
@@ -240,21 +258,66 @@ struct lease_ctx {
 	struct active_entry *e;
 };
 
+static void op_expire(struct op *op, struct active_entry *e)
+{
+	*op = (struct op){ .kind = OP_EXPIRE, .old = e, .uid = e->uid };
+	snprintf(op->user_buf, sizeof(op->user_buf), "%s", e->user);
+	snprintf(op->name_buf, sizeof(op->name_buf), "%s", e->frag->name);
+	op->user = op->user_buf;
+	diag_init(&op->reasons);
+}
+
+/*
+ * A lease ended: end it with every other lease due by now, in one batch (one save, one
+ * transaction, one status file). Fragments accepted together expire together: one transaction
+ * each would keep the last of a thousand waiting for seconds, and the spool with it.
+ */
 static int lease_expired(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct lease_ctx *c = userdata;
 	struct daemon *d = c->d;
-	struct op op = { .kind = OP_EXPIRE, .old = c->e, .uid = c->e->uid };
+	size_t total = active_set_size(d->active), due = 0, n = 0;
+	int64_t now = now_ms();
+	struct op one, *ops;
 
 	(void)s;
 	(void)usec;
-	snprintf(op.user_buf, sizeof(op.user_buf), "%s", c->e->user);
-	snprintf(op.name_buf, sizeof(op.name_buf), "%s", c->e->frag->name);
-	op.user = op.user_buf;
-	diag_init(&op.reasons);
-	run_ops(d, &op, 1, false);
-	report(d, &op);
-	op_release(&op);
+	for (size_t i = 0; i < total; i++) {
+		const struct active_entry *e = active_set_at(d->active, i);
+		if (e == c->e || (e->expires && e->expires <= now))
+			due++;
+	}
+	ops = due > 1 ? calloc(due, sizeof(*ops)) : NULL;
+	if (!ops) {
+		ops = &one;
+		op_expire(&ops[n++], c->e);
+	} else {
+		for (size_t i = 0; i < total && n < due; i++) {
+			struct active_entry *e = active_set_at(d->active, i);
+			if (e == c->e || (e->expires && e->expires <= now))
+				op_expire(&ops[n++], e);
+		}
+	}
+	/* from here on c may be gone: finalize() disarms (and frees) the timers of what expired */
+	run_ops(d, ops, n, true);
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].outcome == OUT_REJECTED) {
+			/* still active, its timer spent: arm it again, or the lease never ends */
+			sd_event_source *t = ops[i].old->userdata;
+			log_warning("cannot expire %s's fragment '%s' now (%s); trying again in a second",
+				    ops[i].user_buf, ops[i].name_buf,
+				    ops[i].reasons.n ? ops[i].reasons.items[0].text : "?");
+			if (t) {
+				sd_event_source_set_time_relative(t, 1000000);
+				sd_event_source_set_enabled(t, SD_EVENT_ONESHOT);
+			}
+			continue;
+		}
+		report(d, &ops[i]);
+		op_release(&ops[i]);
+	}
+	if (ops != &one)
+		free(ops);
 	write_status(d);
 	return 0;
 }

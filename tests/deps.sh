@@ -6,6 +6,7 @@ set -eu
 packages="gcc clang libclang-rt-14-dev meson ninja-build pkg-config
 	libnftables-dev nftables libmnl-dev libcap-ng-dev libinih-dev libsystemd-dev
 	systemd procps iproute2 util-linux passwd jq python3 curl openssh-server openssh-client scdoc
+	strace
 	$*"
 missing=
 for p in $packages; do
