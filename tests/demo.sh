@@ -35,7 +35,6 @@ demo_exit() {
 	trap '' PIPE # from here on a closed output only fails the writes, the clean-up goes on
 	{ echo; echo "== cleaning up: stopping what the demo started, removing its namespaces, users and files"; } 2>/dev/null
 	nw_cleanup >/dev/null 2>&1
-	[ -z "${made_run_sshd:-}" ] || rmdir /run/sshd 2>/dev/null
 	echo "done." 2>/dev/null
 	exit "$rc"
 }
@@ -143,30 +142,8 @@ note "its process, as the kernel sees it:"
 grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs)' "/proc/$NW_DPID/status" | indent
 
 say "SSH: $NAT_UPDATE may only run natwarden (a forced command)"
-mkdir -p "$NW_T/home" "$NW_T/ssh/keys"
-usermod -s /bin/sh -d "$NW_T/home" -p '*' "$NAT_UPDATE"
-ssh-keygen -q -t ed25519 -N '' -f "$NW_T/ssh/host_key"
-ssh-keygen -q -t ed25519 -N '' -C cluster -f "$NW_T/ssh/cluster_key"
-forced="$NW_CLIENT --spool $NW_T/spool --runtime $NW_T/run --config $NW_T/policy.ini ssh-command"
-echo "command=\"$forced\",restrict $(cat "$NW_T/ssh/cluster_key.pub")" >"$NW_T/ssh/keys/$NAT_UPDATE"
-cat >"$NW_T/ssh/sshd_config" <<EOF
-ListenAddress $ROUTER_LAN:22
-HostKey $NW_T/ssh/host_key
-AuthorizedKeysFile $NW_T/ssh/keys/%u
-PidFile $NW_T/ssh/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowUsers $NAT_UPDATE
-EOF
-made_run_sshd=
-[ -d /run/sshd ] || { mkdir -p /run/sshd && made_run_sshd=yes; } # sshd's privilege separation dir
-ip netns exec "$NW_NS" /usr/sbin/sshd -D -e -f "$NW_T/ssh/sshd_config" 2>>"$NW_T/sshd.log" &
-NW_PIDS+=($!)
-echo "$ROUTER_LAN $(cut -d' ' -f1,2 "$NW_T/ssh/host_key.pub")" >"$NW_T/ssh/known_hosts"
-SSH="ssh -F none -o BatchMode=yes -o UserKnownHostsFile=$NW_T/ssh/known_hosts -o ConnectTimeout=3 -i $NW_T/ssh/cluster_key"
-nw_wait_for 10 ip netns exec "$K8S_NS" bash -c "exec 3<>/dev/tcp/$ROUTER_LAN/22"
+net_sshd "$NAT_UPDATE" || { echo "!! sshd did not start"; exit 1; }
+SSH="$SSH -i $NW_T/ssh/cluster_key"
 note "~$NAT_UPDATE/.ssh/authorized_keys on the router:"
 note "  command=\"natwarden ssh-command\",restrict ssh-ed25519 AAAA... cluster"
 note "anything else than natwarden's few commands is refused:"

@@ -37,40 +37,10 @@ done
 # --- the router: natwardend and sshd (listening only inside the router namespace)
 nw_start || { not_ok "natwardend starts"; exit 1; }
 NAT_UPDATE=$NW_U1
-mkdir -p "$NW_T/home" "$NW_T/ssh"
-usermod -s /bin/sh -d "$NW_T/home" -p "*" "$NAT_UPDATE" # no password, but not locked
-ssh-keygen -q -t ed25519 -N '' -f "$NW_T/ssh/host_key"
-ssh-keygen -q -t ed25519 -N '' -C cluster -f "$NW_T/ssh/cluster_key"
+check "sshd runs in the router namespace, on its LAN address only" net_sshd "$NAT_UPDATE"
 ssh-keygen -q -t ed25519 -N '' -C stranger -f "$NW_T/ssh/stranger_key"
-forced="$NW_CLIENT --spool $NW_T/spool --runtime $NW_T/run --config $NW_T/policy.ini ssh-command"
-mkdir -p "$NW_T/ssh/keys"
-echo "command=\"$forced\",restrict $(cat "$NW_T/ssh/cluster_key.pub")" >"$NW_T/ssh/keys/$NAT_UPDATE"
-cat >"$NW_T/ssh/sshd_config" <<CONF
-ListenAddress $ROUTER_LAN:22
-HostKey $NW_T/ssh/host_key
-AuthorizedKeysFile $NW_T/ssh/keys/%u
-PidFile $NW_T/ssh/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin no
-AllowUsers $NAT_UPDATE
-PermitUserEnvironment no
-LogLevel VERBOSE
-CONF
-made_run_sshd=
-if [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 0755 /run/sshd && made_run_sshd=yes; fi
-cleanup_sshd() { [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null; }
-check "sshd accepts its configuration" ip netns exec "$NW_NS" /usr/sbin/sshd -t -f "$NW_T/ssh/sshd_config"
-ip netns exec "$NW_NS" /usr/sbin/sshd -D -e -f "$NW_T/ssh/sshd_config" 2>>"$NW_T/sshd.log" &
-NW_PIDS+=($!)
-trap 'cleanup_sshd; nw_cleanup' EXIT
-echo "$ROUTER_LAN $(cut -d' ' -f1,2 "$NW_T/ssh/host_key.pub")" >"$NW_T/ssh/known_hosts"
-SSH="ssh -F none -o BatchMode=yes -o UserKnownHostsFile=$NW_T/ssh/known_hosts -o StrictHostKeyChecking=yes -o ConnectTimeout=3"
 # ssh always from inside the cluster's namespace: the router's address exists only in there
 k8s_ssh() { ip netns exec "$K8S_NS" $SSH "$@"; }
-check "sshd listens on the router's LAN address" nw_wait_for 10 ip netns exec "$K8S_NS" bash -c "exec 3<>/dev/tcp/$ROUTER_LAN/22"
 
 # --- the cluster side: natwarden-sync with a stand-in kubectl replaying a recording
 mkdir -p "$NW_T/bin"

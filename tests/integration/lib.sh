@@ -128,6 +128,7 @@ nw_cleanup() {
 	for ns in "${NW_NAMESPACES[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	[ -z "${NET_MADE_RUN_SSHD:-}" ] || rmdir /run/sshd 2>/dev/null
 	for u in "${NW_USERS[@]}"; do
 		userdel "$u" 2>/dev/null
 	done

@@ -164,3 +164,44 @@ net_server() {
 	is "$(tw_tcp "$LAN_NS" "$LAN_CLIENT" "$SERVER" "$1")" "served $SERVER:$1 to $LAN_CLIENT" \
 		"sanity: the LAN client reaches the server directly over the bridge"
 }
+
+# ---- SSH to the router -------------------------------------------------------------------
+
+# net_sshd USER: a real sshd in the router namespace, listening on $ROUTER_LAN:22 only, that
+# lets USER in with the key $NW_T/ssh/cluster_key and then runs nothing but natwarden's
+# forced command ("natwarden ssh-command", with this test's paths). USER gets /bin/sh (sshd
+# runs a forced command through the login shell) and no password. Sets $SSH, the client
+# command, to use from a namespace on the LAN; known_hosts holds the router's host key.
+net_sshd() {
+	local user=$1 forced
+	mkdir -p "$NW_T/home" "$NW_T/ssh/keys"
+	usermod -s /bin/sh -d "$NW_T/home" -p '*' "$user" # no password, but not locked
+	ssh-keygen -q -t ed25519 -N '' -f "$NW_T/ssh/host_key"
+	ssh-keygen -q -t ed25519 -N '' -C cluster -f "$NW_T/ssh/cluster_key"
+	forced="$NW_CLIENT --spool $NW_T/spool --runtime $NW_T/run --config $NW_T/policy.ini ssh-command"
+	echo "command=\"$forced\",restrict $(cat "$NW_T/ssh/cluster_key.pub")" >"$NW_T/ssh/keys/$user"
+	cat >"$NW_T/ssh/sshd_config" <<-CONF
+	ListenAddress $ROUTER_LAN:22
+	HostKey $NW_T/ssh/host_key
+	AuthorizedKeysFile $NW_T/ssh/keys/%u
+	PidFile $NW_T/ssh/sshd.pid
+	StrictModes no
+	UsePAM no
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	PermitRootLogin no
+	AllowUsers $user
+	PermitUserEnvironment no
+	LogLevel VERBOSE
+	CONF
+	# sshd's privilege separation directory; removed again by nw_cleanup if made here
+	if [ ! -d /run/sshd ]; then
+		mkdir -p /run/sshd && chmod 0755 /run/sshd && NET_MADE_RUN_SSHD=yes
+	fi
+	ip netns exec "$NW_NS" /usr/sbin/sshd -t -f "$NW_T/ssh/sshd_config" || return 1
+	ip netns exec "$NW_NS" /usr/sbin/sshd -D -e -f "$NW_T/ssh/sshd_config" 2>>"$NW_T/sshd.log" &
+	NW_PIDS+=($!)
+	echo "$ROUTER_LAN $(cut -d' ' -f1,2 "$NW_T/ssh/host_key.pub")" >"$NW_T/ssh/known_hosts"
+	SSH="ssh -F none -o BatchMode=yes -o UserKnownHostsFile=$NW_T/ssh/known_hosts -o StrictHostKeyChecking=yes -o ConnectTimeout=3"
+	nw_wait_for 10 ip netns exec "$LAN_NS" bash -c "exec 3<>/dev/tcp/$ROUTER_LAN/22"
+}
