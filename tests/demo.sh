@@ -90,14 +90,7 @@ note "internet    $WAN_CLIENT  --wan0-- router $PUBLIC (public), $ROUTER_LAN (LA
 	"LAN client  $LAN_CLIENT"
 
 say "The cluster: ingress-nginx answers on its load-balancer IP $SERVER"
-mkdir -p "$NW_T/www"
-echo "Guestbook: hello from the home cluster" >"$NW_T/www/index.html"
-for port in 80 443; do
-	ip netns exec "$SRV_NS" timeout 600 python3 -m http.server "$port" --bind "$SERVER" \
-		--directory "$NW_T/www" >>"$NW_T/http.log" 2>&1 &
-	NW_PIDS+=($!)
-	nw_wait_for 10 bash -c "ip netns exec $LAN_NS curl -s --max-time 1 http://$SERVER:$port/ | grep -q Guestbook"
-done
+net_ingress "Guestbook: hello from the home cluster" || { echo "!! the ingress did not start"; exit 1; }
 note "on the LAN it works:"
 show ip netns exec "$LAN_NS" curl -s --max-time 3 "http://$SERVER/"
 note "from the internet it does not (the router forwards nothing yet):"

@@ -20,18 +20,12 @@ CLUSTER=192.168.1.20
 net_topology "$K8S_NS:$CLUSTER"
 
 # --- the cluster's ingress: HTTP on the load-balancer IP, ports 80 and 443 (plain TCP)
-mkdir -p "$NW_T/www"
-echo "guestbook: served by ingress-nginx" >"$NW_T/www/index.html"
-for port in 80 443; do
-	ip netns exec "$SRV_NS" timeout 300 python3 -m http.server "$port" --bind "$SERVER" \
-		--directory "$NW_T/www" >>"$NW_T/http.log" 2>&1 &
-	NW_PIDS+=($!)
-done
 fetch() { # fetch NS URL: the page, or nothing (3 s at most)
 	ip netns exec "$1" curl -s --max-time 3 "$2" 2>/dev/null
 }
+net_ingress "guestbook: served by ingress-nginx"
 for port in 80 443; do
-	check "ingress answers on the LAN, port $port" nw_wait_for 10 bash -c "ip netns exec $LAN_NS curl -s --max-time 1 http://$SERVER:$port/ | grep -q guestbook"
+	check "ingress answers on the LAN, port $port" bash -c "ip netns exec $LAN_NS curl -s --max-time 1 http://$SERVER:$port/ | grep -q guestbook"
 done
 
 # --- the router: natwardend and sshd (listening only inside the router namespace)

@@ -205,3 +205,18 @@ net_sshd() {
 	SSH="ssh -F none -o BatchMode=yes -o UserKnownHostsFile=$NW_T/ssh/known_hosts -o StrictHostKeyChecking=yes -o ConnectTimeout=3"
 	nw_wait_for 10 ip netns exec "$LAN_NS" bash -c "exec 3<>/dev/tcp/$ROUTER_LAN/22"
 }
+
+# net_ingress PAGE: the cluster's ingress, an HTTP server on $SERVER ports 80 and 443 (plain
+# TCP), serving PAGE; waits (10 s at most each) until the LAN client gets it on both ports.
+net_ingress() {
+	local port
+	mkdir -p "$NW_T/www"
+	echo "$1" >"$NW_T/www/index.html"
+	for port in 80 443; do
+		ip netns exec "$SRV_NS" timeout 600 python3 -m http.server "$port" --bind "$SERVER" \
+			--directory "$NW_T/www" >>"$NW_T/http.log" 2>&1 &
+		NW_PIDS+=($!)
+		nw_wait_for 10 bash -c "ip netns exec $LAN_NS curl -s --max-time 1 http://$SERVER:$port/ | grep -qF '$1'" ||
+			return 1
+	done
+}
