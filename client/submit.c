@@ -112,23 +112,35 @@ static int wait_verdict(int fd, const char *name, double timeout)
 	}
 }
 
+/* The caller's own spool directory, SPOOL/incoming/UID: nobody else can write there. */
 static int open_incoming(const struct client_options *o)
 {
 	char path[4200];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/incoming", o->spool);
+	snprintf(path, sizeof(path), "%s/incoming/%u", o->spool, (unsigned)getuid());
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fprintf(stderr, "natwarden: cannot reach the spool %s: %s%s\n", path, strerror(errno),
-			errno == EACCES ? " (are you in the submit group?)" : "");
-	return fd;
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT) {
+		const char *me = client_user_name();
+		fprintf(stderr,
+			"natwarden: there is no spool directory for you (%s): natwardend makes one for each [submitter] in policy.ini; is %s one, and has natwardend started since?\n",
+			path, me ? me : "your user");
+		return -1;
+	}
+	fprintf(stderr, "natwarden: cannot reach your spool directory %s: %s%s\n", path,
+		strerror(errno), errno == EACCES ? " (are you in the submit group?)" : "");
+	return -1;
 }
 
-/* Write the temporary dot-file and rename it to its name. Returns the open fd or -1. */
-static int drop(int dirfd, const char *name, const char *text, size_t len, double timeout)
+/*
+ * Write the temporary dot-file and rename it to its name: in our own directory, so the name
+ * is ours alone (an older submission of ours of that name, not yet taken, is replaced).
+ * Returns the open fd or -1.
+ */
+static int drop(int dirfd, const char *name, const char *text, size_t len)
 {
-	uint64_t deadline = now_ms() + (uint64_t)(timeout * 1000);
 	char tmp[96];
 	uint64_t rnd = 0;
 	int fd;
@@ -141,24 +153,14 @@ static int drop(int dirfd, const char *name, const char *text, size_t len, doubl
 		fprintf(stderr, "natwarden: cannot create a file in the spool: %s\n", strerror(errno));
 		return -1;
 	}
-	/* group (the daemon's, through the setgid spool) must read and answer it, whatever umask says */
+	/* the directory's default ACL lets the daemon read and answer it within this mode's group bits */
 	if (fchmod(fd, 0660) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		fprintf(stderr, "natwarden: cannot write into the spool: %s\n", strerror(errno));
 		goto fail;
 	}
-	for (;;) {
-		if (renameat(dirfd, tmp, dirfd, name) == 0)
-			return fd;
-		/* another user's submission of that name is still pending: the daemon takes it soon */
-		if ((errno != EPERM && errno != EACCES) || now_ms() >= deadline) {
-			fprintf(stderr, "natwarden: cannot submit %s: %s\n", name,
-				errno == EPERM || errno == EACCES ?
-					"another user's submission of that name is still pending" :
-					strerror(errno));
-			goto fail;
-		}
-		nanosleep(&(struct timespec){ .tv_nsec = 20000000 /* 20 ms */ }, NULL);
-	}
+	if (renameat(dirfd, tmp, dirfd, name) == 0)
+		return fd;
+	fprintf(stderr, "natwarden: cannot submit %s: %s\n", name, strerror(errno));
 fail:
 	unlinkat(dirfd, tmp, 0);
 	close(fd);
@@ -202,7 +204,7 @@ static int submit(const struct client_options *o, const struct submit_args *a)
 	dirfd = open_incoming(o);
 	if (dirfd < 0)
 		return EXIT_USAGE;
-	fd = drop(dirfd, a->name, text ? text : "", len, a->timeout);
+	fd = drop(dirfd, a->name, text ? text : "", len);
 	if (fd < 0)
 		return EXIT_USAGE;
 	if (!a->wait) {

@@ -2,11 +2,45 @@
 #include "verdict.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
+
+static void put_line(FILE *out, const char *key, const char *value)
+{
+	fputs(key, out);
+	fputc(' ', out);
+	for (const char *c = value; *c; c++)
+		fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, out);
+	fputc('\n', out);
+}
+
+void verdict_write_head(FILE *out, const char *fragment, const char *user, const char *verdict,
+			bool renewed, int64_t expires)
+{
+	char num[24];
+
+	fputs(VERDICT_MAGIC, out);
+	put_line(out, "fragment", fragment);
+	put_line(out, "user", user);
+	put_line(out, "verdict", verdict);
+	put_line(out, "renewed", renewed ? "yes" : "no");
+	snprintf(num, sizeof(num), "%" PRId64, expires);
+	put_line(out, "expires", num);
+}
+
+void verdict_write_live(FILE *out, const char *statement)
+{
+	put_line(out, "live", statement);
+}
+
+void verdict_write_reason(FILE *out, const char *reason)
+{
+	put_line(out, "reason", reason);
+}
 
 bool verdict_is(const char *text, size_t len)
 {

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * The answer natwardend writes into the very file a client submitted (the client keeps it
@@ -34,6 +35,15 @@ struct verdict_text {
 	size_t n_live, n_reasons;
 	char **live, **reasons; /* malloc()ed */
 };
+
+/*
+ * Writing one: the head, then any number of live and reason lines. Every value is one line:
+ * a newline or other control byte in it is written as '?', so no value can add a record.
+ */
+void verdict_write_head(FILE *out, const char *fragment, const char *user, const char *verdict,
+			bool renewed, int64_t expires);
+void verdict_write_live(FILE *out, const char *statement);
+void verdict_write_reason(FILE *out, const char *reason);
 
 /* Does this text start with a verdict? */
 bool verdict_is(const char *text, size_t len);

@@ -116,6 +116,36 @@ static const char *user_of(void *userdata, uid_t uid)
 	return NULL;
 }
 
+/* Tell the intake who may submit now, with each one's limits; say what it cannot set up. */
+static int intake_use_submitters(struct daemon *d)
+{
+	struct intake_user *users = calloc(d->n_submitters + 1, sizeof(*users));
+	struct diag_list warnings;
+	size_t n = 0;
+	int r;
+
+	if (!users)
+		return -ENOMEM;
+	diag_init(&warnings);
+	for (size_t i = 0; i < d->n_submitters; i++) {
+		const struct submitter *sub = policy_find_submitter(d->policy, d->submitters[i].name);
+		if (!sub)
+			continue;
+		users[n++] = (struct intake_user){
+			.uid = d->submitters[i].uid,
+			.name = d->submitters[i].name,
+			.max_entries = sub->max_spool_entries,
+			.max_bytes = sub->max_spool_bytes,
+			.per_minute = sub->max_submissions_per_minute,
+		};
+	}
+	r = intake_set_users(d->intake, users, n, &warnings);
+	for (size_t i = 0; i < warnings.n; i++)
+		log_warning("%s", warnings.items[i].text);
+	free(users);
+	return r;
+}
+
 /* ---- status ---------------------------------------------------------------------------- */
 
 static void remember_event(struct daemon *d, const char *kind, const char *user,
@@ -526,6 +556,47 @@ static void op_release(struct op *op)
 	}
 }
 
+/* Does the batch only take forwards away (withdrawals, expiries)? */
+static bool only_removals(const struct op *ops, size_t n)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!ops[i].applied)
+			continue;
+		if (ops[i].outcome != OUT_WITHDRAWN && ops[i].outcome != OUT_EXPIRED)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static void state_unsaved(struct daemon *d, int error, size_t n)
+{
+	log_error_errno(error,
+			"cannot save %zu removal%s in the state journal: applied to the kernel anyway (fail closed); saved when a snapshot can be written",
+			n, n == 1 ? "" : "s");
+	snprintf(d->last_error, sizeof(d->last_error),
+		 "the state cannot be written (%s): removals are live but not saved yet", strerror(-error));
+	d->state_unsaved = true;
+}
+
+/* After removals that could not be saved: write the whole active set as a new snapshot. */
+static void state_save_again(struct daemon *d)
+{
+	int r;
+
+	if (!d->state_unsaved)
+		return;
+	r = state_compact(d->store, d->active);
+	if (r < 0)
+		return; /* still no space: next sweep */
+	d->state_unsaved = false;
+	d->last_error[0] = '\0';
+	log_notice("the state is saved again: every removal since the disk was full is recorded");
+	d->status_dirty = true;
+}
+
 static void reject_all(struct op *ops, size_t n, const char *why)
 {
 	for (size_t i = 0; i < n; i++)
@@ -547,6 +618,7 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 	_cleanup_free_ char *kerr = NULL;
 	struct touched t;
 	int64_t now = now_ms();
+	bool saved = false;
 	int r;
 
 	if (!sb) {
@@ -557,9 +629,20 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 	for (size_t i = 0; i < n; i++)
 		op_prepare(d, &ops[i], sb, &t, now);
 	r = state_batch_commit(sb);
+	if (r < 0 && only_removals(ops, n)) {
+		/*
+		 * Fail closed: a forward that ends must leave the kernel even when that cannot be
+		 * saved. A restart drops expired records on its own; the rest is saved as soon as
+		 * a snapshot can be written (see on_sweep).
+		 */
+		state_unsaved(d, r, n);
+		r = 0;
+	} else if (r >= 0) {
+		saved = true;
+	}
 	if (r >= 0) {
 		r = kernel_apply_delta(d, &t, &kerr);
-		if (r < 0)
+		if (r < 0 && saved)
 			state_restore(d, ops, n);
 	}
 	state_batch_free(sb);
@@ -609,7 +692,7 @@ static void join_live(const struct fragment *f, char *buf, size_t size, FILE *ve
 		if (strncmp(line, "lease ", 6) == 0)
 			continue;
 		if (verdict)
-			fprintf(verdict, "live %s\n", line);
+			verdict_write_live(verdict, line);
 		if (o < size) {
 			int w = snprintf(buf + o, size - o, "%s%s", o ? "; " : "", line);
 			if (w > 0)
@@ -631,28 +714,30 @@ static void join_reasons(const struct diag_list *l, const char *name, char *buf,
 		else
 			snprintf(line, sizeof(line), "%s: %s", name, l->items[i].text);
 		if (verdict)
-			fprintf(verdict, "reason %s\n", line);
+			verdict_write_reason(verdict, line);
 		if (o < size) {
 			int w = snprintf(buf + o, size - o, "%s%s", o ? "; " : "", line);
 			if (w > 0)
 				o += (size_t)w;
 		}
 	}
-	if (l->dropped) {
-		if (verdict)
-			fprintf(verdict, "reason %s: ... and %zu more\n", name, l->dropped);
+	if (l->dropped && verdict) {
+		char more[FRAGMENT_NAME_MAX + STR_QUOTE_MAX + 48];
+		snprintf(more, sizeof(more), "%s: ... and %zu more", name, l->dropped);
+		verdict_write_reason(verdict, more);
 	}
 }
 
 /* Answer and remove a spool entry; say so once when its owner's leftovers cannot be removed. */
 static void finish_entry(struct daemon *d, struct submission *s, const char *verdict, size_t len)
 {
-	int r = spool_finish(&d->spool, s, verdict, len, ++d->seq);
+	uint64_t seq = intake_next_seq(d->intake);
+	int r = spool_finish(intake_spool(d->intake), s, verdict, len, seq);
 
 	if (r < 0)
-		log_warning_errno(r, "cannot remove spool entry %s of uid %u; moved aside as .stuck.%020" PRIu64
+		log_warning_errno(r, "cannot remove spool entry %s in incoming/%u; moved aside as .stuck.%020" PRIu64
 				  " until its owner removes it",
-				  s->shown, (unsigned)s->uid, d->seq);
+				  s->shown, (unsigned)s->uid, seq);
 }
 
 static const char *outcome_word(enum outcome o)
@@ -705,9 +790,8 @@ static void report(struct daemon *d, struct op *op)
 	if (op->sub && op->sub->can_answer)
 		v = open_memstream(&vtext, &vlen);
 	if (v)
-		fprintf(v, VERDICT_MAGIC "fragment %s\nuser %s\nverdict %s\nrenewed %s\nexpires %" PRId64 "\n",
-			name, who ? who : "", outcome_word(op->outcome),
-			op->outcome == OUT_RENEWED ? "yes" : "no", e ? e->expires : 0);
+		verdict_write_head(v, name, who ? who : "", outcome_word(op->outcome),
+				   op->outcome == OUT_RENEWED, e ? e->expires : 0);
 	if (e)
 		join_live(e->frag, live, sizeof(live), v);
 	else if (op->retired && op->old)
@@ -719,6 +803,8 @@ static void report(struct daemon *d, struct op *op)
 	}
 	if (op->sub)
 		finish_entry(d, op->sub, vtext, vtext ? vlen : 0);
+	if (op->sub && op->sub->quiet)
+		return; /* refused unjudged: counted in the submitter's summary, not logged alone */
 
 	if (op->sub ? op->sub->owner_known : true)
 		snprintf(uid, sizeof(uid), "%u", (unsigned)op->uid);
@@ -823,66 +909,26 @@ static void process_submissions(struct daemon *d, struct submission **subs, size
 	free(ops);
 }
 
-static void queue_push(struct daemon *d, const char *name)
-{
-	if (d->queue_n >= QUEUE_MAX) {
-		d->rescan_needed = true;
-		return;
-	}
-	char *copy = strdup(name);
-	if (!copy) {
-		d->rescan_needed = true;
-		return;
-	}
-	d->queue[d->queue_n++] = copy;
-}
-
-static void rescan(struct daemon *d)
-{
-	char **names;
-	size_t n;
-	bool more;
-
-	if (spool_list(d->dirs.incoming, QUEUE_MAX - d->queue_n, &names, &n, &more) < 0) {
-		log_error("cannot list the spool");
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		queue_push(d, names[i]);
-	d->rescan_needed = more;
-	spool_names_free(names, n);
-}
-
-/* Take up to BATCH_MAX queued names and judge them together. Returns how many were taken. */
+/* Take up to a batch of queued entries, round-robin over submitters, and judge them together. */
 static size_t process_queue_once(struct daemon *d)
 {
 	struct submission *subs[BATCH_MAX];
-	size_t taken = 0, used = 0;
+	size_t taken = intake_take(d->intake, (int64_t)(mono_us() / 1000), subs, d->batch_max);
 
-	if (d->queue_n == 0 && d->rescan_needed)
-		rescan(d);
-	while (used < d->queue_n && taken < d->batch_max) {
-		char *name = d->queue[used++];
-		struct submission *s = NULL;
-		if (spool_take(&d->spool, ++d->seq, name, &s) == 0)
-			subs[taken++] = s;
-		free(name);
-	}
-	memmove(d->queue, d->queue + used, (d->queue_n - used) * sizeof(char *));
-	d->queue_n -= used;
 	if (taken)
 		process_submissions(d, subs, taken);
-	return used;
+	return taken;
 }
 
 static int on_process(sd_event_source *s, void *userdata)
 {
 	struct daemon *d = userdata;
+	size_t taken = process_queue_once(d);
 
-	process_queue_once(d);
 	if (d->status_dirty)
 		write_status(d);
-	if (d->queue_n || d->rescan_needed)
+	/* again while it makes progress; what no take could find is the sweep's */
+	if (taken && intake_has_work(d->intake))
 		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
 }
@@ -890,111 +936,85 @@ static int on_process(sd_event_source *s, void *userdata)
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct daemon *d = userdata;
-	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	(void)s;
+	(void)fd;
 	(void)revents;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			p += sizeof(*ev) + ev->len;
-			if (ev->mask & IN_Q_OVERFLOW) {
-				log_warning("inotify queue overflow: rescanning the spool");
-				d->rescan_needed = true;
-				continue;
-			}
-			if (!ev->len || ev->name[0] == '.')
-				continue;
-			if ((ev->mask & IN_CREATE) &&
-			    !spool_needs_attention_now(d->dirs.incoming, ev->name))
-				continue;
-			queue_push(d, ev->name);
-		}
-	}
-	if (d->queue_n || d->rescan_needed)
+	if (intake_read_events(d->intake))
 		sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
 	return 0;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static size_t count_entries(int dirfd)
-{
-	char **names;
-	size_t n;
-	bool more;
-
-	if (spool_list(dirfd, SIZE_MAX, &names, &n, &more) < 0)
-		return 0;
-	spool_names_free(names, n);
-	return n;
-}
-
 /*
- * Entries a crash left in work: judged first, in arrival order. What cannot be removed is
- * moved aside; should even that fail, the loop ends when a round makes no progress.
+ * Entries a crash left in work: judged first, in arrival order. Each round removes what it
+ * took (work is the daemon's alone); the loop also ends should a round make no progress.
  */
 static void process_work_leftovers(struct daemon *d)
 {
-	size_t previous = SIZE_MAX, total;
-
-	while ((total = count_entries(d->dirs.work)) > 0 && total < previous) {
+	for (int round = 0; round < 1000000; round++) {
 		struct submission *subs[BATCH_MAX];
-		size_t n, taken = 0;
-		char **names;
-		bool more;
-
-		previous = total;
-		if (spool_list(d->dirs.work, d->batch_max, &names, &n, &more) < 0)
+		size_t n = intake_take_leftovers(d->intake, subs, d->batch_max);
+		if (!n)
 			return;
-		/* names are "SEQUENCE-NAME": sorting them is arrival order */
-		if (n)
-			qsort(names, n, sizeof(char *), compare_names);
-		for (size_t i = 0; i < n; i++)
-			if (spool_take_work(&d->spool, names[i], &subs[taken]) == 0)
-				taken++;
-		spool_names_free(names, n);
-		if (taken)
-			process_submissions(d, subs, taken);
+		process_submissions(d, subs, n);
+		if (n < d->batch_max)
+			return;
 	}
-	if (total)
-		log_warning("%zu entries in %s/work cannot be removed", total, d->policy->daemon.spool);
 }
 
-/* Every few seconds: stale dot-files, and entries no inotify event announced. */
+/* Unjudged refusals of the last while, one line per submitter (they are not logged one by one). */
+static void log_summaries(struct daemon *d)
+{
+	struct intake_summary sum;
+
+	while (intake_next_summary(d->intake, &sum)) {
+		char uid[16], limited[24], over[24], stale[24];
+		snprintf(uid, sizeof(uid), "%u", (unsigned)sum.uid);
+		snprintf(limited, sizeof(limited), "%" PRIu64, sum.rate_limited);
+		snprintf(over, sizeof(over), "%" PRIu64, sum.over_limit);
+		snprintf(stale, sizeof(stale), "%" PRIu64, sum.stale);
+		const struct log_field f[] = {
+			{ "USER", sum.user },
+			{ "UID", uid },
+			{ "RATE_LIMITED", sum.rate_limited ? limited : NULL },
+			{ "OVER_LIMIT", sum.over_limit ? over : NULL },
+			{ "STALE", sum.stale ? stale : NULL },
+		};
+		if (sum.rate_limited || sum.over_limit)
+			log_event(LOG_WARNING, MID_LIMITED, f, ELEMENTSOF(f),
+				  "refused %s's spool entries unjudged: %" PRIu64 " over max_submissions_per_minute = %u, %" PRIu64 " past max_spool_entries = %u or max_spool_bytes = %u; %" PRIu64 " stale temporary files removed",
+				  sum.user, sum.rate_limited, sum.per_minute, sum.over_limit,
+				  sum.max_entries, sum.max_bytes, sum.stale);
+		else
+			log_info("removed %" PRIu64 " stale temporary file%s of %s from the spool",
+				 sum.stale, sum.stale == 1 ? "" : "s", sum.user);
+	}
+}
+
+/*
+ * Every few seconds: stale dot-files, entries no inotify event announced, whatever is past a
+ * submitter's limits. A slice reads a bounded number of entries; a spool holding more is
+ * worked through in slices a little apart, so other submitters are never held up for long.
+ */
 static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
-	struct spool_stuck stuck[16];
-	char **names = NULL;
-	size_t n = 0, n_stuck = 0;
-	int removed = 0;
+	struct intake_sweep_result res;
+	int r;
 
-	if (spool_sweep(&d->spool, now_ms() / 1000, QUEUE_MAX - d->queue_n, &names, &n, &removed,
-			stuck, ELEMENTSOF(stuck), &n_stuck) == 0) {
-		if (removed > 0)
-			log_info("removed %d stale temporary file%s from the spool", removed,
-				 removed == 1 ? "" : "s");
-		for (size_t i = 0; i < n_stuck; i++) {
-			if (u64map_get(&d->stuck_reported, stuck[i].ino, NULL))
-				continue; /* said once is enough */
-			u64map_put(&d->stuck_reported, stuck[i].ino, 1);
-			log_warning("cannot remove stale spool entry %s of uid %u: %s; it stays until its owner removes it",
-				    stuck[i].name, (unsigned)stuck[i].uid, strerror(stuck[i].error));
-		}
-		for (size_t i = 0; i < n; i++)
-			queue_push(d, names[i]);
-		spool_names_free(names, n);
-		if (d->queue_n)
-			sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
-	}
-	sd_event_source_set_time(s, usec + SWEEP_INTERVAL_US);
+	r = intake_sweep(d->intake, now_ms() / 1000, SWEEP_BUDGET, &res);
+	if (r < 0)
+		log_warning_errno(r, "cannot look through the spool");
+	for (size_t i = 0; i < res.n_stuck; i++)
+		log_warning("cannot remove stale spool entry %s in incoming/%u: %s; it stays until its owner removes it",
+			    res.stuck[i].name, (unsigned)res.stuck[i].uid, strerror(res.stuck[i].error));
+	log_summaries(d);
+	state_save_again(d);
+	if (d->status_dirty)
+		write_status(d);
+	if (intake_has_work(d->intake))
+		sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
+	sd_event_source_set_time(s, usec + (r > 0 ? SWEEP_SLICE_GAP_US : SWEEP_INTERVAL_US));
 	return 0;
 }
 
@@ -1167,8 +1187,13 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 	}
 	state_records_free(recs, n);
 	/* the survivors, and only they, are the saved state from now on */
-	if (!quiet && (r = state_compact(d->store, d->active)) < 0)
-		return log_error_errno(r, "cannot write the saved state");
+	if (!quiet && (r = state_compact(d->store, d->active)) < 0) {
+		/* what start-up dropped is dropped again at the next start: nothing comes back */
+		log_error_errno(r, "cannot write the saved state; running on, and trying again later");
+		snprintf(d->last_error, sizeof(d->last_error), "the state cannot be written (%s)",
+			 strerror(-r));
+		d->state_unsaved = true;
+	}
 	return kept;
 }
 
@@ -1196,25 +1221,16 @@ int daemon_setup(struct daemon *d, char *why, size_t size)
 {
 	int r;
 
-	d->inotify_fd = -1;
 	d->active = active_set_new();
-	d->queue = calloc(QUEUE_MAX, sizeof(char *));
 	elements_init(&d->desired);
 	elements_init(&d->kernel);
-	if (!d->active || !d->queue) {
+	if (!d->active) {
 		snprintf(why, size, "out of memory");
 		return -ENOMEM;
 	}
 	r = dirs_open(&d->dirs, d->policy, why, size);
 	if (r < 0)
 		return r;
-	d->spool = (struct spool){
-		.incoming = d->dirs.incoming,
-		.work = d->dirs.work,
-		.gid = d->dirs.gid,
-		.lookup = user_of,
-		.userdata = d,
-	};
 	d->batch_max = batch_limit();
 	r = nft_new(&d->nft);
 	if (r < 0) {
@@ -1227,19 +1243,9 @@ int daemon_setup(struct daemon *d, char *why, size_t size)
 			 strerror(-r));
 		return r;
 	}
-	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd < 0) {
-		r = -errno;
-		snprintf(why, size, "cannot create an inotify instance: %s", strerror(errno));
-		return r;
-	}
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->dirs.incoming);
-	if (inotify_add_watch(d->inotify_fd, path,
-			      IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0) {
-		r = -errno;
-		snprintf(why, size, "cannot watch %s/incoming: %s", d->policy->daemon.spool,
-			 strerror(errno));
+	r = intake_new(d->dirs.incoming, d->dirs.work, &d->intake);
+	if (r < 0) {
+		snprintf(why, size, "cannot create an inotify instance: %s", strerror(-r));
 		return r;
 	}
 	return 0;
@@ -1275,7 +1281,11 @@ int daemon_start(struct daemon *d)
 	for (size_t i = 0; i < active_set_size(d->active); i++)
 		lease_arm(d, active_set_at(d->active, i));
 
-	r = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_inotify, d);
+	/* as the daemon user: it makes the submitters' directories its own */
+	r = intake_use_submitters(d);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the submitters' spool directories");
+	r = sd_event_add_io(d->event, &d->inotify_source, intake_fd(d->intake), EPOLLIN, on_inotify, d);
 	if (r >= 0)
 		r = sd_event_add_io(d->event, &d->monitor_source, monitor_fd(d->monitor), EPOLLIN,
 				    on_monitor, d);
@@ -1297,12 +1307,12 @@ int daemon_start(struct daemon *d)
 	sd_event_source_set_priority(d->monitor_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_priority(d->restore_source, SD_EVENT_PRIORITY_IMPORTANT);
 
-	d->seq = spool_max_seq(d->dirs.work);
 	process_work_leftovers(d);
-	d->rescan_needed = true;
-	while (d->queue_n || d->rescan_needed)
-		if (process_queue_once(d) == 0 && !d->rescan_needed)
-			break;
+	intake_rescan_all(d->intake);
+	while (process_queue_once(d) > 0)
+		;
+	if (intake_has_work(d->intake))
+		sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
 	write_status(d);
 	return 0;
 }
@@ -1342,7 +1352,7 @@ int daemon_reload(struct daemon *d)
 	struct uid_name *old_subs = d->submitters, *new_subs = NULL;
 	size_t old_n_subs = d->n_submitters, new_n_subs = 0, n = active_set_size(d->active);
 	struct ruleset_config old_cfg = d->rcfg;
-	struct active_entry **all = active_set_sorted(d->active);
+	struct active_entry **all = active_set_by_acceptance(d->active);
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
 	struct diag_list *why = calloc(n + 1, sizeof(*why));
@@ -1434,6 +1444,8 @@ int daemon_reload(struct daemon *d)
 	}
 	if (rebuild)
 		monitor_set_table(d->monitor, d->rcfg.table);
+	if (intake_use_submitters(d) < 0)
+		log_error("out of memory: the submitters' spool directories were not updated");
 
 	struct state_batch *sb = state_batch_new(d->store);
 	for (size_t i = 0; i < n_revoked; i++) {
@@ -1491,18 +1503,13 @@ void daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->process_source);
 	sd_event_source_disable_unref(d->restore_source);
 	sd_event_source_disable_unref(d->cleanup_source);
-	for (size_t i = 0; i < d->queue_n; i++)
-		free(d->queue[i]);
-	free(d->queue);
 	active_set_free(d->active);
 	elements_finish(&d->desired);
 	elements_finish(&d->kernel);
-	u64map_finish(&d->stuck_reported);
 	state_free(d->store);
 	monitor_free(d->monitor);
 	nft_free(d->nft);
-	if (d->inotify_fd >= 0)
-		close(d->inotify_fd);
+	intake_free(d->intake);
 	dirs_close(&d->dirs);
 	policy_free(d->policy);
 	free(d->submitters);

@@ -7,18 +7,19 @@
 
 #include "active.h"
 #include "dirs.h"
+#include "intake.h"
 #include "monitor.h"
 #include "nft.h"
 #include "policy.h"
 #include "ruleset.h"
-#include "spool.h"
 #include "state.h"
 #include "status.h"
 
 #define BATCH_MAX 1024	     /* spool entries judged and applied together */
-#define QUEUE_MAX 65536	     /* names waiting; past this, rescan instead */
 #define RESTORE_DELAY_US 20000 /* let a flush storm settle this long before restoring */
 #define SWEEP_INTERVAL_US (5 * 1000000ULL) /* the periodic look at the spool */
+#define SWEEP_BUDGET 1024 /* directory entries one slice of the sweep reads at most */
+#define SWEEP_SLICE_GAP_US 20000 /* between slices, when a sweep has more to do */
 
 struct uid_name {
 	uid_t uid;
@@ -31,13 +32,11 @@ struct daemon {
 	struct policy *policy;
 	struct ruleset_config rcfg;
 	struct dirs dirs;
-	struct spool spool;
+	struct intake *intake; /* the submitters' spool directories, queues and limits */
 	struct state *store; /* the saved fragments: snapshot and journal */
-	struct u64map stuck_reported; /* inodes of stale entries already reported */
 	size_t batch_max; /* BATCH_MAX, or less when file descriptors are scarce */
 	struct nft *nft;
 	struct monitor *monitor;
-	int inotify_fd;
 
 	struct active_set *active;
 	struct elements desired; /* what the active fragments ask for */
@@ -45,11 +44,6 @@ struct daemon {
 
 	struct uid_name *submitters; /* policy user names resolved to uids */
 	size_t n_submitters;
-
-	char **queue; /* names in incoming waiting to be taken */
-	size_t queue_n;
-	bool rescan_needed;
-	uint64_t seq;
 
 	sd_event_source *process_source, *restore_source, *cleanup_source;
 	sd_event_source *inotify_source, *monitor_source;
@@ -61,6 +55,7 @@ struct daemon {
 	struct status_event events[STATUS_EVENTS];
 	size_t n_events;
 	bool status_dirty;
+	bool state_unsaved; /* removals live in the kernel but not in the saved state (disk full) */
 	bool ready;
 	bool reloading;
 };

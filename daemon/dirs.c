@@ -158,7 +158,7 @@ int dirs_open(struct dirs *d, const struct policy *p, char *why, size_t size)
 		goto fail;
 	d->spool = r;
 	snprintf(path, sizeof(path), "%s/incoming", p->daemon.spool);
-	if ((r = open_dir(d->spool, path, "incoming", d->uid, d->gid, 03733, why, size)) < 0)
+	if ((r = open_dir(d->spool, path, "incoming", d->uid, d->submit_gid, 0710, why, size)) < 0)
 		goto fail;
 	d->incoming = r;
 	snprintf(path, sizeof(path), "%s/work", p->daemon.spool);

@@ -11,13 +11,11 @@
  * through these descriptors afterwards.
  *
  *   SPOOL            daemon:submit  0710  members of the submit group may pass through
- *   SPOOL/incoming   daemon:daemon  3733  anyone who can pass SPOOL may create files, nobody
- *                                         but the daemon may list; sticky: nobody may
- *                                         replace or remove another's file; setgid: files
- *                                         get the daemon's group, so it can read and answer
- *                                         them (the client makes them 0660)
+ *   SPOOL/incoming   daemon:submit  0710  the same; it holds one directory per submitter,
+ *                                         incoming/UID, that only that user may write (made
+ *                                         by the intake: see intake.h)
  *   SPOOL/work       daemon:daemon  0700  submissions the daemon has taken, until their verdict
- *   STATE            daemon:daemon  0700  accepted fragments
+ *   STATE            daemon:daemon  0700  the saved state: a snapshot and a journal (state.h)
  *   RUNTIME          daemon:submit  0750  the status file (0644), for submitters and admins
  */
 struct dirs {

@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config = POLICY_DEFAULT_PATH;
-	struct daemon d = { .inotify_fd = -1 };
+	struct daemon d = { 0 };
 	int action = 0, c, r;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {

@@ -38,12 +38,11 @@ static const char *kind_name(enum spool_kind k)
 		[SPOOL_REGULAR] = "a regular file", [SPOOL_SYMLINK] = "a symbolic link",
 		[SPOOL_DIRECTORY] = "a directory",  [SPOOL_FIFO] = "a FIFO",
 		[SPOOL_SOCKET] = "a socket",	    [SPOOL_DEVICE] = "a device node",
-		[SPOOL_GONE] = "gone",
 	};
 	return names[k];
 }
 
-static struct submission *submission_new(const char *name)
+static struct submission *submission_new(const char *name, uid_t uid, const char *user)
 {
 	struct submission *s = calloc(1, sizeof(*s));
 
@@ -51,6 +50,8 @@ static struct submission *submission_new(const char *name)
 		return NULL;
 	s->fd = -1;
 	s->dirfd = -1;
+	s->uid = uid;
+	s->user = user;
 	diag_init(&s->problems);
 	s->name_valid = fragment_name_valid(name, strlen(name));
 	if (s->name_valid)
@@ -72,7 +73,7 @@ static int open_checked(struct submission *s, const struct stat *seen)
 		fd = openat(s->dirfd, s->entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		diag_add(&s->problems, 0,
-			 "the daemon cannot read it (%s): it must be readable by its group",
+			 "the daemon cannot read it (%s): make it 0660, as natwarden submit does",
 			 strerror(errno));
 		return -errno;
 	}
@@ -86,11 +87,49 @@ static int open_checked(struct submission *s, const struct stat *seen)
 	return 0;
 }
 
-static void inspect(const struct spool *sp, struct submission *s)
+static void not_a_submitter(struct submission *s)
+{
+	const struct passwd *pw = getpwuid(s->uid);
+
+	if (pw)
+		diag_add(&s->problems, 0, "user '%s' is not a submitter: policy.ini has no [submitter %s]",
+			 pw->pw_name, pw->pw_name);
+	else
+		diag_add(&s->problems, 0, "uid %u is not a submitter (no such user)", (unsigned)s->uid);
+}
+
+/* The first findings that make judging pointless, from what the kernel says of the entry. */
+static bool acceptable_kind(struct submission *s, const struct stat *st)
+{
+	enum spool_kind kind = kind_of(st->st_mode);
+
+	if (!s->name_valid)
+		diag_add(&s->problems, 0,
+			 "invalid fragment name %s: use 1-%d of a-z 0-9 . _ -, starting with a letter or digit",
+			 s->shown, FRAGMENT_NAME_MAX);
+	if (st->st_uid != s->uid) {
+		/* only its user can put anything into a user's directory: it moved this in */
+		diag_add(&s->problems, 0,
+			 "it belongs to uid %u, not to uid %u whose spool directory it is in: submit files of your own",
+			 (unsigned)st->st_uid, (unsigned)s->uid);
+		return false;
+	}
+	if (kind != SPOOL_REGULAR) {
+		diag_add(&s->problems, 0, "it is %s, not a regular file", kind_name(kind));
+		return false;
+	}
+	if (st->st_nlink != 1) {
+		diag_add(&s->problems, 0, "it has %ju hard links: submit a file of your own",
+			 (uintmax_t)st->st_nlink);
+		return false;
+	}
+	return true;
+}
+
+static void inspect(struct submission *s, bool read_it)
 {
 	_cleanup_close_ int pfd = -1;
 	struct stat st;
-	enum spool_kind kind;
 	int r;
 
 	/* O_PATH: look at whatever it is without opening it (no FIFO, no device side effects) */
@@ -99,49 +138,17 @@ static void inspect(const struct spool *sp, struct submission *s)
 		diag_add(&s->problems, 0, "it vanished before it could be read");
 		return;
 	}
-	kind = kind_of(st.st_mode);
-	s->uid = st.st_uid;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->owner = st.st_uid;
 	s->owner_known = true;
-	s->user = sp->lookup(sp->userdata, st.st_uid);
-	if (!s->name_valid)
-		diag_add(&s->problems, 0,
-			 "invalid fragment name %s: use 1-%d of a-z 0-9 . _ -, starting with a letter or digit",
-			 s->shown, FRAGMENT_NAME_MAX);
-	if (kind != SPOOL_REGULAR) {
-		diag_add(&s->problems, 0, "it is %s, not a regular file", kind_name(kind));
+	if (!acceptable_kind(s, &st))
 		return;
-	}
-	if (st.st_nlink != 1) {
-		diag_add(&s->problems, 0, "it has %ju hard links: submit a file of your own",
-			 (uintmax_t)st.st_nlink);
-		return;
-	}
-	/*
-	 * Created in incoming, a file gets the daemon's group. Any other group means it was made
-	 * elsewhere and linked in (its other name since removed): its content need not be its
-	 * owner's, so it must not be judged as the owner's submission.
-	 */
-	if (st.st_gid != sp->gid) {
-		diag_add(&s->problems, 0,
-			 "it was not created in the spool (its group is %u): submit with natwarden submit",
-			 (unsigned)st.st_gid);
-		return;
-	}
-	/*
-	 * A single-link regular file, taken into our own directory: whatever it is, it is only
-	 * its owner's, so writing the verdict into it can hurt nobody else.
-	 */
+	/* A single-link regular file of its own: writing the verdict into it hurts nobody else. */
 	if (open_checked(s, &st) < 0)
 		return;
 	if (!s->user) {
-		const struct passwd *pw = getpwuid(st.st_uid);
-		if (pw)
-			diag_add(&s->problems, 0,
-				 "user '%s' is not a submitter: policy.ini has no [submitter %s]",
-				 pw->pw_name, pw->pw_name);
-		else
-			diag_add(&s->problems, 0, "uid %u is not a submitter (no such user)",
-				 (unsigned)st.st_uid);
+		not_a_submitter(s);
 		return;
 	}
 	if (st.st_size > FRAGMENT_MAX_BYTES) {
@@ -149,7 +156,7 @@ static void inspect(const struct spool *sp, struct submission *s)
 			 FRAGMENT_MAX_BYTES);
 		return;
 	}
-	if (!s->name_valid)
+	if (!s->name_valid || !read_it)
 		return;
 	r = read_fd_capped(s->fd, FRAGMENT_MAX_BYTES, &s->text, &s->len);
 	if (r == -EFBIG)
@@ -161,60 +168,103 @@ static void inspect(const struct spool *sp, struct submission *s)
 		s->judged_before = true;
 }
 
-int spool_take(const struct spool *sp, uint64_t seq, const char *name, struct submission **ret)
+int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user, uint64_t seq,
+	       const char *name, bool read_it, struct submission **ret)
 {
 	struct submission *s;
 	struct stat st;
 
 	if (name[0] == '.')
 		return -EINVAL;
-	if (fstatat(sp->incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(userdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -ENOENT;
-	s = submission_new(name);
+	s = submission_new(name, uid, user);
 	if (!s)
 		return -ENOMEM;
-	/* Only regular files go to work: anything else is judged, and removed, where it is. */
-	if (s->name_valid && S_ISREG(st.st_mode)) {
-		snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%s", seq, name);
-		if (renameat(sp->incoming, name, sp->work, s->entry) == 0) {
-			s->dirfd = sp->work;
-		} else if (errno == ENOENT) {
-			submission_free(s);
-			return -ENOENT;
-		}
-	}
-	if (s->dirfd < 0) {
-		s->dirfd = sp->incoming;
+	if (S_ISDIR(st.st_mode)) {
+		/* judged where it is; removed only if it is still this inode */
+		s->dirfd = userdir;
 		snprintf(s->entry, sizeof(s->entry), "%s", name);
+	} else {
+		snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%u-%s", seq, (unsigned)uid,
+			 s->name_valid ? name : "");
+		if (renameat(userdir, name, sp->work, s->entry) < 0) {
+			int r = errno == ENOENT ? -ENOENT : -errno;
+			submission_free(s);
+			return r;
+		}
+		s->dirfd = sp->work;
 	}
-	inspect(sp, s);
+	inspect(s, read_it);
 	/* Only a leftover in work can carry our verdict; a new file that looks so is a forgery. */
 	s->judged_before = false;
 	*ret = s;
 	return 0;
 }
 
-int spool_take_work(const struct spool *sp, const char *entry, struct submission **ret)
+/* "SEQ-UID-NAME" as made by spool_take: the uid and where the name starts. */
+static int parse_work_name(const char *entry, uid_t *ret_uid, const char **ret_name)
 {
-	const char *dash = strchr(entry, '-');
-	struct submission *s = submission_new(dash ? dash + 1 : entry);
+	const char *p = entry, *dash;
+	uint32_t uid;
 
+	if (strlen(entry) < 22 || entry[20] != '-')
+		return -EINVAL;
+	for (size_t i = 0; i < 20; i++)
+		if (!char_is_digit(entry[i]))
+			return -EINVAL;
+	p = entry + 21;
+	dash = strchr(p, '-');
+	if (!dash || parse_uint32(p, (size_t)(dash - p), 0, UINT32_MAX - 1, &uid) < 0)
+		return -EINVAL;
+	*ret_uid = uid;
+	*ret_name = dash + 1;
+	return 0;
+}
+
+int spool_take_work(const struct spool *sp, const char *entry, spool_user_lookup lookup,
+		    void *userdata, struct submission **ret)
+{
+	const char *name;
+	struct submission *s;
+	uid_t uid;
+
+	if (parse_work_name(entry, &uid, &name) < 0)
+		return -EINVAL;
+	s = submission_new(name, uid, lookup(userdata, uid));
 	if (!s)
 		return -ENOMEM;
 	s->dirfd = sp->work;
 	snprintf(s->entry, sizeof(s->entry), "%s", entry);
-	inspect(sp, s);
+	inspect(s, true);
 	*ret = s;
 	return 0;
 }
 
-int spool_finish(const struct spool *sp, struct submission *s, const char *verdict, size_t len,
-		 uint64_t seq)
+/* A directory judged in its user's directory: remove it only if it is still what was judged. */
+static int remove_in_place(struct submission *s, uint64_t seq)
 {
 	char stuck[64];
 	struct stat st;
 	int r;
 
+	if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* already gone */
+	if (st.st_dev != s->dev || st.st_ino != s->ino)
+		return 0; /* its user replaced it: a new entry, for the next round */
+	if (unlinkat(s->dirfd, s->entry, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+		return 0;
+	r = -errno;
+	/* a non-empty directory: out of the way, under a name nobody judges */
+	snprintf(stuck, sizeof(stuck), ".stuck.%020" PRIu64, seq);
+	if (renameat(s->dirfd, s->entry, s->dirfd, stuck) < 0)
+		return -errno;
+	return r;
+}
+
+int spool_finish(const struct spool *sp, struct submission *s, const char *verdict, size_t len,
+		 uint64_t seq)
+{
 	if (s->fd >= 0 && s->can_answer && verdict) {
 		/*
 		 * Overwrite, then cut what is left of the fragment: truncating to 0 first would
@@ -223,15 +273,12 @@ int spool_finish(const struct spool *sp, struct submission *s, const char *verdi
 		if (pwrite(s->fd, verdict, len, 0) != (ssize_t)len || ftruncate(s->fd, (off_t)len) < 0)
 			s->can_answer = false;
 	}
-	if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0; /* already gone */
-	if (unlinkat(s->dirfd, s->entry, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
-		return 0;
-	r = -errno;
-	/* Its owner's non-empty directory: out of the way, under a name nobody will judge. */
-	snprintf(stuck, sizeof(stuck), ".stuck.%020" PRIu64, seq);
-	renameat(s->dirfd, s->entry, sp->incoming, stuck);
-	return r;
+	if (s->dirfd != sp->work)
+		return remove_in_place(s, seq);
+	/* in work, which is ours alone: nobody can have put anything else under this name */
+	if (unlinkat(sp->work, s->entry, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 void submission_free(struct submission *s)
@@ -244,130 +291,45 @@ void submission_free(struct submission *s)
 	free(s);
 }
 
-bool spool_needs_attention_now(int incoming, const char *name)
+static int compare_names(const void *a, const void *b)
 {
-	struct stat st;
-
-	if (fstatat(incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return false;
-	/* a regular file is being written: its IN_CLOSE_WRITE will come */
-	return !(S_ISREG(st.st_mode) && st.st_nlink == 1);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int spool_sweep(const struct spool *sp, int64_t now, size_t max, char ***ret, size_t *ret_n,
-		int *ret_removed, struct spool_stuck *stuck, size_t stuck_max, size_t *ret_n_stuck)
+int spool_list_work(int work, size_t max, char ***ret, size_t *ret_n)
 {
-	size_t n_stuck = 0;
-	DIR *d = opendir_at(sp->incoming);
+	DIR *d = opendir_at(work);
 	char **names = NULL;
-	struct dirent *de;
-	size_t n = 0;
-	int removed = 0;
-
-	if (!d)
-		return -errno;
-	names = calloc(max + 1, sizeof(char *));
-	if (!names) {
-		closedir(d);
-		return -ENOMEM;
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(sp->incoming, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (de->d_name[0] == '.') {
-			if (now - (int64_t)st.st_mtime <= SPOOL_STALE_SECONDS)
-				continue;
-			if (unlinkat(sp->incoming, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
-				removed++;
-			else if (n_stuck < stuck_max) {
-				struct spool_stuck *k = &stuck[n_stuck++];
-				str_quote(k->name, sizeof(k->name), de->d_name, strlen(de->d_name));
-				k->ino = st.st_ino;
-				k->uid = st.st_uid;
-				k->error = errno;
-			}
-			continue;
-		}
-		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-		    now - (int64_t)st.st_mtime < SPOOL_QUIET_SECONDS)
-			continue; /* being written: its close comes, or the next sweep takes it */
-		if (n < max && (names[n] = strdup(de->d_name)))
-			n++;
-	}
-	closedir(d);
-	*ret = names;
-	*ret_n = n;
-	*ret_removed = removed;
-	*ret_n_stuck = n_stuck;
-	return 0;
-}
-
-struct listed {
-	char *name;
-	int64_t ctime_ns;
-};
-
-static int compare_listed(const void *x, const void *y)
-{
-	const struct listed *a = x, *b = y;
-
-	if (a->ctime_ns != b->ctime_ns)
-		return a->ctime_ns < b->ctime_ns ? -1 : 1;
-	return strcmp(a->name, b->name);
-}
-
-int spool_list(int dirfd, size_t max, char ***ret, size_t *ret_n, bool *ret_more)
-{
-	DIR *d = opendir_at(dirfd);
-	struct listed *v = NULL;
 	size_t n = 0, allocated = 0;
 	struct dirent *de;
 
-	/* defined on every return: a caller that misjudges an error still sees an empty list */
 	*ret = NULL;
 	*ret_n = 0;
-	*ret_more = false;
 	if (!d)
 		return errno ? -errno : -EIO;
 	while ((de = readdir(d))) {
-		struct stat st;
 		if (de->d_name[0] == '.')
 			continue;
-		if (n == max) {
-			*ret_more = true;
-			break;
-		}
 		if (n == allocated) {
 			allocated = allocated ? allocated * 2 : 64;
-			struct listed *grown = reallocarray(v, allocated, sizeof(*grown));
+			char **grown = reallocarray(names, allocated + 1, sizeof(char *));
 			if (!grown)
 				break;
-			v = grown;
+			names = grown;
 		}
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		v[n].name = strdup(de->d_name);
-		if (!v[n].name)
+		if (!(names[n] = strdup(de->d_name)))
 			break;
-		v[n].ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 		n++;
 	}
 	closedir(d);
+	/* names are "SEQUENCE-UID-NAME": sorted, they are in arrival order */
 	if (n)
-		qsort(v, n, sizeof(*v), compare_listed);
-	char **names = calloc(n + 1, sizeof(char *));
-	if (!names) {
-		for (size_t i = 0; i < n; i++)
-			free(v[i].name);
-		free(v);
-		return -ENOMEM;
+		qsort(names, n, sizeof(char *), compare_names);
+	if (n > max) {
+		for (size_t i = max; i < n; i++)
+			free(names[i]);
+		n = max;
 	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = v[i].name;
-	free(v);
 	*ret = names;
 	*ret_n = n;
 	return 0;
@@ -384,10 +346,9 @@ uint64_t spool_max_seq(int work)
 {
 	char **names;
 	size_t n;
-	bool more;
 	uint64_t max = 0;
 
-	if (spool_list(work, SIZE_MAX, &names, &n, &more) < 0)
+	if (spool_list_work(work, SIZE_MAX, &names, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = strtoull(names[i], NULL, 10);

@@ -236,6 +236,33 @@ struct active_entry **active_set_sorted(const struct active_set *a)
 	return v;
 }
 
+/* Oldest acceptance first; ties (one batch) by uid, then name: the order start-up uses too. */
+static int compare_acceptance(const void *x, const void *y)
+{
+	const struct active_entry *a = *(const struct active_entry *const *)x;
+	const struct active_entry *b = *(const struct active_entry *const *)y;
+
+	if (a->accepted != b->accepted)
+		return a->accepted < b->accepted ? -1 : 1;
+	if (a->uid != b->uid)
+		return a->uid < b->uid ? -1 : 1;
+	return strcmp(a->frag->name, b->frag->name);
+}
+
+struct active_entry **active_set_by_acceptance(const struct active_set *a)
+{
+	/* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
+	struct active_entry **v = calloc(a->n + 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	if (a->n)
+		memcpy(v, a->entries, a->n * sizeof(*v));
+	qsort(v, a->n, sizeof(*v), compare_acceptance);
+	/* NOLINTEND(bugprone-sizeof-expression) */
+	return v;
+}
+
 size_t active_set_user_fragments(const struct active_set *a, const char *user)
 {
 	const struct user_total *u = user_total(a, user);

@@ -52,6 +52,12 @@ size_t active_set_size(const struct active_set *a);
 struct active_entry *active_set_at(const struct active_set *a, size_t i);
 /* A new array of all entries sorted by (user, name); free() it. NULL when out of memory. */
 struct active_entry **active_set_sorted(const struct active_set *a);
+/*
+ * A new array of all entries, oldest acceptance first (then uid, then name): the order in
+ * which start-up and a reload judge them again, so both keep the same fragments when a
+ * policy shrinks. free() it; NULL when out of memory.
+ */
+struct active_entry **active_set_by_acceptance(const struct active_set *a);
 
 /* Per-user totals over the active set. */
 size_t active_set_user_fragments(const struct active_set *a, const char *user);

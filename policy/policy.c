@@ -327,8 +327,14 @@ static int handle_submitter(struct ctx *c, unsigned line, const char *k, const c
 		return parse_number(c, line, k, v, 1, 1000000, &s->max_rules);
 	if (strcmp(k, "max_lease") == 0)
 		return parse_number(c, line, k, v, 0, FRAGMENT_MAX_LEASE, &s->max_lease);
+	if (strcmp(k, "max_spool_entries") == 0)
+		return parse_number(c, line, k, v, 1, 100000, &s->max_spool_entries);
+	if (strcmp(k, "max_spool_bytes") == 0)
+		return parse_number(c, line, k, v, 65536, 1u << 30, &s->max_spool_bytes);
+	if (strcmp(k, "max_submissions_per_minute") == 0)
+		return parse_number(c, line, k, v, 1, 1000000, &s->max_submissions_per_minute);
 	diag_add(c->errs, line,
-		 "unknown key %s in [submitter %s] (ports, protocols, destinations, masquerade, max_fragments, max_rules, max_lease)",
+		 "unknown key %s in [submitter %s] (ports, protocols, destinations, masquerade, max_fragments, max_rules, max_lease, max_spool_entries, max_spool_bytes, max_submissions_per_minute)",
 		 Q(k), s->name);
 	return -EINVAL;
 }
@@ -419,6 +425,9 @@ static struct submitter *add_submitter(struct ctx *c, const char *name, unsigned
 		.udp = true,
 		.max_fragments = 8,
 		.max_rules = 64,
+		.max_spool_entries = SUBMITTER_DEFAULT_MAX_SPOOL_ENTRIES,
+		.max_spool_bytes = SUBMITTER_DEFAULT_MAX_SPOOL_BYTES,
+		.max_submissions_per_minute = SUBMITTER_DEFAULT_MAX_SUBMISSIONS_PER_MINUTE,
 	};
 	snprintf(s->name, sizeof(s->name), "%.*s", (int)(sizeof(s->name) - 1), name); /* checked: at most 32 */
 	return s;

@@ -38,7 +38,15 @@ struct submitter {
 	uint32_t max_fragments;
 	uint32_t max_rules;
 	uint32_t max_lease; /* 0: leases optional */
+	/* What one submitter may hold in the spool at once, and how fast it may submit. */
+	uint32_t max_spool_entries;	     /* entries in its spool directory (temporary files too) */
+	uint32_t max_spool_bytes;	     /* disk space they occupy */
+	uint32_t max_submissions_per_minute; /* judged submissions; more are refused unjudged */
 };
+
+#define SUBMITTER_DEFAULT_MAX_SPOOL_ENTRIES 64
+#define SUBMITTER_DEFAULT_MAX_SPOOL_BYTES (4u << 20)
+#define SUBMITTER_DEFAULT_MAX_SUBMISSIONS_PER_MINUTE 600
 
 struct policy {
 	char *path; /* for messages */
