@@ -51,7 +51,7 @@ static int judge(const struct client_options *o, const char *policy_path, bool e
 		fprintf(stderr, "natwarden: out of memory\n");
 		return EXIT_USAGE;
 	}
-	engine_judge(p, user, active, f, &j);
+	engine_judge(p, NULL, user, active, f, &j);
 	active_set_free(active);
 	if (j.verdict == VERDICT_REJECTED) {
 		printf("%s: rejected for %s\n", f->name, user);

@@ -241,7 +241,34 @@ static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **
 	return ruleset_commit_view(&d->kernel, &d->desired, t);
 }
 
-/* The whole table in one transaction; `old_table`, if set, is deleted in the same one. */
+/*
+ * May natwardend replace or make table inet `table`? Only when it does not exist or carries
+ * natwarden's mark: a table of someone else's with that name is never touched.
+ */
+static int table_check(struct daemon *d, const char *table, char **ret_error)
+{
+	int r = nft_table_owner(d->nft, table), r2;
+	char *why = NULL;
+
+	if (r >= 0)
+		return 0;
+	if (r == -EEXIST)
+		r2 = asprintf(&why, "table inet %s exists and is not natwarden's (it lacks natwarden's mark): natwardend never replaces or deletes a table it did not make; set another [daemon] table, or remove that table",
+			      table);
+	else
+		r2 = asprintf(&why, "cannot look at table inet %s: %s", table, strerror(-r));
+	if (r2 < 0)
+		why = NULL;
+	if (ret_error) {
+		free(*ret_error);
+		*ret_error = why;
+	} else {
+		free(why);
+	}
+	return r;
+}
+
+/* The whole table in one transaction; `old_table`, if set and ours, is deleted in the same one. */
 static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error)
 {
 	_cleanup_free_ char *text = NULL;
@@ -252,8 +279,14 @@ static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret
 
 	if (!out)
 		return -ENOMEM;
-	if (old_table && strcmp(old_table, d->rcfg.table) != 0)
-		fprintf(out, "table inet %s {}\ndelete table inet %s\n", old_table, old_table);
+	r = table_check(d, d->rcfg.table, ret_error);
+	if (r < 0) {
+		(void)fclose(out); /* a memstream: nothing written yet */
+		return r;
+	}
+	/* the old table goes in the same transaction, only if it is ours */
+	if (old_table && strcmp(old_table, d->rcfg.table) != 0 && nft_table_owner(d->nft, old_table) == 1)
+		fprintf(out, "delete table inet %s\n", old_table);
 	r = ruleset_render_full(&d->rcfg, &d->desired, out);
 	if (fclose(out) != 0 && r >= 0)
 		r = -ENOMEM;
@@ -273,6 +306,8 @@ static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret
 
 static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_one_by_one);
 static void report(struct daemon *d, struct op *op);
+static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const char *context,
+		       char **ret_error);
 static void op_release(struct op *op);
 
 static void lease_disarm(struct active_entry *e)
@@ -412,7 +447,7 @@ static void op_prepare(struct daemon *d, struct op *op, struct state_batch *sb, 
 		op->outcome = OUT_EXPIRED;
 		return;
 	}
-	engine_judge(d->policy, op->user, d->active, op->frag, &j);
+	engine_judge(d->policy, &d->router, op->user, d->active, op->frag, &j);
 	op->old = active_set_find(d->active, op->user, op->frag->name);
 	switch (j.verdict) {
 	case VERDICT_REJECTED:
@@ -1031,9 +1066,14 @@ static int on_restore(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)usec;
 	r = kernel_apply_full(d, NULL, &err);
 	if (r < 0) {
-		d->restore_failures++;
-		log_error("cannot restore table inet %s (attempt %d): %s", d->rcfg.table,
-			  d->restore_failures, err ? err : strerror(-r));
+		/* said at the first failure, then once a minute: a foreign table may stay for long */
+		if (d->restore_failures++ % 60 == 0) {
+			log_error("cannot restore table inet %s (attempt %d): %s", d->rcfg.table,
+				  d->restore_failures, err ? err : strerror(-r));
+			snprintf(d->last_error, sizeof(d->last_error), "cannot restore table inet %s: %.400s",
+				 d->rcfg.table, err ? err : strerror(-r));
+			write_status(d);
+		}
 		sd_event_source_set_time_relative(s, 1000000);
 		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 		return 0;
@@ -1082,6 +1122,74 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
 		sd_event_now(d->event, CLOCK_MONOTONIC, &when);
 		sd_event_source_set_time(d->restore_source, when + RESTORE_DELAY_US);
 		sd_event_source_set_enabled(d->restore_source, SD_EVENT_ONESHOT);
+	}
+	return 0;
+}
+
+/* ---- the router's own addresses ---------------------------------------------------------- */
+
+/*
+ * The addresses changed: look again and, when the view differs, judge every active fragment
+ * again, so a forward that now points at the router is revoked at once (the kernel's guard
+ * already drops such traffic meanwhile). Should the kernel refuse, try again in a second.
+ */
+static int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	_cleanup_free_ char *err = NULL;
+	struct router_view now;
+	int r;
+
+	(void)usec;
+	r = localaddr_dump(d->localaddr, &now);
+	if (r < 0) {
+		log_warning_errno(r, "cannot read the router's addresses; trying again in a second");
+		goto again;
+	}
+	if (router_view_equal(&now, &d->router)) {
+		router_view_finish(&now);
+		return 0;
+	}
+	router_view_finish(&d->router);
+	d->router = now;
+	r = rejudge_all(d, &d->rcfg, "after the router's addresses changed", &err);
+	if (r < 0) {
+		log_error("cannot revoke forwards after the router's addresses changed: %s; trying again in a second",
+			  err ? err : strerror(-r));
+		/* look again from scratch next time */
+		router_view_finish(&d->router);
+		goto again;
+	}
+	log_info("the router's addresses changed (%zu local addresses and routes now): %d forward%s revoked",
+		 d->router.n, r, r == 1 ? "" : "s");
+	if (d->status_dirty)
+		write_status(d);
+	return 0;
+again:
+	sd_event_source_set_time_relative(s, 1000000);
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static int on_localaddr(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	bool changed = false;
+	int enabled = SD_EVENT_OFF;
+	int r;
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	r = localaddr_drain(d->localaddr, &changed);
+	if (r < 0) {
+		log_warning_errno(r, "reading address notifications failed: looking again");
+		changed = true;
+	}
+	sd_event_source_get_enabled(d->readdr_source, &enabled);
+	if (changed && enabled == SD_EVENT_OFF) {
+		sd_event_source_set_time_relative(d->readdr_source, READDR_DELAY_US);
+		sd_event_source_set_enabled(d->readdr_source, SD_EVENT_ONESHOT);
 	}
 	return 0;
 }
@@ -1141,7 +1249,7 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 			diag_init(&j.reasons);
 			diag_add(&j.reasons, 0, "uid %u is no longer a submitter", rec->uid);
 		} else {
-			engine_judge(d->policy, user, d->active, rec->frag, &j);
+			engine_judge(d->policy, &d->router, user, d->active, rec->frag, &j);
 		}
 		snprintf(uid, sizeof(uid), "%u", (unsigned)rec->uid);
 		if (j.verdict == VERDICT_ACCEPTED && rec->expires && rec->expires <= now) {
@@ -1243,6 +1351,14 @@ int daemon_setup(struct daemon *d, char *why, size_t size)
 			 strerror(-r));
 		return r;
 	}
+	/* subscribed before the first look: no change between the two goes unnoticed */
+	r = localaddr_new(&d->localaddr);
+	if (r == 0)
+		r = localaddr_dump(d->localaddr, &d->router);
+	if (r < 0) {
+		snprintf(why, size, "cannot read the router's addresses from the kernel: %s", strerror(-r));
+		return r;
+	}
 	r = intake_new(d->dirs.incoming, d->dirs.work, &d->intake);
 	if (r < 0) {
 		snprintf(why, size, "cannot create an inotify instance: %s", strerror(-r));
@@ -1290,6 +1406,12 @@ int daemon_start(struct daemon *d)
 		r = sd_event_add_io(d->event, &d->monitor_source, monitor_fd(d->monitor), EPOLLIN,
 				    on_monitor, d);
 	if (r >= 0)
+		r = sd_event_add_io(d->event, &d->localaddr_source, localaddr_fd(d->localaddr), EPOLLIN,
+				    on_localaddr, d);
+	if (r >= 0)
+		r = sd_event_add_time_relative(d->event, &d->readdr_source, CLOCK_MONOTONIC,
+					       READDR_DELAY_US, 1000, on_readdr, d);
+	if (r >= 0)
 		r = sd_event_add_defer(d->event, &d->process_source, on_process, d);
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &d->restore_source, CLOCK_MONOTONIC,
@@ -1300,6 +1422,9 @@ int daemon_start(struct daemon *d)
 	if (r < 0)
 		return log_error_errno(r, "cannot set up the event loop");
 	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
+	sd_event_source_set_enabled(d->readdr_source, SD_EVENT_OFF);
+	sd_event_source_set_priority(d->localaddr_source, SD_EVENT_PRIORITY_IMPORTANT);
+	sd_event_source_set_priority(d->readdr_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_enabled(d->process_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->cleanup_source, SD_EVENT_ON);
 	/* the spool is judged after new submissions are already watched: nothing slips through */
@@ -1346,58 +1471,37 @@ static void keep_daemon_settings(struct policy *new, const struct policy *old)
 	memcpy(new->daemon.group, old->daemon.group, sizeof(new->daemon.group));
 }
 
-int daemon_reload(struct daemon *d)
+/*
+ * Judge every active fragment again, oldest acceptance first, under d->policy and d->router,
+ * and take out what no longer passes: in the kernel with one transaction (the whole table,
+ * replacing `old_cfg`'s, when the table's own settings changed; else only the elements that
+ * go), then in the saved state, then in the log (`context` says why: "after a policy
+ * change"). Should the kernel refuse, nothing changes and its words are in *ret_error.
+ * Returns the number revoked, or a negative errno.
+ */
+static void revoke_saved(struct daemon *d, struct active_entry **revoked, struct diag_list *why,
+			 size_t n, const char *context);
+
+static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const char *context,
+		       char **ret_error)
 {
-	struct policy *old_policy = d->policy, *new_policy = NULL;
-	struct uid_name *old_subs = d->submitters, *new_subs = NULL;
-	size_t old_n_subs = d->n_submitters, new_n_subs = 0, n = active_set_size(d->active);
-	struct ruleset_config old_cfg = d->rcfg;
-	struct active_entry **all = active_set_by_acceptance(d->active);
+	size_t n = active_set_size(d->active), n_revoked = 0;
+	_cleanup_free_ struct active_entry **all = active_set_by_acceptance(d->active);
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-	struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
-	struct diag_list *why = calloc(n + 1, sizeof(*why));
-	_cleanup_free_ char *err = NULL;
-	struct diag_list errs;
-	size_t n_revoked = 0;
+	_cleanup_free_ struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
+	_cleanup_free_ struct diag_list *why = calloc(n + 1, sizeof(*why));
+	bool rebuild = !ruleset_config_equal(old_cfg, &d->rcfg);
 	int r;
 
-	sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading %s", d->config_path);
-	d->reloading = true;
-	diag_init(&errs);
-	r = !all || !revoked || !why ? -ENOMEM : policy_load(d->config_path, &new_policy, &errs);
-	if (r == 0)
-		r = resolve_submitters(new_policy, &new_subs, &new_n_subs);
-	if (r < 0) {
-		char first[DIAG_TEXT + 320] = "";
-		static char all_errs[JOINED_MAX];
-		if (errs.n)
-			snprintf(first, sizeof(first), "%s:%u: %s", d->config_path, errs.items[0].line,
-				 errs.items[0].text);
-		for (size_t i = 0; i < errs.n; i++)
-			log_error("%s:%u: %s", d->config_path, errs.items[i].line, errs.items[i].text);
-		join_reasons(&errs, d->config_path, all_errs, sizeof(all_errs), NULL);
-		const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", all_errs } };
-		log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
-			  "reload failed, the previous policy stays in force: %s",
-			  first[0] ? first : strerror(-r));
-		snprintf(d->last_error, sizeof(d->last_error), "reload failed: %.400s", first);
-		policy_free(new_policy);
-		goto done;
-	}
-	keep_daemon_settings(new_policy, old_policy);
-
-	/* Re-judge everything, oldest first, against the new policy. */
-	d->policy = new_policy;
-	d->submitters = new_subs;
-	d->n_submitters = new_n_subs;
-	ruleset_config_from_policy(&d->rcfg, new_policy);
+	if (!all || !revoked || !why)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		active_set_remove(d->active, all[i]);
 	for (size_t i = 0; i < n; i++) {
 		struct judgement j;
 		const char *user = user_of(d, all[i]->uid);
 		if (user)
-			engine_judge(new_policy, user, d->active, all[i]->frag, &j);
+			engine_judge(d->policy, &d->router, user, d->active, all[i]->frag, &j);
 		else {
 			j.verdict = VERDICT_REJECTED;
 			diag_init(&j.reasons);
@@ -1409,20 +1513,18 @@ int daemon_reload(struct daemon *d)
 		revoked[n_revoked++] = all[i];
 		elements_remove_fragment(&d->desired, all[i]->frag);
 	}
-
-	bool rebuild = !ruleset_config_equal(&old_cfg, &d->rcfg);
 	if (rebuild) {
-		r = kernel_apply_full(d, old_cfg.table, &err);
+		r = kernel_apply_full(d, old_cfg->table, ret_error);
 	} else {
 		struct touched t;
 		touched_init(&t);
 		for (size_t i = 0; i < n_revoked; i++)
 			touched_add_fragment(&t, revoked[i]->frag);
-		r = kernel_apply_delta(d, &t, &err);
+		r = kernel_apply_delta(d, &t, ret_error);
 		touched_finish(&t);
 	}
 	if (r < 0) {
-		/* put everything back as it was: the old policy stays in force */
+		/* everything back as it was */
 		for (size_t i = 0; i < n; i++)
 			if (active_set_find(d->active, all[i]->user, all[i]->frag->name) == all[i])
 				active_set_remove(d->active, all[i]);
@@ -1430,25 +1532,21 @@ int daemon_reload(struct daemon *d)
 			active_set_insert(d->active, all[i]);
 		for (size_t i = 0; i < n_revoked; i++)
 			elements_add_fragment(&d->desired, revoked[i]->frag);
-		d->policy = old_policy;
-		d->submitters = old_subs;
-		d->n_submitters = old_n_subs;
-		d->rcfg = old_cfg;
-		const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", err } };
-		log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
-			  "reload failed, the previous policy stays in force: the kernel refused the change: %s",
-			  err ? err : strerror(-r));
-		policy_free(new_policy);
-		free(new_subs);
-		goto done;
+		return r;
 	}
 	if (rebuild)
 		monitor_set_table(d->monitor, d->rcfg.table);
-	if (intake_use_submitters(d) < 0)
-		log_error("out of memory: the submitters' spool directories were not updated");
+	revoke_saved(d, revoked, why, n_revoked, context);
+	return (int)n_revoked;
+}
 
+/* The revoked fragments, out of the kernel already: out of the saved state, logged, freed. */
+static void revoke_saved(struct daemon *d, struct active_entry **revoked, struct diag_list *why,
+			 size_t n, const char *context)
+{
 	struct state_batch *sb = state_batch_new(d->store);
-	for (size_t i = 0; i < n_revoked; i++) {
+
+	for (size_t i = 0; i < n; i++) {
 		struct active_entry *e = revoked[i];
 		static char reasons[JOINED_MAX];
 		char uid[16];
@@ -1456,42 +1554,107 @@ int daemon_reload(struct daemon *d)
 		join_reasons(&why[i], e->frag->name, reasons, sizeof(reasons), NULL);
 		const struct log_field f[] = { { "USER", e->user }, { "UID", uid }, { "FRAGMENT", e->frag->name },
 					       { "VERDICT", "revoked" }, { "REASON", reasons } };
-		log_event(LOG_WARNING, MID_REVOKED, f, ELEMENTSOF(f),
-			  "revoked %s's fragment '%s' after a policy change: %s", e->user,
-			  e->frag->name, reasons);
+		log_event(LOG_WARNING, MID_REVOKED, f, ELEMENTSOF(f), "revoked %s's fragment '%s' %s: %s",
+			  e->user, e->frag->name, context, reasons);
 		remember_event(d, "revoked", e->user, e->frag->name, reasons);
 		if (sb)
 			state_batch_remove(sb, e->uid, e->frag->name);
 		lease_disarm(e);
 		active_entry_free(e);
 	}
-	if (sb) {
-		if (state_batch_commit(sb) < 0)
-			log_error("cannot remove revoked fragments from the saved state");
-		state_batch_free(sb);
-	}
-	if (n_revoked)
+	/* unsaved, a revocation still holds: the next start judges the same way again */
+	if (sb && n && state_batch_commit(sb) < 0)
+		log_error("cannot remove %zu revoked fragment%s from the saved state; a restart revokes them again",
+			  n, n == 1 ? "" : "s");
+	state_batch_free(sb);
+	if (n) {
 		d->last_change_ms = now_ms();
-	char count[24], rev[24];
-	snprintf(count, sizeof(count), "%zu", active_set_size(d->active));
-	snprintf(rev, sizeof(rev), "%zu", n_revoked);
-	const struct log_field f[] = { { "POLICY", d->config_path }, { "FRAGMENTS", count },
-				       { "REVOKED", rev } };
-	log_event(LOG_NOTICE, MID_RELOADED, f, ELEMENTSOF(f),
-		  "reloaded %s: %s fragments still active, %s revoked", d->config_path, count, rev);
-	policy_free(old_policy);
-	free(old_subs);
-	d->last_error[0] = '\0';
-done:
-	free(all);
-	free(revoked);
-	free(why);
+		d->status_dirty = true;
+	}
+}
+
+static void reload_failed(struct daemon *d, const struct diag_list *errs, int r)
+{
+	char first[DIAG_TEXT + 320] = "";
+	static char all_errs[JOINED_MAX];
+
+	if (errs->n)
+		snprintf(first, sizeof(first), "%s:%u: %s", d->config_path, errs->items[0].line,
+			 errs->items[0].text);
+	for (size_t i = 0; i < errs->n; i++)
+		log_error("%s:%u: %s", d->config_path, errs->items[i].line, errs->items[i].text);
+	join_reasons(errs, d->config_path, all_errs, sizeof(all_errs), NULL);
+	const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", all_errs } };
+	log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
+		  "reload failed, the previous policy stays in force: %s",
+		  first[0] ? first : strerror(-r));
+	snprintf(d->last_error, sizeof(d->last_error), "reload failed: %.400s",
+		 first[0] ? first : strerror(-r));
+}
+
+int daemon_reload(struct daemon *d)
+{
+	struct policy *old_policy = d->policy, *new_policy = NULL;
+	struct uid_name *old_subs = d->submitters, *new_subs = NULL;
+	size_t old_n_subs = d->n_submitters, new_n_subs = 0;
+	struct ruleset_config old_cfg = d->rcfg;
+	_cleanup_free_ char *err = NULL;
+	struct diag_list errs;
+	char line[200];
+	int r;
+
+	sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading %s", d->config_path);
+	d->reloading = true;
+	diag_init(&errs);
+	r = policy_load(d->config_path, &new_policy, &errs);
+	if (r == 0)
+		r = resolve_submitters(new_policy, &new_subs, &new_n_subs);
+	if (r == 0) {
+		keep_daemon_settings(new_policy, old_policy);
+		d->policy = new_policy;
+		d->submitters = new_subs;
+		d->n_submitters = new_n_subs;
+		ruleset_config_from_policy(&d->rcfg, new_policy);
+		r = table_check(d, d->rcfg.table, &err);
+		if (r < 0)
+			diag_add(&errs, 0, "%s", err ? err : strerror(-r));
+		if (r == 0) {
+			r = rejudge_all(d, &old_cfg, "after a policy change", &err);
+			if (r < 0)
+				diag_add(&errs, 0, "the kernel refused the change: %s",
+					 err ? err : strerror(-r));
+		}
+		if (r < 0) {
+			/* the old policy stays in force */
+			d->policy = old_policy;
+			d->submitters = old_subs;
+			d->n_submitters = old_n_subs;
+			d->rcfg = old_cfg;
+		}
+	}
+	if (r < 0) {
+		reload_failed(d, &errs, r);
+		policy_free(new_policy);
+		free(new_subs);
+	} else {
+		char count[24], rev[24];
+		if (intake_use_submitters(d) < 0)
+			log_error("out of memory: the submitters' spool directories were not updated");
+		snprintf(count, sizeof(count), "%zu", active_set_size(d->active));
+		snprintf(rev, sizeof(rev), "%d", r);
+		const struct log_field f[] = { { "POLICY", d->config_path }, { "FRAGMENTS", count },
+					       { "REVOKED", rev } };
+		log_event(LOG_NOTICE, MID_RELOADED, f, ELEMENTSOF(f),
+			  "reloaded %s: %s fragments still active, %s revoked", d->config_path, count, rev);
+		policy_free(old_policy);
+		free(old_subs);
+		d->last_error[0] = '\0';
+	}
 	write_status(d);
 	d->reloading = false;
-	char line[200];
 	daemon_describe(d, line, sizeof(line));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 void daemon_free(struct daemon *d)
@@ -1503,6 +1666,10 @@ void daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->process_source);
 	sd_event_source_disable_unref(d->restore_source);
 	sd_event_source_disable_unref(d->cleanup_source);
+	sd_event_source_disable_unref(d->localaddr_source);
+	sd_event_source_disable_unref(d->readdr_source);
+	localaddr_free(d->localaddr);
+	router_view_finish(&d->router);
 	active_set_free(d->active);
 	elements_finish(&d->desired);
 	elements_finish(&d->kernel);

@@ -8,15 +8,18 @@
 #include "active.h"
 #include "dirs.h"
 #include "intake.h"
+#include "localaddr.h"
 #include "monitor.h"
 #include "nft.h"
 #include "policy.h"
+#include "router.h"
 #include "ruleset.h"
 #include "state.h"
 #include "status.h"
 
 #define BATCH_MAX 1024	     /* spool entries judged and applied together */
 #define RESTORE_DELAY_US 20000 /* let a flush storm settle this long before restoring */
+#define READDR_DELAY_US 20000  /* let a burst of address changes settle before judging again */
 #define SWEEP_INTERVAL_US (5 * 1000000ULL) /* the periodic look at the spool */
 #define SWEEP_BUDGET 1024 /* directory entries one slice of the sweep reads at most */
 #define SWEEP_SLICE_GAP_US 20000 /* between slices, when a sweep has more to do */
@@ -37,6 +40,8 @@ struct daemon {
 	size_t batch_max; /* BATCH_MAX, or less when file descriptors are scarce */
 	struct nft *nft;
 	struct monitor *monitor;
+	struct localaddr *localaddr; /* the router's addresses, from the kernel */
+	struct router_view router;   /* ... as of the last look: no forward may point there */
 
 	struct active_set *active;
 	struct elements desired; /* what the active fragments ask for */
@@ -47,6 +52,7 @@ struct daemon {
 
 	sd_event_source *process_source, *restore_source, *cleanup_source;
 	sd_event_source *inotify_source, *monitor_source;
+	sd_event_source *localaddr_source, *readdr_source;
 	int restore_failures;
 
 	int64_t started_ms, last_change_ms;

@@ -69,6 +69,9 @@ static int run_check(struct daemon *d, bool print_ruleset)
 	elements_init(&d->desired);
 	if (!d->active)
 		return EXIT_FAILURE;
+	/* judged against the router's addresses as they are now, like the daemon would */
+	if (localaddr_new(&d->localaddr) < 0 || localaddr_dump(d->localaddr, &d->router) < 0)
+		fprintf(stderr, "natwardend: cannot read the router's addresses: judging without them\n");
 	if (fd >= 0) {
 		int kept = daemon_load_saved(d, fd, !print_ruleset);
 		close(fd);
@@ -99,6 +102,14 @@ static int run_remove(struct daemon *d)
 	r = nft_new(&nft);
 	if (r < 0)
 		return EXIT_FAILURE;
+	r = nft_table_owner(nft, d->rcfg.table);
+	if (r == -EEXIST) {
+		fprintf(stderr,
+			"table inet %s is not natwarden's (it lacks natwarden's mark): not removed\n",
+			d->rcfg.table);
+		nft_free(nft);
+		return EXIT_FAILURE;
+	}
 	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", d->rcfg.table);
 	r = nft_run(nft, cmd, false, &err);
 	if (r < 0) {

@@ -7,6 +7,7 @@
 #include "diag.h"
 #include "fragment.h"
 #include "policy.h"
+#include "router.h"
 
 enum verdict {
 	VERDICT_ACCEPTED,
@@ -22,11 +23,12 @@ struct judgement {
 };
 
 /*
- * Judge `f`, submitted by `user`, against the policy and the active fragments. Pure: no I/O,
- * no logging. The user's own active fragment of the same name is being replaced, so its
- * claims and quota do not count against the new version.
+ * Judge `f`, submitted by `user`, against the policy, the router's own addresses (`router`,
+ * as the kernel reports them; NULL when unknown, e.g. in the client's offline check) and the
+ * active fragments. Pure: no I/O, no logging. The user's own active fragment of the same
+ * name is being replaced, so its claims and quota do not count against the new version.
  */
-void engine_judge(const struct policy *p, const char *user, const struct active_set *a,
-		  const struct fragment *f, struct judgement *ret);
+void engine_judge(const struct policy *p, const struct router_view *router, const char *user,
+		  const struct active_set *a, const struct fragment *f, struct judgement *ret);
 
 const char *verdict_name(enum verdict v);

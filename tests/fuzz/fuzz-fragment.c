@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	diag_init(&errs);
 	if (fragment_parse("fuzz", text, strlen(text), &g, &errs) < 0 || !fragment_equal(f, g))
 		abort(); /* parse(print(f)) == f */
-	engine_judge(policy, "u", active, f, &j);
+	engine_judge(policy, NULL, "u", active, f, &j);
 	if (j.verdict == VERDICT_REJECTED && j.reasons.n == 0)
 		abort();
 	free(text);
