@@ -548,8 +548,11 @@ static void state_restore(struct daemon *d, struct op *ops, size_t n)
 		else if (op->old)
 			state_batch_save(sb, op->old); /* the old version, old times */
 	}
-	if (state_batch_commit(sb) < 0)
-		log_error("cannot restore the state files after a failed change");
+	if (state_batch_commit(sb) < 0) {
+		/* the snapshot written later (on_sweep) brings the saved state back in line */
+		log_error("cannot restore the state files after a failed change; saved as a whole later");
+		d->state_unsaved = true;
+	}
 	state_batch_free(sb);
 }
 
@@ -621,6 +624,11 @@ static void state_save_again(struct daemon *d)
 {
 	int r;
 
+	if (!state_reserve_ok(d->store) && state_retry_reserve(d->store) == 0 && !d->state_unsaved) {
+		log_notice("the state disk has room again: new forwards are accepted again");
+		d->last_error[0] = '\0';
+		d->status_dirty = true;
+	}
 	if (!d->state_unsaved)
 		return;
 	r = state_compact(d->store, d->active);
@@ -697,6 +705,9 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 			snprintf(why, sizeof(why), "the kernel refused the change: %s", kerr);
 		else
 			snprintf(why, sizeof(why), "the change could not be saved: %s", strerror(-r));
+		if (!kerr && (r == -ENOSPC || r == -EDQUOT))
+			snprintf(d->last_error, sizeof(d->last_error),
+				 "the state disk is full: new forwards are refused until there is room; removals and expiries still work");
 		reject_all(ops, n, why);
 		for (size_t i = 0; i < n; i++)
 			if (ops[i].outcome == OUT_REJECTED)

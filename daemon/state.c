@@ -19,11 +19,18 @@
 #define JOURNAL "journal"
 #define STATE_MAX_BYTES ((size_t)1 << 30)   /* what a load reads at most from either file */
 #define COMPACT_MIN_BYTES ((off_t)4 << 20) /* below this the journal is never folded */
+#define COMMIT_LINE_MAX 64		   /* "commit RECORDS CHECKSUM\n" is at most 45 bytes */
+/* what state_retry_reserve wants besides the reserve: one more put of the largest fragment */
+#define RETRY_ROOM ((off_t)FRAGMENT_MAX_BYTES + 4096)
+#define ALLOCATE_STEP ((off_t)64 << 10)
 
 struct state {
 	int dirfd;
 	int journal;	/* O_APPEND */
 	off_t journal_size, snapshot_size;
+	off_t allocated; /* the journal's blocks are known to be allocated up to here */
+	int space_error; /* 0, or the -errno of the last failed allocation */
+	bool torn;	 /* a failed append could not be cut off: do it before the next one */
 };
 
 struct state_batch {
@@ -32,6 +39,7 @@ struct state_batch {
 	size_t len;
 	FILE *out;
 	size_t records;
+	bool puts;
 };
 
 static uint64_t fnv1a(const char *p, size_t len)
@@ -43,10 +51,63 @@ static uint64_t fnv1a(const char *p, size_t len)
 	return h;
 }
 
+static bool out_of_space(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT;
+}
+
+/*
+ * Have the `len` bytes past the journal's end allocated, without changing its size: appends
+ * there need no free space. Only what is not known to be allocated is asked for, in steps:
+ * a request that fails may give back all it took (tmpfs does), so on a nearly full disk the
+ * steps before it still count. Remember how that went.
+ */
+static int allocate(struct state *s, off_t len)
+{
+	off_t want = s->journal_size + len;
+
+	if (s->allocated < s->journal_size)
+		s->allocated = s->journal_size;
+	s->space_error = 0;
+	while (s->allocated < want) {
+		off_t step = want - s->allocated;
+		if (step > ALLOCATE_STEP)
+			step = ALLOCATE_STEP;
+		if (fallocate(s->journal, FALLOC_FL_KEEP_SIZE, s->allocated, step) < 0) {
+			s->space_error = -errno;
+			break;
+		}
+		s->allocated += step;
+	}
+	return s->space_error;
+}
+
+/* Cut off what a failed append left past the last batch, so the batches after it count. */
+static int cut_back(struct state *s)
+{
+	struct stat st;
+
+	if (fstat(s->journal, &st) < 0)
+		return -errno;
+	if (st.st_size > s->journal_size) {
+		if (ftruncate(s->journal, s->journal_size) < 0) {
+			s->torn = true;
+			return -errno;
+		}
+		/* a truncation frees the blocks past the new end too: the reserve is gone */
+		s->allocated = s->journal_size;
+	}
+	s->torn = false;
+	return 0;
+}
+
+static int journal_committed(int dirfd, off_t *ret);
+
 int state_open(int dirfd, struct state **ret)
 {
 	struct state *s = calloc(1, sizeof(*s));
 	struct stat st;
+	off_t good;
 
 	if (!s)
 		return -ENOMEM;
@@ -57,9 +118,16 @@ int state_open(int dirfd, struct state **ret)
 		state_free(s);
 		return r;
 	}
-	s->journal_size = st.st_size;
+	s->journal_size = s->allocated = good = st.st_size;
 	if (fstatat(dirfd, SNAPSHOT, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		s->snapshot_size = st.st_size;
+	/* a torn tail (a crash in an append): batches appended after it would never count */
+	(void)journal_committed(dirfd, &good); /* unreadable: the load says so, nothing is cut */
+	if (good < s->journal_size) {
+		s->journal_size = good;
+		(void)cut_back(s); /* else every commit tries again, and fails */
+	}
+	(void)allocate(s, STATE_RESERVE_BYTES); /* else remembered: see state_space_error() */
 	*ret = s;
 	return 0;
 }
@@ -103,8 +171,10 @@ int state_batch_save(struct state_batch *b, const struct active_entry *e)
 {
 	int r = put_record(b->out, e);
 
-	if (r == 0)
+	if (r == 0) {
 		b->records++;
+		b->puts = true;
+	}
 	return r;
 }
 
@@ -127,6 +197,20 @@ static int seal(FILE *out, char *const *text, const size_t *len, size_t records)
 	return fflush(out) != 0 ? -ENOMEM : 0;
 }
 
+/*
+ * Before anything is written: find room for the batch. Additions need room for themselves
+ * and a whole reserve after them; removals need only room for themselves, and have it in
+ * the reserve. A removal that finds none is refused too: written, it would fail part-way,
+ * and cutting it off would give back what is left of the reserve. Where nothing can be
+ * preallocated (-EOPNOTSUPP, or another error than a full disk), batches go as they come.
+ */
+static int make_room(struct state *s, off_t len, bool puts)
+{
+	int r = allocate(s, puts ? len + STATE_RESERVE_BYTES : len);
+
+	return out_of_space(r) ? r : 0;
+}
+
 int state_batch_commit(struct state_batch *b)
 {
 	struct state *s = b->s;
@@ -134,6 +218,13 @@ int state_batch_commit(struct state_batch *b)
 
 	if (!b->records)
 		return 0;
+	if (s->torn && (r = cut_back(s)) < 0)
+		return r;
+	if (fflush(b->out) != 0)
+		return -ENOMEM;
+	r = make_room(s, (off_t)(b->len + COMMIT_LINE_MAX), b->puts);
+	if (r < 0)
+		return r; /* nothing written, the batch unsealed: it may be committed again */
 	r = seal(b->out, &b->text, &b->len, b->records);
 	if (r < 0)
 		return r;
@@ -142,18 +233,19 @@ int state_batch_commit(struct state_batch *b)
 		r = -errno;
 	if (r < 0) {
 		/* a half-written batch has no valid commit line: cut it off, so later ones count */
-		if (ftruncate(s->journal, s->journal_size) < 0) {
-			/* the next load ignores it and everything after: the snapshot stays right */
-		}
+		if (cut_back(s) == 0)
+			(void)allocate(s, STATE_RESERVE_BYTES);
 		return r;
 	}
 	s->journal_size += (off_t)b->len;
+	(void)allocate(s, STATE_RESERVE_BYTES); /* a no-op after additions: they made room */
 	/* the next batch starts empty */
 	(void)fclose(b->out); /* a memstream: its text is freed next */
 	free(b->text);
 	b->text = NULL;
 	b->len = 0;
 	b->records = 0;
+	b->puts = false;
 	b->out = open_memstream(&b->text, &b->len);
 	return b->out ? 0 : -ENOMEM;
 }
@@ -166,6 +258,27 @@ void state_batch_free(struct state_batch *b)
 		(void)fclose(b->out); /* a memstream, dropped */
 	free(b->text);
 	free(b);
+}
+
+bool state_reserve_ok(const struct state *s)
+{
+	return s->space_error == 0 && s->allocated >= s->journal_size + STATE_RESERVE_BYTES;
+}
+
+int state_space_error(const struct state *s)
+{
+	if (state_reserve_ok(s))
+		return 0;
+	return s->space_error < 0 ? s->space_error : -ENOSPC;
+}
+
+int state_retry_reserve(struct state *s)
+{
+	int r;
+
+	if (s->torn && (r = cut_back(s)) < 0)
+		return r;
+	return allocate(s, STATE_RESERVE_BYTES + RETRY_ROOM);
 }
 
 bool state_wants_compaction(const struct state *s)
@@ -190,16 +303,22 @@ int state_compact(struct state *s, const struct active_set *a)
 		r = -ENOMEM;
 	if (r < 0)
 		return r;
+	/* On a full disk this fails and removes its temporary file: the old snapshot and the
+	 * journal stay as they were. Should only the directory's fsync fail, the new snapshot
+	 * is in place and the journal, replayed over it, changes nothing. */
 	r = write_file_atomic(s->dirfd, SNAPSHOT, text, len, 0600, 1);
 	if (r < 0)
 		return r;
 	s->snapshot_size = (off_t)len;
 	/* The snapshot holds all the journal said: a crash before this truncation only means the
 	 * journal is replayed over it once more, which changes nothing. */
-	if (ftruncate(s->journal, 0) < 0 || fsync(s->journal) < 0)
+	if (ftruncate(s->journal, 0) < 0)
 		return -errno;
-	s->journal_size = 0;
-	return 0;
+	s->journal_size = s->allocated = 0; /* the reserve went with it */
+	s->torn = false;
+	r = fsync(s->journal) < 0 ? -errno : 0;
+	(void)allocate(s, STATE_RESERVE_BYTES); /* else remembered: see state_space_error() */
+	return r;
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */
@@ -359,8 +478,12 @@ static bool commit_ok(char *head, size_t records, uint64_t want)
 	return errno == 0 && *endp == '\0' && h == want && count == records;
 }
 
-/* Apply every committed batch of one file; stop at the first thing that is not one. */
-static int load_file(struct loader *l, int dirfd, const char *file)
+/*
+ * Apply every committed batch of one file; stop at the first thing that is not one. Bytes
+ * past the end of the file (the journal's reserve) are never read. `ret_good`, if not NULL,
+ * gets the length of the committed batches once the file could be read.
+ */
+static int load_file(struct loader *l, int dirfd, const char *file, size_t *ret_good)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int fd = -1;
@@ -431,11 +554,31 @@ static int load_file(struct loader *l, int dirfd, const char *file)
 	if (p < end || n_pend)
 		diag_add(l->errs, 0, "state %s: ignored %zu bytes after the last complete batch",
 			 file, (size_t)(end - batch_start));
+	if (ret_good)
+		*ret_good = (size_t)(batch_start - text);
 	r = 0;
 fail:
 	for (size_t i = 0; i < n_pend; i++)
 		fragment_free(pend[i].rec.frag);
 	free(pend);
+	return r;
+}
+
+/* How much of the journal its committed batches fill (unchanged when it cannot be read). */
+static int journal_committed(int dirfd, off_t *ret)
+{
+	struct diag_list errs;
+	struct loader l = { .errs = &errs };
+	size_t good = SIZE_MAX;
+	int r;
+
+	diag_init(&errs);
+	u64map_init(&l.index);
+	r = load_file(&l, dirfd, JOURNAL, &good);
+	u64map_finish(&l.index);
+	state_records_free(l.recs, l.n);
+	if (r == 0 && good != SIZE_MAX)
+		*ret = (off_t)good;
 	return r;
 }
 
@@ -457,9 +600,9 @@ int state_load(int dirfd, struct state_record **ret, size_t *ret_n, struct diag_
 	int r;
 
 	u64map_init(&l.index);
-	r = load_file(&l, dirfd, SNAPSHOT);
+	r = load_file(&l, dirfd, SNAPSHOT, NULL);
 	if (r == 0)
-		r = load_file(&l, dirfd, JOURNAL);
+		r = load_file(&l, dirfd, JOURNAL, NULL);
 	u64map_finish(&l.index);
 	if (r < 0) {
 		state_records_free(l.recs, l.n);
