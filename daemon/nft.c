@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "ruleset.h"
 
 #define NETLINK_NETFILTER_PROTO 12
 #define MAX_SOCKETS 64
@@ -82,6 +83,64 @@ int nft_run(struct nft *n, const char *cmds, bool dry_run, char **ret_error)
 		*ret_error = trim_error(nft_ctx_get_error_buffer(n->ctx));
 	(void)nft_ctx_get_output_buffer(n->ctx);
 	return -EIO;
+}
+
+/*
+ * Run one listing command with the terse output flag alone (no set elements, no handles, no
+ * JSON), and the caller's flags back afterwards. On success *ret is the output, valid until
+ * the context runs the next command.
+ */
+static int list_terse(struct nft *n, const char *cmd, const char **ret)
+{
+	unsigned int flags = nft_ctx_output_get_flags(n->ctx);
+	int r;
+
+	nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_TERSE);
+	r = nft_run_cmd_from_buffer(n->ctx, cmd);
+	nft_ctx_output_set_flags(n->ctx, flags);
+	(void)nft_ctx_get_error_buffer(n->ctx); /* reading the buffers resets them */
+	*ret = nft_ctx_get_output_buffer(n->ctx);
+	return r == 0 ? 0 : -EIO;
+}
+
+/* Does the listing `text` hold the line `line` (without its newline)? */
+static bool has_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchrnul(p, '\n');
+		if ((size_t)(nl - p) == len && strncmp(p, line, len) == 0)
+			return true;
+		if (!*nl)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
+int nft_table_owner(struct nft *n, const char *table)
+{
+	_cleanup_free_ char *cmd = NULL, *ours = NULL, *exists = NULL;
+	const char *out;
+	int r;
+
+	if (asprintf(&cmd, "list table inet %s", table) < 0 ||
+	    asprintf(&ours, "table inet %s {\n\tcomment \"%s\"\n", table,
+		     RULESET_TABLE_COMMENT) < 0 ||
+	    asprintf(&exists, "table inet %s", table) < 0)
+		return -ENOMEM;
+	r = list_terse(n, cmd, &out);
+	if (r == 0)
+		return strncmp(out, ours, strlen(ours)) == 0 ? 1 : -EEXIST;
+	/*
+	 * A missing table fails like any other error, and the only sign of which it was is the
+	 * kernel's strerror() text: ask for the list of tables instead of reading the message.
+	 */
+	r = list_terse(n, "list tables inet", &out);
+	if (r < 0)
+		return r;
+	return has_line(out, exists) ? -EIO : 0;
 }
 
 /* Socket inodes among this process's file descriptors. */

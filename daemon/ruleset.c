@@ -2,7 +2,6 @@
 #include "ruleset.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CHUNK 256 /* elements per add/delete command */
@@ -26,24 +25,21 @@ void elements_init(struct elements *e)
 {
 	u64map_init(&e->ports);
 	u64map_init(&e->ranges);
-	u64map_init(&e->hosts);
-	u64map_init(&e->nets);
+	u64map_init(&e->masq);
 }
 
 void elements_finish(struct elements *e)
 {
 	u64map_finish(&e->ports);
 	u64map_finish(&e->ranges);
-	u64map_finish(&e->hosts);
-	u64map_finish(&e->nets);
+	u64map_finish(&e->masq);
 }
 
 void elements_clear(struct elements *e)
 {
 	u64map_clear(&e->ports);
 	u64map_clear(&e->ranges);
-	u64map_clear(&e->hosts);
-	u64map_clear(&e->nets);
+	u64map_clear(&e->masq);
 }
 
 static int map_copy(struct u64map *dst, const struct u64map *src)
@@ -60,44 +56,43 @@ static int map_copy(struct u64map *dst, const struct u64map *src)
 int elements_copy(struct elements *dst, const struct elements *src)
 {
 	if (map_copy(&dst->ports, &src->ports) < 0 || map_copy(&dst->ranges, &src->ranges) < 0 ||
-	    map_copy(&dst->hosts, &src->hosts) < 0 || map_copy(&dst->nets, &src->nets) < 0)
+	    map_copy(&dst->masq, &src->masq) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-static int count_up(struct u64map *m, uint64_t key)
+/* Is the target of dnat statement `s` inside a masquerade prefix of its own fragment? */
+static bool masqueraded(const struct fragment *f, const struct fragment_stmt *s)
 {
-	uint64_t n = 0;
-
-	u64map_get(m, key, &n);
-	return u64map_put(m, key, n + 1);
+	for (size_t i = 0; i < f->n_stmts; i++)
+		if (f->stmts[i].kind == STMT_MASQUERADE &&
+		    prefix4_contains_addr(&f->stmts[i].masq, s->to_addr))
+			return true;
+	return false;
 }
 
-static void count_down(struct u64map *m, uint64_t key)
+static uint64_t masq_key(const struct fragment_stmt *s)
 {
-	uint64_t n = 0;
-
-	if (!u64map_get(m, key, &n) || n <= 1)
-		u64map_remove(m, key);
-	else
-		u64map_put(m, key, n - 1);
+	return range_key(s->proto, s->port_lo, s->port_hi);
 }
 
 int elements_add_fragment(struct elements *e, const struct fragment *f)
 {
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
+		uint16_t to_port = s->to_port ? s->to_port : s->port_lo;
 		int r;
 
-		if (s->kind == STMT_MASQUERADE)
-			r = s->masq.len == 32 ? count_up(&e->hosts, s->masq.addr)
-					      : count_up(&e->nets, net_key(&s->masq));
-		else if (s->port_lo == s->port_hi)
+		if (s->kind != STMT_DNAT)
+			continue;
+		if (s->port_lo == s->port_hi)
 			r = u64map_put(&e->ports, port_key(s->proto, s->port_lo),
-				       (uint64_t)s->to_addr << 16 | (s->to_port ? s->to_port : s->port_lo));
+				       (uint64_t)s->to_addr << 16 | to_port);
 		else
 			r = u64map_put(&e->ranges, range_key(s->proto, s->port_lo, s->port_hi),
 				       s->to_addr);
+		if (r >= 0 && masqueraded(f, s))
+			r = u64map_put(&e->masq, masq_key(s), 1);
 		if (r < 0)
 			return r;
 	}
@@ -109,16 +104,13 @@ void elements_remove_fragment(struct elements *e, const struct fragment *f)
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
 
-		if (s->kind == STMT_MASQUERADE) {
-			if (s->masq.len == 32)
-				count_down(&e->hosts, s->masq.addr);
-			else
-				count_down(&e->nets, net_key(&s->masq));
-		} else if (s->port_lo == s->port_hi) {
+		if (s->kind != STMT_DNAT)
+			continue;
+		if (s->port_lo == s->port_hi)
 			u64map_remove(&e->ports, port_key(s->proto, s->port_lo));
-		} else {
+		else
 			u64map_remove(&e->ranges, range_key(s->proto, s->port_lo, s->port_hi));
-		}
+		u64map_remove(&e->masq, masq_key(s)); /* the port was this fragment's alone */
 	}
 }
 
@@ -127,83 +119,33 @@ void touched_init(struct touched *t)
 	*t = (struct touched){ 0 };
 	u64map_init(&t->ports);
 	u64map_init(&t->ranges);
-	u64map_init(&t->hosts);
+	u64map_init(&t->masq);
 }
 
 void touched_finish(struct touched *t)
 {
 	u64map_finish(&t->ports);
 	u64map_finish(&t->ranges);
-	u64map_finish(&t->hosts);
+	u64map_finish(&t->masq);
 }
 
 int touched_add_fragment(struct touched *t, const struct fragment *f)
 {
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
-		int r = 0;
+		int r;
 
-		if (s->kind == STMT_MASQUERADE) {
-			if (s->masq.len == 32)
-				r = u64map_put(&t->hosts, s->masq.addr, 1);
-			else
-				t->nets = true;
-		} else if (s->port_lo == s->port_hi) {
+		if (s->kind != STMT_DNAT)
+			continue; /* a masquerade acts through its fragment's dnat statements */
+		if (s->port_lo == s->port_hi)
 			r = u64map_put(&t->ports, port_key(s->proto, s->port_lo), 1);
-		} else {
+		else
 			r = u64map_put(&t->ranges, range_key(s->proto, s->port_lo, s->port_hi), 1);
-		}
+		if (r >= 0)
+			r = u64map_put(&t->masq, masq_key(s), 1);
 		if (r < 0)
 			return r;
 	}
-	return 0;
-}
-
-struct prefix_sort {
-	uint32_t addr;
-	uint8_t len;
-};
-
-static int compare_prefix(const void *x, const void *y)
-{
-	const struct prefix_sort *a = x, *b = y;
-
-	if (a->addr != b->addr)
-		return a->addr < b->addr ? -1 : 1;
-	return (int)a->len - (int)b->len;
-}
-
-int ruleset_effective_nets(const struct elements *desired, struct u64map *ret)
-{
-	struct prefix_sort *v = calloc(desired->nets.n + 1, sizeof(*v));
-	struct prefix4 cover = { 0 };
-	bool have_cover = false;
-	uint64_t k;
-	size_t n = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; u64map_next(&desired->nets, &i, &k, NULL);)
-		v[n++] = (struct prefix_sort){ (uint32_t)(k >> 8), (uint8_t)(k & 0xff) };
-	if (n)
-		qsort(v, n, sizeof(*v), compare_prefix);
-	u64map_clear(ret);
-	/*
-	 * Prefixes nest or are disjoint. Sorted by address, then length, everything inside a
-	 * prefix follows it directly: one "current cover" is enough.
-	 */
-	for (size_t i = 0; i < n; i++) {
-		struct prefix4 p = { v[i].addr, v[i].len };
-		if (have_cover && prefix4_contains(&cover, &p))
-			continue;
-		cover = p;
-		have_cover = true;
-		if (u64map_put(ret, net_key(&p), 1) < 0) {
-			free(v);
-			return -ENOMEM;
-		}
-	}
-	free(v);
 	return 0;
 }
 
@@ -254,28 +196,22 @@ static void format_range(char *buf, size_t size, uint64_t key, uint64_t value, b
 		snprintf(buf + n, size - (size_t)n, " : %s", ipv4_format((uint32_t)value, a));
 }
 
-static void format_host(char *buf, size_t size, uint64_t key, uint64_t value, bool with_value)
+/* A public port or range of a masquerade set: "80" or "30000-30010" (no protocol, no value). */
+static void format_masq(char *buf, size_t size, uint64_t key, uint64_t value, bool with_value)
 {
-	char a[IPV4_STRLEN];
+	unsigned lo = (unsigned)(key >> 16) & 0xffff, hi = (unsigned)key & 0xffff;
 
 	(void)value; /* a set: no value */
 	(void)with_value;
-	snprintf(buf, size, "%s", ipv4_format((uint32_t)key, a));
-}
-
-static void format_net(char *buf, size_t size, uint64_t key, uint64_t value, bool with_value)
-{
-	char pfx[PREFIX4_STRLEN];
-	struct prefix4 p = { (uint32_t)(key >> 8), (uint8_t)(key & 0xff) };
-
-	(void)value; /* a set: no value */
-	(void)with_value;
-	snprintf(buf, size, "%s", prefix4_format(&p, true, pfx));
+	if (lo == hi)
+		snprintf(buf, size, "%u", lo);
+	else
+		snprintf(buf, size, "%u-%u", lo, hi);
 }
 
 typedef void (*format_fn)(char *buf, size_t size, uint64_t key, uint64_t value, bool with_value);
 
-/* Is `key` present (with that value, for maps) in `m`? Sets count as present at any count. */
+/* Is `key` present (with that value, for maps) in `m`? */
 static bool has(const struct u64map *m, uint64_t key, bool is_map, uint64_t *ret_value)
 {
 	uint64_t v = 0;
@@ -287,15 +223,20 @@ static bool has(const struct u64map *m, uint64_t key, bool is_map, uint64_t *ret
 	return true;
 }
 
-/* Deletions (pass 0) or additions (pass 1) for one map or set over the keys in `keys`. */
+/*
+ * Deletions (pass 0) or additions (pass 1) for one map or set over the keys in `keys`; with
+ * `proto` set, only keys of that protocol in their top bits (a masquerade set per protocol).
+ */
 static void diff_keys(struct batch *b, int pass, const struct u64map *keys,
 		      const struct u64map *kernel, const struct u64map *desired, bool is_map,
-		      format_fn fmt)
+		      format_fn fmt, uint8_t proto)
 {
 	char item[96];
 	uint64_t key;
 
 	for (size_t i = 0; u64map_next(keys, &i, &key, NULL);) {
+		if (proto && key >> 32 != proto)
+			continue;
 		uint64_t kv = 0, dv = 0;
 		bool in_k = has(kernel, key, is_map, &kv), in_d = has(desired, key, is_map, &dv);
 		bool same = in_k && in_d && kv == dv;
@@ -331,59 +272,53 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 			 const struct elements *desired, const struct touched *t, FILE *out,
 			 struct delta_stats *ret_stats)
 {
-	struct u64map eff, all_ports, all_ranges, all_hosts, all_nets;
-	const struct u64map *ports = &t->ports, *ranges = &t->ranges, *hosts = &t->hosts;
+	struct u64map all_ports, all_ranges, all_masq;
+	const struct u64map *ports = &t->ports, *ranges = &t->ranges, *masq = &t->masq;
 	struct delta_stats stats = { 0 };
 	int r = 0;
 
-	u64map_init(&eff);
 	u64map_init(&all_ports);
 	u64map_init(&all_ranges);
-	u64map_init(&all_hosts);
-	u64map_init(&all_nets);
+	u64map_init(&all_masq);
 	if (t->all) {
 		if (key_union(&all_ports, &kernel->ports, &desired->ports) < 0 ||
 		    key_union(&all_ranges, &kernel->ranges, &desired->ranges) < 0 ||
-		    key_union(&all_hosts, &kernel->hosts, &desired->hosts) < 0) {
+		    key_union(&all_masq, &kernel->masq, &desired->masq) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
 		ports = &all_ports;
 		ranges = &all_ranges;
-		hosts = &all_hosts;
+		masq = &all_masq;
 	}
-	if ((t->nets || t->all) && ((r = ruleset_effective_nets(desired, &eff)) < 0 ||
-				    (r = key_union(&all_nets, &kernel->nets, &eff)) < 0))
-		goto out;
 
 	for (int pass = 0; pass < 2; pass++) {
 		size_t *counter = pass ? &stats.added : &stats.deleted;
 		const char *verb = pass ? "add" : "delete";
 		struct batch bp = { out, verb, c->table, "dnat_port", 0, counter };
 		struct batch br = { out, verb, c->table, "dnat_range", 0, counter };
-		struct batch bh = { out, verb, c->table, "masq_host", 0, counter };
-		struct batch bn = { out, verb, c->table, "masq_net", 0, counter };
+		struct batch bt = { out, verb, c->table, "masq_tcp", 0, counter };
+		struct batch bu = { out, verb, c->table, "masq_udp", 0, counter };
 
-		diff_keys(&bp, pass, ports, &kernel->ports, &desired->ports, true, format_port);
+		diff_keys(&bp, pass, ports, &kernel->ports, &desired->ports, true, format_port, 0);
 		batch_end(&bp);
-		diff_keys(&br, pass, ranges, &kernel->ranges, &desired->ranges, true, format_range);
+		diff_keys(&br, pass, ranges, &kernel->ranges, &desired->ranges, true, format_range,
+			  0);
 		batch_end(&br);
-		diff_keys(&bh, pass, hosts, &kernel->hosts, &desired->hosts, false, format_host);
-		batch_end(&bh);
-		if (t->nets || t->all) {
-			diff_keys(&bn, pass, &all_nets, &kernel->nets, &eff, false, format_net);
-			batch_end(&bn);
-		}
+		diff_keys(&bt, pass, masq, &kernel->masq, &desired->masq, false, format_masq,
+			  PROTO_TCP);
+		batch_end(&bt);
+		diff_keys(&bu, pass, masq, &kernel->masq, &desired->masq, false, format_masq,
+			  PROTO_UDP);
+		batch_end(&bu);
 	}
 	if (ret_stats)
 		*ret_stats = stats;
 	r = (int)(stats.added + stats.deleted);
 out:
-	u64map_finish(&eff);
 	u64map_finish(&all_ports);
 	u64map_finish(&all_ranges);
-	u64map_finish(&all_hosts);
-	u64map_finish(&all_nets);
+	u64map_finish(&all_masq);
 	return r;
 }
 
@@ -408,53 +343,68 @@ int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 {
 	int r;
 
-	if (t->all) {
-		uint64_t k;
-		if ((r = map_copy(&kernel->ports, &desired->ports)) < 0 ||
-		    (r = map_copy(&kernel->ranges, &desired->ranges)) < 0)
-			return r;
-		u64map_clear(&kernel->hosts);
-		for (size_t i = 0; u64map_next(&desired->hosts, &i, &k, NULL);)
-			if (u64map_put(&kernel->hosts, k, 1) < 0)
-				return -ENOMEM;
-	} else if ((r = commit_keys(&kernel->ports, &desired->ports, &t->ports, true)) < 0 ||
-		   (r = commit_keys(&kernel->ranges, &desired->ranges, &t->ranges, true)) < 0 ||
-		   (r = commit_keys(&kernel->hosts, &desired->hosts, &t->hosts, false)) < 0) {
+	if (t->all)
+		return elements_copy(kernel, desired);
+	if ((r = commit_keys(&kernel->ports, &desired->ports, &t->ports, true)) < 0 ||
+	    (r = commit_keys(&kernel->ranges, &desired->ranges, &t->ranges, true)) < 0 ||
+	    (r = commit_keys(&kernel->masq, &desired->masq, &t->masq, false)) < 0)
 		return r;
-	}
-	if (t->nets || t->all)
-		return ruleset_effective_nets(desired, &kernel->nets);
 	return 0;
+}
+
+/*
+ * The prerouting rules: a membership test on the map first, so only our own keys get the
+ * label, then the label, then the translation.
+ */
+static void render_prerouting(const struct ruleset_config *c, FILE *out)
+{
+	static const char *const maps[] = { "dnat_port", "dnat_range" };
+	char a[IPV4_STRLEN];
+
+	fprintf(out, "\tchain prerouting {\n"
+		     "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	for (int hairpin = 0; hairpin <= (int)c->hairpin; hairpin++) {
+		for (size_t m = 0; m < 2; m++) {
+			if (hairpin)
+				fprintf(out, "\t\tiifname != \"%s\" ip daddr %s", c->wan_interface,
+					ipv4_format(c->wan_address, a));
+			else
+				fprintf(out, "\t\tiifname \"%s\" %s", c->wan_interface,
+					"fib daddr type local meta nfproto ipv4");
+			fprintf(out,
+				" meta l4proto . th dport @%s ct label set %d"
+				" dnat ip to meta l4proto . th dport map @%s\n",
+				maps[m], RULESET_CT_LABEL, maps[m]);
+		}
+	}
+	fprintf(out, "\t}\n");
 }
 
 static void render_chains(const struct ruleset_config *c, FILE *out)
 {
 	char a[IPV4_STRLEN];
-	const char *lookup = "dnat ip to meta l4proto . th dport map";
 
+	render_prerouting(c, out);
+	/* nft 1.0.6 refuses `meta l4proto . ct original proto-dst`: one rule per protocol */
 	fprintf(out,
-		"\tchain prerouting {\n"
-		"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-		"\t\tiifname \"%s\" fib daddr type local meta nfproto ipv4 %s @dnat_port\n"
-		"\t\tiifname \"%s\" fib daddr type local meta nfproto ipv4 %s @dnat_range\n",
-		c->wan_interface, lookup, c->wan_interface, lookup);
-	if (c->hairpin) {
-		ipv4_format(c->wan_address, a);
-		fprintf(out,
-			"\t\tiifname != \"%s\" ip daddr %s %s @dnat_port\n"
-			"\t\tiifname != \"%s\" ip daddr %s %s @dnat_range\n",
-			c->wan_interface, a, lookup, c->wan_interface, a, lookup);
-	}
-	fprintf(out,
-		"\t}\n"
 		"\tchain postrouting {\n"
 		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		"\t\tct status dnat ip daddr @masq_host masquerade\n"
-		"\t\tct status dnat ip daddr @masq_net masquerade\n");
+		"\t\tct label %d meta l4proto tcp ct original proto-dst @masq_tcp masquerade\n"
+		"\t\tct label %d meta l4proto udp ct original proto-dst @masq_udp masquerade\n",
+		RULESET_CT_LABEL, RULESET_CT_LABEL);
 	if (c->hairpin)
-		fprintf(out, "\t\tiifname != \"%s\" ct status dnat ct original ip daddr %s masquerade\n",
-			c->wan_interface, a);
-	fprintf(out, "\t}\n");
+		fprintf(out,
+			"\t\tiifname != \"%s\" ct label %d ct status dnat ct original ip daddr %s"
+			" masquerade\n",
+			c->wan_interface, RULESET_CT_LABEL, ipv4_format(c->wan_address, a));
+	/* none of our translations ends at a local socket, whatever the engine let through */
+	fprintf(out,
+		"\t}\n"
+		"\tchain guard {\n"
+		"\t\ttype filter hook input priority filter; policy accept;\n"
+		"\t\tct label %d ct status dnat counter drop\n"
+		"\t}\n",
+		RULESET_CT_LABEL);
 }
 
 int ruleset_render_full(const struct ruleset_config *c, const struct elements *desired, FILE *out)
@@ -467,11 +417,12 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 		"table inet %s {}\n"
 		"delete table inet %s\n"
 		"table inet %s {\n"
+		"\tcomment \"%s\"\n"
 		"\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
 		"\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
-		"\tset masq_host { type ipv4_addr; }\n"
-		"\tset masq_net { type ipv4_addr; flags interval; }\n",
-		c->table, c->table, c->table);
+		"\tset masq_tcp { type inet_service; flags interval; }\n"
+		"\tset masq_udp { type inet_service; flags interval; }\n",
+		c->table, c->table, c->table, RULESET_TABLE_COMMENT);
 	render_chains(c, out);
 	fprintf(out, "}\n");
 

@@ -13,11 +13,36 @@
  * The daemon's nftables table, as a model of elements, and the text that builds or changes
  * it. Pure: renders text from validated numbers only, never touches the kernel.
  *
- * The packet path is four constant rules over two maps and two sets, whatever the number of
- * forwards: single public ports in `dnat_port` (protocol . port -> address . port), port
- * ranges in the interval map `dnat_range` (protocol . ports -> address, same port), and
- * masquerade destinations in `masq_host` (addresses) and `masq_net` (prefixes, interval set).
+ * The packet path is a constant set of rules over two maps and two sets, whatever the number
+ * of forwards (5 rules, 8 with hairpin): single public ports in `dnat_port` (protocol . port
+ * -> address . port), port ranges in the interval map `dnat_range` (protocol . ports ->
+ * address, same port), and the public ports (or ranges) whose connections are masqueraded in
+ * the interval sets `masq_tcp` and `masq_udp`.
+ *
+ * A fragment's `masquerade PREFIX` applies only to the connections that fragment's own
+ * forwards translate to an address inside PREFIX. Public ports are claimed by one active
+ * fragment at a time (the engine guarantees it), so the public port names the forward, and
+ * so the fragment: masquerading by the original destination port of our own translations
+ * touches no other user's forward and no translation made outside this table.
  */
+
+/*
+ * The conntrack label bit marking every connection this table translated: set in the same
+ * rule just before the dnat, and only when the key is one of ours. The postrouting rules
+ * masquerade only connections carrying it, and the `guard` chain (input hook) drops any such
+ * connection that would be delivered to a local socket, a second line of defence should the
+ * engine ever let a target that is the router itself through.
+ * A label and not a mark: `ct label set` changes only this bit of the 128-bit label bitmap,
+ * so the administrator's own ct marks (and other label bits) stay untouched. Bit 127 is
+ * reserved for natwarden.
+ */
+#define RULESET_CT_LABEL 127
+
+/*
+ * The comment of the table natwardend made: the daemon replaces a table of its name only
+ * when it carries exactly this comment (nft_table_owner()), never a table someone else made.
+ */
+#define RULESET_TABLE_COMMENT "natwarden: managed by natwardend, do not edit"
 
 struct ruleset_config {
 	char table[NAME_MAX_TABLE + 1];
@@ -32,8 +57,7 @@ bool ruleset_config_equal(const struct ruleset_config *a, const struct ruleset_c
 struct elements {
 	struct u64map ports;  /* proto<<16 | port -> addr<<16 | target port */
 	struct u64map ranges; /* proto<<32 | lo<<16 | hi -> addr */
-	struct u64map hosts;  /* addr -> count of fragments asking */
-	struct u64map nets;   /* addr<<8 | len -> count of fragments asking */
+	struct u64map masq;   /* proto<<32 | lo<<16 | hi -> 1: public ports to masquerade */
 };
 
 void elements_init(struct elements *e);
@@ -41,17 +65,23 @@ void elements_finish(struct elements *e);
 void elements_clear(struct elements *e);
 int elements_copy(struct elements *dst, const struct elements *src);
 
-/* Add or remove a fragment's statements to a desired model (counts masquerade requests). */
+/*
+ * Add or remove a fragment's statements to a desired model. Each dnat statement gives its
+ * map element; one whose target address is inside a masquerade prefix of the same fragment
+ * also gives its public port(s) to `masq`. Public ports are exclusive across the active
+ * fragments, so nothing is counted.
+ */
 int elements_add_fragment(struct elements *e, const struct fragment *f);
 void elements_remove_fragment(struct elements *e, const struct fragment *f);
 
 /*
- * The keys one change touches, so a diff only looks where something moved. A NULL list is
- * "everything" (used after a rebuild or for a reload).
+ * The keys one change touches, so a diff only looks where something moved: every dnat
+ * statement's key in `ports` or `ranges`, and in `masq` (masqueraded or not, so a replacement
+ * that moves a forward out of masquerade is seen). `all` is "everything" (used after a
+ * rebuild or for a reload).
  */
 struct touched {
-	struct u64map ports, ranges, hosts;
-	bool nets;
+	struct u64map ports, ranges, masq;
 	bool all;
 };
 
@@ -78,13 +108,12 @@ int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 			const struct touched *t);
 
 /*
- * The whole table: create-if-missing, delete, define, fill. One buffer, one transaction, so
- * an existing table is replaced without a moment of absence.
+ * The whole table: create-if-missing, delete, define (starting with the comment
+ * RULESET_TABLE_COMMENT), fill. One buffer, one transaction, so an existing table is
+ * replaced without a moment of absence. The caller checks first that a table of that name
+ * is ours (nft_table_owner()): the delete would take anyone's.
  */
 int ruleset_render_full(const struct ruleset_config *c, const struct elements *desired, FILE *out);
-
-/* The kernel's masquerade prefixes: requested prefixes not inside another requested one. */
-int ruleset_effective_nets(const struct elements *desired, struct u64map *ret);
 
 static inline uint64_t port_key(uint8_t proto, uint16_t port)
 {
@@ -94,9 +123,4 @@ static inline uint64_t port_key(uint8_t proto, uint16_t port)
 static inline uint64_t range_key(uint8_t proto, uint16_t lo, uint16_t hi)
 {
 	return (uint64_t)proto << 32 | (uint64_t)lo << 16 | hi;
-}
-
-static inline uint64_t net_key(const struct prefix4 *p)
-{
-	return (uint64_t)p->addr << 8 | p->len;
 }

@@ -76,27 +76,57 @@ static void judge_ports(const struct policy *p, const struct submitter *sub,
 	}
 }
 
-static void judge_target(const struct policy *p, const struct submitter *sub,
-			 const struct fragment_stmt *st, struct diag_list *r)
+/* The ports a forward reaches on its target: its own, or the one it names. */
+static void target_ports(const struct fragment_stmt *st, uint16_t *lo, uint16_t *hi)
+{
+	*lo = st->to_port ? st->to_port : st->port_lo;
+	*hi = st->to_port ? st->to_port : st->port_hi;
+}
+
+static void judge_target(const struct policy *p, const struct router_view *router,
+			 const struct submitter *sub, const struct fragment_stmt *st,
+			 struct diag_list *r)
 {
 	struct prefix4 target = { .addr = st->to_addr, .len = 32 };
-	char a[IPV4_STRLEN], dests[160];
+	char a[IPV4_STRLEN], dests[160], why[ROUTER_REASON_MAX];
 	const char *special = ipv4_special_kind(st->to_addr);
+	const struct router_addr *own = router ? router_view_match(router, st->to_addr) : NULL;
+	uint16_t lo, hi, port;
 
-	if (special)
+	if (special) {
 		diag_add(r, st->line, "destination %s is %s", ipv4_format(st->to_addr, a), special);
-	else if (p->wan.has_address && st->to_addr == p->wan.address)
-		diag_add(r, st->line, "destination %s is the router's public address",
-			 ipv4_format(st->to_addr, a));
-	else if (!destination_allowed(sub, &target)) {
+	} else if (own || (p->wan.has_address && st->to_addr == p->wan.address)) {
+		/* the router itself: whatever the policy says, and its reserved ports besides */
+		if (own)
+			router_addr_reason(own, st->to_addr, why, sizeof(why));
+		diag_add(r, st->line, "destination %s is %s", ipv4_format(st->to_addr, a),
+			 own ? why : "the router's public address");
+		target_ports(st, &lo, &hi);
+		port = port_list_first_hit(&p->reserved, lo, hi);
+		if (port)
+			diag_add(r, st->line, "port %u of the router is reserved", port);
+	} else if (!destination_allowed(sub, &target)) {
 		format_destinations(sub, dests, sizeof(dests));
 		diag_add(r, st->line, "destination %s is outside %s's destinations (%s)",
 			 ipv4_format(st->to_addr, a), sub->name, dests);
 	}
 }
 
-static void judge_masquerade(const struct submitter *sub, const struct fragment_stmt *st,
-			     struct diag_list *r)
+/* Does prefix `p` hold the target of one of the fragment's own dnat statements? */
+static bool covers_a_forward(const struct fragment *f, const struct prefix4 *p)
+{
+	for (size_t i = 0; i < f->n_stmts; i++)
+		if (f->stmts[i].kind == STMT_DNAT && prefix4_contains_addr(p, f->stmts[i].to_addr))
+			return true;
+	return false;
+}
+
+/*
+ * A masquerade applies only to the connections its own fragment's forwards translate to an
+ * address inside it (ruleset.h): one that holds none of their targets would do nothing.
+ */
+static void judge_masquerade(const struct submitter *sub, const struct fragment *f,
+			     const struct fragment_stmt *st, struct diag_list *r)
 {
 	char pfx[PREFIX4_STRLEN], dests[160];
 
@@ -108,6 +138,11 @@ static void judge_masquerade(const struct submitter *sub, const struct fragment_
 		format_destinations(sub, dests, sizeof(dests));
 		diag_add(r, st->line, "masquerade %s is outside %s's destinations (%s)",
 			 prefix4_format(&st->masq, false, pfx), sub->name, dests);
+	} else if (!covers_a_forward(f, &st->masq)) {
+		diag_add(r, st->line,
+			 "masquerade %s covers none of this fragment's forwards: it applies only "
+			 "to connections this fragment's own forwards translate",
+			 prefix4_format(&st->masq, false, pfx));
 	}
 }
 
@@ -135,8 +170,8 @@ static void judge_quota(const struct submitter *sub, const struct active_set *a,
 			 sub->max_lease);
 }
 
-void engine_judge(const struct policy *p, const char *user, const struct active_set *a,
-		  const struct fragment *f, struct judgement *ret)
+void engine_judge(const struct policy *p, const struct router_view *router, const char *user,
+		  const struct active_set *a, const struct fragment *f, struct judgement *ret)
 {
 	const struct submitter *sub = policy_find_submitter(p, user);
 	const struct active_entry *old = active_set_find(a, user, f->name);
@@ -156,11 +191,11 @@ void engine_judge(const struct policy *p, const char *user, const struct active_
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *st = &f->stmts[i];
 		if (st->kind == STMT_MASQUERADE) {
-			judge_masquerade(sub, st, &ret->reasons);
+			judge_masquerade(sub, f, st, &ret->reasons);
 			continue;
 		}
 		judge_ports(p, sub, a, old, st, &ret->reasons);
-		judge_target(p, sub, st, &ret->reasons);
+		judge_target(p, router, sub, st, &ret->reasons);
 	}
 	diag_sort(&ret->reasons);
 	if (diag_any(&ret->reasons) || ret->reasons.dropped)

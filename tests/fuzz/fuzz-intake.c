@@ -73,12 +73,13 @@ static const struct {
 	const char *name, *text;
 } held[] = {
 	{ "other", 2, "held",
-	  "dnat tcp 100-200 to 10.0.0.1\ndnat udp 80 to 10.0.0.2\nmasquerade 10.0.0.0/16\n"
-	  "masquerade 192.168.1.7\n" },
+	  "dnat tcp 100-200 to 10.0.0.1\ndnat udp 80 to 10.0.0.2\ndnat udp 81 to 192.168.1.7\n"
+	  "masquerade 10.0.0.0/16\n" }, /* udp 81 is not masqueraded */
 	{ "u", 1000, NAME,
 	  "dnat tcp 80 to 192.168.1.10\ndnat tcp 443 to 192.168.1.10:8443\n"
 	  "masquerade 192.168.1.10\nlease 600\n" },
-	{ "u", 1000, "aux", "dnat udp 5000-5010 to 192.168.1.11\nmasquerade 10.0.0.0/8\n" },
+	{ "u", 1000, "aux",
+	  "dnat udp 5000-5010 to 192.168.1.11\ndnat udp 5020 to 10.0.0.3\nmasquerade 10.0.0.0/8\n" },
 	{ "v", 1001, "web", "dnat tcp 8080 to 192.168.1.20\nlease 60\n" },
 	{ "w", 1003, "one", "dnat tcp 31000 to 192.168.1.30\n" }, /* w is at max_fragments */
 };
@@ -123,7 +124,7 @@ static bool map_equal(const struct u64map *a, const struct u64map *b, bool value
 static bool elements_equal(const struct elements *a, const struct elements *b)
 {
 	return map_equal(&a->ports, &b->ports, true) && map_equal(&a->ranges, &b->ranges, true) &&
-	       map_equal(&a->hosts, &b->hosts, true) && map_equal(&a->nets, &b->nets, true);
+	       map_equal(&a->masq, &b->masq, true);
 }
 
 /* One line of printable ASCII: what a verdict record and a journal field can carry. */
@@ -162,15 +163,16 @@ static char *render_to_string(int (*render)(FILE *, void *), void *userdata, int
 
 /*
  * A model of what the kernel holds, as the element commands change it: the same keys and
- * values as struct elements, but masq_host and masq_net as plain sets.
+ * values as struct elements; masq_tcp and masq_udp together are `masq`, the protocol in the
+ * key's top bits.
  */
-enum set_id { SET_PORT, SET_RANGE, SET_HOST, SET_NET };
+enum set_id { SET_PORT, SET_RANGE, SET_MASQ_TCP, SET_MASQ_UDP };
 
-static const char *const set_names[] = { "dnat_port", "dnat_range", "masq_host", "masq_net" };
+static const char *const set_names[] = { "dnat_port", "dnat_range", "masq_tcp", "masq_udp" };
 
 static struct u64map *model_set(struct elements *m, enum set_id id)
 {
-	return id == SET_PORT ? &m->ports : id == SET_RANGE ? &m->ranges : id == SET_HOST ? &m->hosts : &m->nets;
+	return id == SET_PORT ? &m->ports : id == SET_RANGE ? &m->ranges : &m->masq;
 }
 
 /* Parse a whole token [s, s+len) as a number in [min, max]. */
@@ -200,7 +202,7 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 	char again[128], a[IPV4_STRLEN];
 	const char *p = s, *end = s + len, *q;
 	uint8_t proto = 0;
-	uint32_t lo = 0, hi = 0, addr = 0, tport = 0, plen = 0;
+	uint32_t lo = 0, hi = 0, addr = 0, tport = 0;
 
 	CHECK(len > 0 && len < 100);
 	switch (id) {
@@ -254,23 +256,18 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 				snprintf(again, sizeof(again), "%s . %u-%u", proto_name(proto), lo, hi);
 		}
 		break;
-	case SET_HOST:
-		CHECK(ipv4_parse(s, len, &addr) == 0);
-		*ret_key = addr;
+	case SET_MASQ_TCP:
+	case SET_MASQ_UDP: {
+		/* a public port "80" or range "30000-30010", nothing else: no protocol, no value */
+		uint16_t l16, h16;
+		proto = id == SET_MASQ_TCP ? PROTO_TCP : PROTO_UDP;
+		CHECK(parse_port_range(s, len, &l16, &h16) == 0);
+		*ret_key = range_key(proto, l16, h16);
 		*ret_value = 1;
-		snprintf(again, sizeof(again), "%s", ipv4_format(addr, a));
-		break;
-	case SET_NET: {
-		struct prefix4 pfx;
-		char b[PREFIX4_STRLEN];
-		q = memchr(s, '/', len);
-		CHECK(q); /* always with its length */
-		CHECK(number(q + 1, (size_t)(end - q - 1), 0, 32, &plen));
-		CHECK(prefix4_parse(s, len, &pfx) == 0);
-		CHECK(pfx.len < 32); /* a /32 is a masq_host */
-		*ret_key = net_key(&pfx);
-		*ret_value = 1;
-		snprintf(again, sizeof(again), "%s", prefix4_format(&pfx, true, b));
+		if (l16 == h16)
+			snprintf(again, sizeof(again), "%u", (unsigned)l16);
+		else
+			snprintf(again, sizeof(again), "%u-%u", (unsigned)l16, (unsigned)h16);
 		break;
 	}
 	}
@@ -278,19 +275,6 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 	/* nothing a fragment could smuggle: and the one place a target could go wrong */
 	if (with_value && id <= SET_RANGE)
 		CHECK(ipv4_special_kind(addr) == NULL && addr != policy->wan.address);
-}
-
-static bool nets_overlap(const struct u64map *nets, uint64_t key)
-{
-	struct prefix4 p = { (uint32_t)(key >> 8), (uint8_t)(key & 0xff) }, q;
-	uint64_t k;
-
-	for (size_t i = 0; u64map_next(nets, &i, &k, NULL);) {
-		q = (struct prefix4){ (uint32_t)(k >> 8), (uint8_t)(k & 0xff) };
-		if (prefix4_overlaps(&p, &q))
-			return true;
-	}
-	return false;
 }
 
 static bool ranges_overlap(const struct u64map *ranges, uint64_t key)
@@ -354,10 +338,8 @@ static size_t apply_commands(struct elements *m, const char *text, size_t len, b
 			parse_item((enum set_id)id, add, p, (size_t)(q - p), &key, &value);
 			if (add) {
 				CHECK(!u64map_get(set, key, NULL)); /* "add" of what is there: refused */
-				if (id == SET_NET)
-					CHECK(!nets_overlap(set, key)); /* interval set */
-				if (id == SET_RANGE)
-					CHECK(!ranges_overlap(set, key)); /* interval map */
+				if (id != SET_PORT) /* interval map and sets: no overlap */
+					CHECK(!ranges_overlap(set, key));
 				CHECK(u64map_put(set, key, value) == 0);
 			} else {
 				CHECK(u64map_remove(set, key)); /* "delete" of what is not there: refused */
@@ -384,7 +366,7 @@ static bool map_copy_ok(struct u64map *dst, const struct u64map *src)
 	return true;
 }
 
-/* The model as the kernel holds it: ports and ranges, the host set, the effective nets. */
+/* The model as the kernel holds it: the same maps, the masquerade sets' values all 1. */
 static void kernel_form(struct elements *k, const struct elements *desired)
 {
 	uint64_t key;
@@ -392,9 +374,8 @@ static void kernel_form(struct elements *k, const struct elements *desired)
 	elements_clear(k);
 	CHECK(map_copy_ok(&k->ports, &desired->ports));
 	CHECK(map_copy_ok(&k->ranges, &desired->ranges));
-	for (size_t i = 0; u64map_next(&desired->hosts, &i, &key, NULL);)
-		CHECK(u64map_put(&k->hosts, key, 1) == 0);
-	CHECK(ruleset_effective_nets(desired, &k->nets) == 0);
+	for (size_t i = 0; u64map_next(&desired->masq, &i, &key, NULL);)
+		CHECK(u64map_put(&k->masq, key, 1) == 0);
 }
 
 /* ---- rendering ---------------------------------------------------------------------------- */
@@ -617,7 +598,12 @@ static void check_obeys_policy(const char *user, const struct fragment *f,
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *st = &f->stmts[i];
 		if (st->kind == STMT_MASQUERADE) {
+			bool covers = false;
 			CHECK(s->masquerade && in_destinations(s, &st->masq));
+			for (size_t k = 0; k < f->n_stmts; k++)
+				covers |= f->stmts[k].kind == STMT_DNAT &&
+					  (f->stmts[k].to_addr & prefix4_mask(st->masq.len)) == st->masq.addr;
+			CHECK(covers); /* a masquerade without a forward of its own fragment: refused */
 			continue;
 		}
 		struct prefix4 to = { st->to_addr, 32 };
@@ -642,29 +628,66 @@ static void check_obeys_policy(const char *user, const struct fragment *f,
 
 /* ---- one submission, for one user ---------------------------------------------------------- */
 
-/* Is this fragment's every element live in the kernel model `k`? */
+/* Does a masquerade of fragment `f` hold `addr`? (Computed here, not by ruleset.c.) */
+static bool masq_covers(const struct fragment *f, uint32_t addr)
+{
+	for (size_t i = 0; i < f->n_stmts; i++)
+		if (f->stmts[i].kind == STMT_MASQUERADE &&
+		    (addr & prefix4_mask(f->stmts[i].masq.len)) == f->stmts[i].masq.addr)
+			return true;
+	return false;
+}
+
+/* Is this fragment's every element live in the kernel model `k`, masqueraded as it asks? */
 static void check_live(const struct elements *k, const struct fragment *f)
 {
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
 		uint64_t v;
-		if (s->kind == STMT_MASQUERADE && s->masq.len == 32) {
-			CHECK(u64map_get(&k->hosts, s->masq.addr, NULL));
-		} else if (s->kind == STMT_MASQUERADE) {
-			uint64_t key;
-			bool covered = false;
-			for (size_t j = 0; u64map_next(&k->nets, &j, &key, NULL);) {
-				struct prefix4 p = { (uint32_t)(key >> 8), (uint8_t)(key & 0xff) };
-				covered |= prefix4_contains(&p, &s->masq);
-			}
-			CHECK(covered);
-		} else if (s->port_lo == s->port_hi) {
+		if (s->kind == STMT_MASQUERADE)
+			continue; /* it acts through the dnat statements: below */
+		if (s->port_lo == s->port_hi) {
 			CHECK(u64map_get(&k->ports, port_key(s->proto, s->port_lo), &v));
 			CHECK(v == ((uint64_t)s->to_addr << 16 | (s->to_port ? s->to_port : s->port_lo)));
 		} else {
 			CHECK(u64map_get(&k->ranges, range_key(s->proto, s->port_lo, s->port_hi), &v));
 			CHECK(v == s->to_addr);
 		}
+		CHECK(u64map_get(&k->masq, range_key(s->proto, s->port_lo, s->port_hi), NULL) ==
+		      masq_covers(f, s->to_addr));
+	}
+}
+
+/*
+ * The kernel model's masquerade sets are exactly, over every active fragment, the public
+ * ports of its forwards to an address inside one of its own masquerades: nothing of another
+ * fragment's, and no masquerade entry without its forward.
+ */
+static void check_masq_model(const struct elements *k)
+{
+	size_t n = 0;
+	uint64_t key;
+
+	for (size_t i = 0; i < active_set_size(active); i++) {
+		const struct fragment *f = active_set_at(active, i)->frag;
+		for (size_t j = 0; j < f->n_stmts; j++) {
+			const struct fragment_stmt *s = &f->stmts[j];
+			uint64_t public = range_key(s->proto, s->port_lo, s->port_hi);
+			bool in;
+			if (s->kind != STMT_DNAT)
+				continue;
+			in = u64map_get(&k->masq, public, NULL);
+			CHECK(in == masq_covers(f, s->to_addr));
+			n += in;
+		}
+	}
+	CHECK(n == k->masq.n);
+	for (size_t i = 0; u64map_next(&k->masq, &i, &key, NULL);) {
+		uint16_t lo = (uint16_t)(key >> 16), hi = (uint16_t)key;
+		if (lo == hi)
+			CHECK(u64map_get(&k->ports, port_key((uint8_t)(key >> 32), lo), NULL));
+		else
+			CHECK(u64map_get(&k->ranges, key, NULL));
 	}
 }
 
@@ -675,7 +698,7 @@ static void check_gone(const struct elements *k, const struct fragment *old, con
 		const struct fragment_stmt *s = &old->stmts[i];
 		bool kept = false;
 		if (s->kind == STMT_MASQUERADE)
-			continue; /* others may ask for the same masquerade */
+			continue; /* it acts through the dnat statements */
 		for (size_t j = 0; now && j < now->n_stmts; j++)
 			kept |= now->stmts[j].kind == STMT_DNAT && now->stmts[j].proto == s->proto &&
 				now->stmts[j].port_lo == s->port_lo && now->stmts[j].port_hi == s->port_hi;
@@ -685,6 +708,7 @@ static void check_gone(const struct elements *k, const struct fragment *old, con
 			CHECK(!u64map_get(&k->ports, port_key(s->proto, s->port_lo), NULL));
 		else
 			CHECK(!u64map_get(&k->ranges, range_key(s->proto, s->port_lo, s->port_hi), NULL));
+		CHECK(!u64map_get(&k->masq, range_key(s->proto, s->port_lo, s->port_hi), NULL));
 	}
 }
 
@@ -713,7 +737,7 @@ static void submit(const char *user, uint32_t uid, struct fragment *f)
 	size_t n_before = active_set_size(active), rules_before = active_set_rules(active);
 
 	/* op_prepare() */
-	engine_judge(policy, user, active, f, &j);
+	engine_judge(policy, NULL, user, active, f, &j);
 	old = active_set_find(active, user, f->name);
 	CHECK(j.replaces == (old != NULL));
 	if (j.verdict == VERDICT_REJECTED) {
@@ -741,6 +765,7 @@ static void submit(const char *user, uint32_t uid, struct fragment *f)
 			CHECK(touched_add_fragment(&t, old->frag) == 0);
 		}
 		check_delta(&kernel, &desired, &t, &after);
+		check_masq_model(&after);
 		if (old) {
 			check_gone(&after, old->frag, NULL);
 			CHECK(active_set_insert(active, old) == 0);
@@ -777,13 +802,14 @@ static void submit(const char *user, uint32_t uid, struct fragment *f)
 
 	check_delta(&kernel, &desired, &t, &after);
 	check_live(&after, entry->frag);
+	check_masq_model(&after);
 	if (old)
 		check_gone(&after, old->frag, entry->frag);
 	check_full(&desired);
 	check_verdict(user, "accepted", false, expires, entry->frag, NULL);
 
 	/* the same file again: identical, only the lease renewed, nothing for the kernel */
-	engine_judge(policy, user, active, entry->frag, &again);
+	engine_judge(policy, NULL, user, active, entry->frag, &again);
 	CHECK(again.verdict == VERDICT_ACCEPTED && again.replaces && again.identical);
 
 	/* op_rollback(): the state before this input, exactly */
@@ -849,6 +875,9 @@ static void setup(void)
 	CHECK(template_len > 2 && strcmp(template_text + template_len - 2, "}\n") == 0);
 	CHECK(strstr(template_text, "include") == NULL && strstr(template_text, "define") == NULL);
 	CHECK(strstr(template_text, " element ") == NULL);
+	/* marked as ours, every translation labelled, the guard in place */
+	CHECK(strstr(template_text, "\tcomment \"" RULESET_TABLE_COMMENT "\"\n") != NULL);
+	CHECK(strstr(template_text, "\tchain guard {\n") != NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -55,7 +55,8 @@ like "$out" "$NAT_UPDATE@$ROUTER_LAN: k8s-ingress-nginx-ingress-nginx-controller
 like "$out" "rejected k8s-games-game:" "a Service the policy does not allow is reported with the router's answer"
 like "$out" "k8s-games-game:2: port 27015 is not allowed for $NAT_UPDATE" "with the reason from the router"
 is "$rc" 1 "natwarden-sync exits non-zero when a router rejected something"
-is "$(nw_kernel)" "masq 192.168.1.240
+is "$(nw_kernel)" "masq tcp 443
+masq tcp 80
 tcp 443 192.168.1.240:443
 tcp 80 192.168.1.240:80" "the router's kernel forwards 80 and 443 to the load-balancer IP, with masquerade"
 

@@ -10,7 +10,7 @@ nw_start || { not_ok "daemon starts"; exit 1; }
 ok "daemon starts and says READY=1"
 
 is "$(nw_kernel)" "" "the table starts empty"
-is "$(nw_rule_count)" 7 "seven constant rules (hairpin on)"
+is "$(nw_rule_count)" 8 "eight constant rules (hairpin on)"
 
 # --- accept
 out=$(printf 'dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.240:8443\ndnat udp 30000-30010 to 192.168.1.241\nmasquerade 192.168.1.240\n' |
@@ -19,7 +19,8 @@ rc=$?
 is "$rc" 0 "accepted fragment exits 0"
 like "$out" "^ingress: accepted for $NW_U1" "client prints the verdict"
 like "$out" "live: dnat tcp 443 to 192.168.1.240:8443" "client prints what is live"
-is "$(nw_kernel)" "masq 192.168.1.240
+is "$(nw_kernel)" "masq tcp 443
+masq tcp 80
 tcp 443 192.168.1.240:8443
 tcp 80 192.168.1.240:80
 udp 30000-30010 192.168.1.241" "the kernel holds exactly the fragment's forwards"
@@ -64,9 +65,11 @@ reject "$NW_U1" r8 'dnat tcp 80 to 192.168.1.241\n' \
 reject "$NW_U1" r9 'dnat tcp 080 to 192.168.1.240\n' \
 	"r9:1: '080' is not a port or port range: use a decimal number 1-65535 without sign or leading zeros" \
 	"syntax errors are caught by the client before sending"
-reject "$NW_U3" r10 'dnat tcp 80 to 192.168.1.240\n' \
-	"r10: user '$NW_U3' is not a submitter: policy.ini has no [submitter $NW_U3]" \
-	"a group member without a [submitter] section is rejected"
+out=$(printf 'dnat tcp 80 to 192.168.1.240\n' | nw_submit "$NW_U3" r10 2>&1)
+rc=$?
+is "$rc" 2 "a group member without a [submitter] section cannot submit at all (exit 2)"
+is "$out" "natwarden: there is no spool directory for you ($NW_T/spool/incoming/$(id -u "$NW_U3")): natwardend makes one for each [submitter] in policy.ini; is $NW_U3 one, and has natwardend started since?" \
+	"... and the client says why: it has no spool directory, being no submitter"
 is "$(nw_kernel)" "$before" "no rejection changed the kernel"
 
 # --- quotas: max_fragments = 8 and max_rules = 64 (defaults of the test policy)
@@ -83,9 +86,10 @@ kill "$mon"
 wait "$mon" 2>/dev/null
 changes=$(grep -E '^(add|delete) element' "$NW_T/monitor.log" | sed 's/ *#.*//' | sort)
 is "$changes" "add element inet $NW_TABLE dnat_port { tcp . 80 : 192.168.1.241 . 80 }
-delete element inet $NW_TABLE dnat_port { tcp . 80 : 192.168.1.240 . 80 }" \
-	"the replacement changed only tcp/80: one delete and one add, nothing else touched"
-is "$(nw_kernel)" "masq 192.168.1.240
+delete element inet $NW_TABLE dnat_port { tcp . 80 : 192.168.1.240 . 80 }
+delete element inet $NW_TABLE masq_tcp { 80 }" \
+	"the replacement changed only tcp/80: its forward, and its masquerade (.241 is outside it), nothing else touched"
+is "$(nw_kernel)" "masq tcp 443
 tcp 443 192.168.1.240:8443
 tcp 80 192.168.1.241:80
 udp 30000-30010 192.168.1.241" "kernel holds the new version"
@@ -154,5 +158,5 @@ is "$(saved)" "1 active fragments of 1 users, 4 mappings" "the revoked fragment 
 is "$(grep -c '^commit ' "$NW_T/state/journal")" 0 "the start folded the journal into a new snapshot"
 
 # --- no rule count growth, daemon alive
-is "$(nw_rule_count)" 7 "still seven rules"
+is "$(nw_rule_count)" 8 "still eight rules"
 check "daemon still running" nw_alive

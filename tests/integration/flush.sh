@@ -18,7 +18,8 @@ printf 'dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.240\nmasquerade 
 	nw_submit "$NW_U1" ingress >/dev/null
 printf 'dnat tcp 8080 to 192.168.2.9\n' | nw_submit "$NW_U2" other >/dev/null
 want=$(nw_kernel)
-is "$want" "masq 192.168.1.240
+is "$want" "masq tcp 443
+masq tcp 80
 tcp 443 192.168.1.240:443
 tcp 80 192.168.1.240:80
 tcp 8080 192.168.2.9:8080" "forwards of two users are live"

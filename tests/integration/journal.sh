@@ -339,7 +339,8 @@ NATWARDEN_RESTORE_MS=<ms>
 NATWARDEN_TABLE=$NW_TABLE
 PRIORITY=4
 SYSLOG_IDENTIFIER=natwardend" "recovered: exact fields (table, mappings, time)"
-is "$(nw_kernel)" "masq 192.168.1.240
+is "$(nw_kernel)" "masq tcp 443
+masq tcp 80
 tcp 443 192.168.1.240:8443
 tcp 80 192.168.1.240:80" "the kernel holds web's forwards again"
 

@@ -306,7 +306,7 @@ nw_withdraw() {
 nw_nft() { ip netns exec "$NW_NS" nft "$@"; }
 
 # The kernel's forwards, one per line, sorted: "tcp 80 192.168.1.240:80", "udp 30000-30010 1.2.3.4",
-# then "masq 192.168.1.240" / "masq 192.168.1.0/24".
+# then the public ports whose connections are masqueraded: "masq tcp 80" / "masq udp 30000-30010".
 nw_kernel() {
 	nw_nft -j list table inet "$NW_TABLE" | jq -r '
 	  .nftables[] |
@@ -316,11 +316,10 @@ nw_kernel() {
 	     "\(.[0].concat[0]) \(if (.[0].concat[1]|type) == "object"
 	                           then "\(.[0].concat[1].range[0])-\(.[0].concat[1].range[1])"
 	                           else .[0].concat[1] end) \(.[1])"),
-	  (select(.set.name == "masq_host") | .set.elem[]? | "masq \(.)"),
-	  (select(.set.name == "masq_net") | .set.elem[]? |
-	     if type == "object" and has("prefix") then "masq \(.prefix.addr)/\(.prefix.len)"
-	     elif type == "object" and has("range") then "masq \(.range[0])-\(.range[1])"
-	     else "masq \(.)" end)' | sort
+	  (select(.set.name == "masq_tcp" or .set.name == "masq_udp") |
+	     (.set.name | ltrimstr("masq_")) as $proto | .set.elem[]? |
+	     if type == "object" and has("range") then "masq \($proto) \(.range[0])-\(.range[1])"
+	     else "masq \($proto) \(.)" end)' | sort
 }
 
 # Number of rules in the table (constant, whatever the number of forwards).

@@ -267,6 +267,12 @@ def overlaps(used, proto, lo, hi):
     return any(p == proto and not (hi < a or lo > b) for p, a, b in used)
 
 
+def masq_covers(prefix, target):
+    """Is the dnat target ("ADDR" or "ADDR:PORT") inside the masquerade prefix?"""
+    import ipaddress
+    return ipaddress.ip_address(target.split(":")[0]) in ipaddress.ip_network(prefix)
+
+
 def stmts_u1(rng, used=None, n=None):
     used = set() if used is None else used
     stmts = []
@@ -289,7 +295,10 @@ def stmts_u1(rng, used=None, n=None):
                 tgt += ":%d" % rng.randint(10000, 20000)
             stmts.append("dnat %s %d to %s" % (proto, p, tgt))
     if n is None and rng.random() < 0.3:
-        stmts.append("masquerade " + rng.choice(U1_MASQ))
+        # a masquerade applies only to its own fragment's forwards: one that covers one of them
+        fits = [m for m in U1_MASQ if any(masq_covers(m, s.split()[4]) for s in stmts)]
+        if fits:
+            stmts.append("masquerade " + rng.choice(fits))
     return stmts
 
 
@@ -461,8 +470,9 @@ def read_state(statedir, tails=None):
 
 def kernel_of(frags):
     """What the kernel must hold for these fragments, as nw_kernel prints it."""
-    lines, masq = [], set()
+    lines = []
     for f in frags.values():
+        masqs = [s.split()[1] for s in f["stmts"] if s.startswith("masquerade ")]
         for s in f["stmts"]:
             w = s.split()
             if w[0] == "dnat":
@@ -471,9 +481,9 @@ def kernel_of(frags):
                     lines.append("%s %s %s" % (proto, port, tgt))
                 else:
                     lines.append("%s %s %s:%s" % (proto, port, tgt, port))
-            else:
-                masq.add("masq " + w[1])
-    return sorted(lines + list(masq))
+                if any(masq_covers(m, tgt) for m in masqs):
+                    lines.append("masq %s %s" % (proto, port))
+    return sorted(lines)
 
 
 def claims(frags):

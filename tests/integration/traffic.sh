@@ -62,7 +62,9 @@ is "$(lan 30005)" "served $SERVER:30005 to $ROUTER_LAN" "hairpin works for a por
 
 out=$(printf '%smasquerade 192.168.1.240\n' "$ingress" | nw_submit "$NW_U1" ingress)
 is "$?" 0 "replacement fragment with masquerade accepted"
-is "$(nw_kernel)" "masq 192.168.1.240
+is "$(nw_kernel)" "masq tcp 30000-30010
+masq tcp 443
+masq tcp 80
 tcp 30000-30010 192.168.1.240
 tcp 443 192.168.1.240:443
 tcp 80 192.168.1.240:8080" "the kernel holds the forwards and the masquerade"
@@ -85,7 +87,7 @@ nw_stop
 NW_HAIRPIN=no nw_policy
 nw_start || { not_ok "daemon restarts with hairpin = no"; exit 1; }
 ok "daemon restarts with hairpin = no"
-is "$(nw_rule_count)" 4 "four rules without hairpin"
+is "$(nw_rule_count)" 5 "five rules without hairpin"
 out=$(printf '%s' "$ingress" | nw_submit "$NW_U1" ingress)
 is "$?" 0 "ingress fragment accepted again"
 is "$(wan 80)" "served $SERVER:8080 to $WAN_CLIENT" "hairpin = no: WAN -> :80 still reaches the server, real address"

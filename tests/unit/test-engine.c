@@ -23,7 +23,10 @@ static const char *policy_text =
 	"[submitter leasy]\n"
 	"ports = 1-65535\n"
 	"destinations = 10.0.0.0/8\n"
-	"max_lease = 600\n";
+	"max_lease = 600\n"
+	"[submitter carol]\n"
+	"ports = 9000\n"
+	"destinations = 192.168.1.240\n";
 
 static struct policy *policy;
 
@@ -45,7 +48,7 @@ static void judge(const struct active_set *a, const char *user, const char *name
 {
 	struct fragment *f = parse(name, text);
 
-	engine_judge(policy, user, a, f, j);
+	engine_judge(policy, NULL, user, a, f, j);
 	fragment_free(f);
 }
 
@@ -106,7 +109,7 @@ static void test_reasons(void)
 	REJECTS(j, 1, "masquerade is not allowed for alice");
 	judge(a, "nat_update", "x", "masquerade 192.168.1.0/24\n", &j);
 	REJECTS(j, 1, "masquerade 192.168.1.0/24 is outside nat_update's destinations");
-	judge(a, "nat_update", "x", "masquerade 192.168.1.250\n", &j);
+	judge(a, "nat_update", "x", "dnat tcp 80 to 192.168.1.250\nmasquerade 192.168.1.250\n", &j);
 	ok(j.verdict == VERDICT_ACCEPTED, "masquerade inside destinations");
 
 	/* Every reason, each at its line, sorted. */
@@ -125,6 +128,52 @@ static void test_reasons(void)
 
 	judge(a, "nat_update", "gone", "", &j);
 	ok(j.verdict == VERDICT_WITHDRAWN && !j.replaces, "withdrawal of nothing active");
+	active_set_free(a);
+}
+
+/* A masquerade applies only to the connections its own fragment's forwards translate. */
+static void test_masquerade(void)
+{
+	struct active_set *a = active_set_new();
+	struct judgement j;
+
+	judge(a, "nat_update", "x", "dnat tcp 80 to 192.168.1.240\nmasquerade 192.168.1.250\n", &j);
+	REJECTS(j, 2, "masquerade 192.168.1.250 covers none of this fragment's forwards: it applies only to connections this fragment's own forwards translate");
+	is_int(j.reasons.n, 1, "only that reason");
+	is_str(j.reasons.items[0].text,
+	       "masquerade 192.168.1.250 covers none of this fragment's forwards: it applies only to connections this fragment's own forwards translate",
+	       "the reason, exactly");
+
+	judge(a, "nat_update", "x",
+	      "dnat tcp 443 to 192.168.1.241\n# a comment\nmasquerade 192.168.1.240/28\n"
+	      "masquerade 203.0.113.0/24\n",
+	      &j);
+	REJECTS(j, 4, "masquerade 203.0.113.0/24 covers none of this fragment's forwards");
+	is_int(j.reasons.n, 1, "the prefix that covers the forward is fine, the other is not");
+
+	judge(a, "nat_update", "x", "masquerade 192.168.1.240\n", &j);
+	REJECTS(j, 1, "masquerade 192.168.1.240 covers none of this fragment's forwards");
+
+	judge(a, "nat_update", "x",
+	      "dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.241\nmasquerade 192.168.1.240\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "a masquerade covering some of the fragment's forwards");
+
+	/* outside the destinations: that reason alone, as before */
+	judge(a, "nat_update", "x", "dnat tcp 80 to 192.168.1.240\nmasquerade 10.0.0.0/8\n", &j);
+	REJECTS(j, 2, "masquerade 10.0.0.0/8 is outside nat_update's destinations");
+	is_int(j.reasons.n, 1, "outside the destinations: one reason");
+
+	/* not another fragment's forwards, not even the same user's */
+	activate(a, "nat_update", "web", "dnat tcp 80 to 192.168.1.240\nmasquerade 192.168.1.240\n");
+	judge(a, "nat_update", "masq", "dnat tcp 443 to 192.168.1.241\nmasquerade 192.168.1.240\n", &j);
+	REJECTS(j, 2, "masquerade 192.168.1.240 covers none of this fragment's forwards");
+
+	/* another user forwards to the same host: without masquerade, and cannot ask for one */
+	judge(a, "carol", "c", "dnat tcp 9000 to 192.168.1.240\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "another user's forward to the same host, unmasqueraded");
+	judge(a, "carol", "c", "dnat tcp 9000 to 192.168.1.240\nmasquerade 192.168.1.240\n", &j);
+	REJECTS(j, 2, "masquerade is not allowed for carol");
+	is_int(j.reasons.n, 1, "not allowed: that reason alone");
 	active_set_free(a);
 }
 
@@ -185,7 +234,7 @@ static void test_quotas(void)
 	activate(a, "nat_update", "c", "masquerade 192.168.1.250\n");
 	judge(a, "nat_update", "d", "masquerade 192.168.1.240\n", &j);
 	REJECTS(j, 0, "nat_update already has 3 active fragments (max_fragments = 3)");
-	judge(a, "nat_update", "c", "masquerade 192.168.1.240\n", &j);
+	judge(a, "nat_update", "c", "dnat tcp 30010 to 192.168.1.240\nmasquerade 192.168.1.240\n", &j);
 	ok(j.verdict == VERDICT_ACCEPTED, "replacing does not count against max_fragments");
 
 	judge(a, "leasy", "x", "dnat tcp 5000 to 10.0.0.1\n", &j);
@@ -244,6 +293,7 @@ int main(void)
 		return 1;
 	}
 	test_reasons();
+	test_masquerade();
 	test_conflicts();
 	test_quotas();
 	test_active_set();

@@ -37,57 +37,105 @@ static char *delta(struct elements *kernel, const struct elements *desired,
 	return text;
 }
 
+static char *render_full(const struct ruleset_config *c, const struct elements *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	ruleset_render_full(c, e, out);
+	fclose(out);
+	return text;
+}
+
 static void test_full(void)
 {
 	struct elements e;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out;
+	char *text;
+	/* the masquerades cover tcp/80 and the udp range, not tcp/443 (another host) */
 	struct fragment *f = parse("a", "dnat tcp 80 to 192.168.1.240\ndnat udp 100-200 to 10.0.0.1\n"
+					 "dnat tcp 443 to 192.168.1.241\n"
 					 "masquerade 192.168.1.240\nmasquerade 10.0.0.0/8\n");
 
 	elements_init(&e);
 	elements_add_fragment(&e, f);
-	out = open_memstream(&text, &len);
-	ruleset_render_full(&cfg, &e, out);
-	fclose(out);
+	text = render_full(&cfg, &e);
 	is_str(text,
 	       "table inet nw {}\n"
 	       "delete table inet nw\n"
 	       "table inet nw {\n"
+	       "\tcomment \"natwarden: managed by natwardend, do not edit\"\n"
 	       "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
 	       "\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
-	       "\tset masq_host { type ipv4_addr; }\n"
-	       "\tset masq_net { type ipv4_addr; flags interval; }\n"
+	       "\tset masq_tcp { type inet_service; flags interval; }\n"
+	       "\tset masq_udp { type inet_service; flags interval; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @dnat_range\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range\n"
 	       "\t}\n"
 	       "\tchain postrouting {\n"
 	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-	       "\t\tct status dnat ip daddr @masq_host masquerade\n"
-	       "\t\tct status dnat ip daddr @masq_net masquerade\n"
+	       "\t\tct label 127 meta l4proto tcp ct original proto-dst @masq_tcp masquerade\n"
+	       "\t\tct label 127 meta l4proto udp ct original proto-dst @masq_udp masquerade\n"
+	       "\t}\n"
+	       "\tchain guard {\n"
+	       "\t\ttype filter hook input priority filter; policy accept;\n"
+	       "\t\tct label 127 ct status dnat counter drop\n"
 	       "\t}\n"
 	       "}\n"
-	       "add element inet nw dnat_port { tcp . 80 : 192.168.1.240 . 80 }\n"
+	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
 	       "add element inet nw dnat_range { udp . 100-200 : 10.0.0.1 }\n"
-	       "add element inet nw masq_host { 192.168.1.240 }\n"
-	       "add element inet nw masq_net { 10.0.0.0/8 }\n",
-	       "whole table: replace in one buffer, four constant rules, elements");
+	       "add element inet nw masq_tcp { 80 }\n"
+	       "add element inet nw masq_udp { 100-200 }\n",
+	       "whole table: marked, replaced in one buffer, five constant rules, elements");
 	free(text);
 
 	struct ruleset_config hp = cfg;
 	hp.hairpin = true;
 	hp.wan_address = 0xcb007107u;
-	text = NULL;
-	out = open_memstream(&text, &len);
-	ruleset_render_full(&hp, &e, out);
-	fclose(out);
-	ok(strstr(text, "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 dnat ip to meta l4proto . th dport map @dnat_port\n") &&
-		   strstr(text, "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 dnat ip to meta l4proto . th dport map @dnat_range\n") &&
-		   strstr(text, "\t\tiifname != \"wan0\" ct status dnat ct original ip daddr 203.0.113.7 masquerade\n"),
-	   "hairpin: DNAT from the LAN side and masquerade of those connections");
+	text = render_full(&hp, &e);
+	is_str(text,
+	       "table inet nw {}\n"
+	       "delete table inet nw\n"
+	       "table inet nw {\n"
+	       "\tcomment \"natwarden: managed by natwardend, do not edit\"\n"
+	       "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+	       "\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
+	       "\tset masq_tcp { type inet_service; flags interval; }\n"
+	       "\tset masq_udp { type inet_service; flags interval; }\n"
+	       "\tchain prerouting {\n"
+	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range\n"
+	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range\n"
+	       "\t}\n"
+	       "\tchain postrouting {\n"
+	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+	       "\t\tct label 127 meta l4proto tcp ct original proto-dst @masq_tcp masquerade\n"
+	       "\t\tct label 127 meta l4proto udp ct original proto-dst @masq_udp masquerade\n"
+	       "\t\tiifname != \"wan0\" ct label 127 ct status dnat ct original ip daddr 203.0.113.7 masquerade\n"
+	       "\t}\n"
+	       "\tchain guard {\n"
+	       "\t\ttype filter hook input priority filter; policy accept;\n"
+	       "\t\tct label 127 ct status dnat counter drop\n"
+	       "\t}\n"
+	       "}\n"
+	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
+	       "add element inet nw dnat_range { udp . 100-200 : 10.0.0.1 }\n"
+	       "add element inet nw masq_tcp { 80 }\n"
+	       "add element inet nw masq_udp { 100-200 }\n",
+	       "hairpin: DNAT from the LAN side, labelled, and masquerade of only those connections");
+	free(text);
+	is_int(e.masq.n, 2, "two masqueraded forwards in the model");
+	ok(!u64map_get(&e.masq, range_key(PROTO_TCP, 443, 443), NULL),
+	   "the forward to a host outside every masquerade prefix is not masqueraded");
+
+	/* no forwards at all: the same constant table, no element command */
+	elements_clear(&e);
+	text = render_full(&cfg, &e);
+	ok(text && !strstr(text, " element "), "an empty model renders the table alone");
 	free(text);
 	elements_finish(&e);
 	fragment_free(f);
@@ -98,10 +146,15 @@ static void test_deltas(void)
 	struct elements kernel, desired;
 	struct fragment *a = parse("a", "dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.240:8443\n"
 					"masquerade 192.168.1.240\n");
+	/* tcp/80 now goes to .241, outside the masquerade: it leaves masq_tcp */
 	struct fragment *a2 = parse("a", "dnat tcp 80 to 192.168.1.241\ndnat tcp 443 to 192.168.1.240:8443\n"
 					 "masquerade 192.168.1.240\n");
-	struct fragment *b = parse("b", "dnat tcp 8080 to 192.168.1.240\nmasquerade 192.168.1.240\n");
-	struct fragment *both[2];
+	/* the same forwards, a wider masquerade: tcp/80 comes back in, nothing else moves */
+	struct fragment *a3 = parse("a", "dnat tcp 80 to 192.168.1.241\ndnat tcp 443 to 192.168.1.240:8443\n"
+					 "masquerade 192.168.1.240/28\n");
+	/* another user's forward to the same host, without masquerade */
+	struct fragment *b = parse("b", "dnat tcp 8080 to 192.168.1.240\n");
+	struct fragment *pair[2];
 	char *text;
 	int n;
 
@@ -111,84 +164,116 @@ static void test_deltas(void)
 	text = delta(&kernel, &desired, &a, 1, &n);
 	is_str(text,
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.240 . 8443, tcp . 80 : 192.168.1.240 . 80 }\n"
-	       "add element inet nw masq_host { 192.168.1.240 }\n",
-	       "adding a fragment adds exactly its elements");
+	       "add element inet nw masq_tcp { 80, 443 }\n",
+	       "adding a fragment adds its forwards and masquerades its forwards to the prefix");
+	is_int(n, 4, "four changes");
+	free(text);
+
+	/* replace a by a2: tcp/80 moves to another host, out of the masquerade */
+	elements_remove_fragment(&desired, a);
+	elements_add_fragment(&desired, a2);
+	pair[0] = a;
+	pair[1] = a2;
+	text = delta(&kernel, &desired, pair, 2, &n);
+	is_str(text,
+	       "delete element inet nw dnat_port { tcp . 80 }\n"
+	       "delete element inet nw masq_tcp { 80 }\n"
+	       "add element inet nw dnat_port { tcp . 80 : 192.168.1.241 . 80 }\n",
+	       "a replacement that moves a forward out of the masquerade");
 	is_int(n, 3, "three changes");
 	free(text);
 
-	/* replace a by a2: only tcp/80 moves */
-	elements_remove_fragment(&desired, a);
-	elements_add_fragment(&desired, a2);
-	both[0] = a;
-	both[1] = a2;
-	text = delta(&kernel, &desired, both, 2, &n);
-	is_str(text,
-	       "delete element inet nw dnat_port { tcp . 80 }\n"
-	       "add element inet nw dnat_port { tcp . 80 : 192.168.1.241 . 80 }\n",
-	       "a replacement deletes and adds only what changed");
-	is_int(n, 2, "two changes");
+	/* replace a2 by a3: the forwards stay, tcp/80 is masqueraded again */
+	elements_remove_fragment(&desired, a2);
+	elements_add_fragment(&desired, a3);
+	pair[0] = a2;
+	pair[1] = a3;
+	text = delta(&kernel, &desired, pair, 2, &n);
+	is_str(text, "add element inet nw masq_tcp { 80 }\n",
+	       "a replacement that moves a forward into the masquerade touches only masq_tcp");
+	is_int(n, 1, "one change");
 	free(text);
 
-	/* b asks for the same masquerade address: counted, not added twice */
+	/* b forwards to the same host without masquerade: a's masquerade is not b's */
 	elements_add_fragment(&desired, b);
 	text = delta(&kernel, &desired, &b, 1, &n);
 	is_str(text, "add element inet nw dnat_port { tcp . 8080 : 192.168.1.240 . 8080 }\n",
-	       "a shared masquerade address is not added again");
+	       "another user's forward to the same host is not masqueraded");
+	ok(!u64map_get(&kernel.masq, range_key(PROTO_TCP, 8080, 8080), NULL) && kernel.masq.n == 2,
+	   "b's key is not in masq, a's two are");
 	free(text);
-	elements_remove_fragment(&desired, a2);
-	text = delta(&kernel, &desired, &a2, 1, &n);
-	is_str(text, "delete element inet nw dnat_port { tcp . 443, tcp . 80 }\n",
-	       "removing one of two requesters keeps the masquerade address");
+
+	elements_remove_fragment(&desired, a3);
+	text = delta(&kernel, &desired, &a3, 1, &n);
+	is_str(text,
+	       "delete element inet nw dnat_port { tcp . 443, tcp . 80 }\n"
+	       "delete element inet nw masq_tcp { 80, 443 }\n",
+	       "removing a fragment takes its forwards and their masquerade with it");
 	free(text);
 	elements_remove_fragment(&desired, b);
 	text = delta(&kernel, &desired, &b, 1, &n);
-	is_str(text,
-	       "delete element inet nw dnat_port { tcp . 8080 }\n"
-	       "delete element inet nw masq_host { 192.168.1.240 }\n",
-	       "the last requester takes it with it");
+	is_str(text, "delete element inet nw dnat_port { tcp . 8080 }\n", "and b's forward");
 	free(text);
 	text = delta(&kernel, &desired, &b, 1, &n);
 	ok(n == 0 && (!text || !*text), "nothing to do renders nothing");
 	free(text);
-	is_int(kernel.ports.n + kernel.hosts.n, 0, "kernel view empty again");
+	is_int(kernel.ports.n + kernel.ranges.n + kernel.masq.n, 0, "kernel view empty again");
 	elements_finish(&kernel);
 	elements_finish(&desired);
 	fragment_free(a);
 	fragment_free(a2);
+	fragment_free(a3);
 	fragment_free(b);
 }
 
-static void test_nets(void)
+static void test_masq_ranges(void)
 {
 	struct elements kernel, desired;
-	struct fragment *small = parse("s", "masquerade 10.1.0.0/24\nmasquerade 10.2.0.0/24\n");
-	struct fragment *big = parse("b", "masquerade 10.0.0.0/8\n");
+	/* a udp range inside the prefix, a tcp range and a udp port outside it */
+	struct fragment *f = parse("r", "dnat udp 30000-30010 to 10.0.0.5\n"
+					"dnat tcp 30000-30010 to 10.1.0.5\n"
+					"dnat udp 5000 to 10.2.0.1\n"
+					"masquerade 10.0.0.0/24\n");
+	struct fragment *g = parse("r", "dnat udp 30000-30010 to 10.0.0.5\n"
+					"dnat tcp 30000-30010 to 10.1.0.5\n"
+					"dnat udp 5000 to 10.2.0.1\n"
+					"masquerade 10.0.0.0/24\nmasquerade 10.1.0.0/16\n");
+	struct fragment *pair[2] = { f, g };
 	char *text;
 	int n;
 
 	elements_init(&kernel);
 	elements_init(&desired);
-	elements_add_fragment(&desired, small);
-	text = delta(&kernel, &desired, &small, 1, &n);
-	is_str(text, "add element inet nw masq_net { 10.1.0.0/24, 10.2.0.0/24 }\n", "two subnets");
+	elements_add_fragment(&desired, f);
+	text = delta(&kernel, &desired, &f, 1, &n);
+	is_str(text,
+	       "add element inet nw dnat_port { udp . 5000 : 10.2.0.1 . 5000 }\n"
+	       "add element inet nw dnat_range { tcp . 30000-30010 : 10.1.0.5, udp . 30000-30010 : 10.0.0.5 }\n"
+	       "add element inet nw masq_udp { 30000-30010 }\n",
+	       "a masquerade covering some of the fragment's forwards: only those, by protocol");
+	is_int(n, 4, "four changes");
 	free(text);
-	elements_add_fragment(&desired, big);
-	text = delta(&kernel, &desired, &big, 1, &n);
-	ok(text && strstr(text, "delete element inet nw masq_net {") && strstr(text, "10.1.0.0/24") &&
-		   strstr(text, "10.2.0.0/24") && strstr(text, "add element inet nw masq_net { 10.0.0.0/8 }"),
-	   "a covering prefix replaces the ones inside it (the interval set must not overlap)");
+	elements_remove_fragment(&desired, f);
+	elements_add_fragment(&desired, g);
+	text = delta(&kernel, &desired, pair, 2, &n);
+	is_str(text, "add element inet nw masq_tcp { 30000-30010 }\n",
+	       "the same public range of the other protocol is a separate set");
 	free(text);
-	elements_remove_fragment(&desired, big);
-	text = delta(&kernel, &desired, &big, 1, &n);
-	ok(text && strstr(text, "delete element inet nw masq_net { 10.0.0.0/8 }") &&
-		   strstr(text, "add element inet nw masq_net {"),
-	   "removing it brings the inner ones back");
+	elements_remove_fragment(&desired, g);
+	text = delta(&kernel, &desired, &g, 1, &n);
+	is_str(text,
+	       "delete element inet nw dnat_port { udp . 5000 }\n"
+	       "delete element inet nw dnat_range { tcp . 30000-30010, udp . 30000-30010 }\n"
+	       "delete element inet nw masq_tcp { 30000-30010 }\n"
+	       "delete element inet nw masq_udp { 30000-30010 }\n",
+	       "removal: every element of the fragment, deletions only");
+	is_int(n, 5, "five changes");
 	free(text);
-	is_int(kernel.nets.n, 2, "two prefixes in the kernel view");
+	is_int(kernel.ports.n + kernel.ranges.n + kernel.masq.n, 0, "kernel view empty again");
 	elements_finish(&kernel);
 	elements_finish(&desired);
-	fragment_free(small);
-	fragment_free(big);
+	fragment_free(f);
+	fragment_free(g);
 }
 
 static void test_chunks(void)
@@ -226,7 +311,7 @@ int main(void)
 {
 	test_full();
 	test_deltas();
-	test_nets();
+	test_masq_ranges();
 	test_chunks();
 	return tap_done();
 }
