@@ -132,5 +132,5 @@ chmod 0644 "$NW_T/policy.ini"
 chmod a+r "$NW_T/spool/incoming"
 ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" >"$NW_T/fatal.log" 2>&1
 is "$?" 1 "a spool with unsafe modes is fatal"
-like "$(cat "$NW_T/fatal.log")" "$NW_T/spool/incoming is $NW_DUSER:$NW_DUSER 3777, it must be $NW_DUSER:$NW_DUSER 3733" \
+like "$(cat "$NW_T/fatal.log")" "$NW_T/spool/incoming is $NW_DUSER:$NW_GROUP 0754, it must be $NW_DUSER:$NW_GROUP 0710" \
 	"and names the path, what it is and what it must be"
