@@ -1014,24 +1014,29 @@ static void log_summaries(struct daemon *d)
 	struct intake_summary sum;
 
 	while (intake_next_summary(d->intake, &sum)) {
-		char uid[16], limited[24], over[24], stale[24];
+		char uid[16], limited[24], over[24], stale[24], stuck[24];
 		snprintf(uid, sizeof(uid), "%u", (unsigned)sum.uid);
 		snprintf(limited, sizeof(limited), "%" PRIu64, sum.rate_limited);
 		snprintf(over, sizeof(over), "%" PRIu64, sum.over_limit);
 		snprintf(stale, sizeof(stale), "%" PRIu64, sum.stale);
+		snprintf(stuck, sizeof(stuck), "%" PRIu64, sum.stuck);
 		const struct log_field f[] = {
 			{ "USER", sum.user },
 			{ "UID", uid },
 			{ "RATE_LIMITED", sum.rate_limited ? limited : NULL },
 			{ "OVER_LIMIT", sum.over_limit ? over : NULL },
 			{ "STALE", sum.stale ? stale : NULL },
+			{ "STUCK", sum.stuck ? stuck : NULL },
 		};
+		if (sum.stuck)
+			log_warning("%s's spool directory holds %" PRIu64 " more director%s that natwardend cannot remove (not empty); they stay until %s removes them",
+				    sum.user, sum.stuck, sum.stuck == 1 ? "y" : "ies", sum.user);
 		if (sum.rate_limited || sum.over_limit)
 			log_event(LOG_WARNING, MID_LIMITED, f, ELEMENTSOF(f),
 				  "refused %s's spool entries unjudged: %" PRIu64 " over max_submissions_per_minute = %u, %" PRIu64 " past max_spool_entries = %u or max_spool_bytes = %u; %" PRIu64 " stale temporary files removed",
 				  sum.user, sum.rate_limited, sum.per_minute, sum.over_limit,
 				  sum.max_entries, sum.max_bytes, sum.stale);
-		else
+		else if (sum.stale)
 			log_info("removed %" PRIu64 " stale temporary file%s of %s from the spool",
 				 sum.stale, sum.stale == 1 ? "" : "s", sum.user);
 	}
@@ -1051,9 +1056,6 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 	r = intake_sweep(d->intake, now_ms() / 1000, SWEEP_BUDGET, &res);
 	if (r < 0)
 		log_warning_errno(r, "cannot look through the spool");
-	for (size_t i = 0; i < res.n_stuck; i++)
-		log_warning("cannot remove stale spool entry %s in incoming/%u: %s; it stays until its owner removes it",
-			    res.stuck[i].name, (unsigned)res.stuck[i].uid, strerror(res.stuck[i].error));
 	log_summaries(d);
 	state_save_again(d);
 	if (d->status_dirty)

@@ -22,7 +22,7 @@
 #define READDR_DELAY_US 20000  /* let a burst of address changes settle before judging again */
 #define SWEEP_INTERVAL_US (5 * 1000000ULL) /* the periodic look at the spool */
 #define SWEEP_BUDGET 1024 /* directory entries one slice of the sweep reads at most */
-#define SWEEP_SLICE_GAP_US 20000 /* between slices, when a sweep has more to do */
+#define SWEEP_SLICE_GAP_US 50000 /* between slices, when a sweep has more to do */
 
 struct uid_name {
 	uid_t uid;

@@ -33,7 +33,7 @@ struct user_spool {
 	struct u64map queued; /* hashes of the queued names */
 	bool rescan;	      /* names may be waiting that no event announced */
 	struct ratelimit rate;
-	uint64_t rate_limited, over_limit, stale;
+	uint64_t rate_limited, over_limit, stale, stuck;
 };
 
 struct intake {
@@ -546,13 +546,17 @@ static void discard(struct intake *in, struct user_spool *u, const char *name,
 		/* only what was looked at, and only when empty */
 		if (fstatat(u->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    now.st_ino == st->st_ino && now.st_dev == st->st_dev &&
-		    unlinkat(u->dirfd, name, AT_REMOVEDIR) < 0 && res->n_stuck < ELEMENTSOF(res->stuck) &&
+		    unlinkat(u->dirfd, name, AT_REMOVEDIR) < 0 &&
 		    !u64map_get(&in->stuck_reported, st->st_ino, NULL)) {
-			struct intake_stuck *k = &res->stuck[res->n_stuck++];
-			k->error = errno;
-			k->uid = u->cfg.uid;
-			str_quote(k->name, sizeof(k->name), name, strlen(name));
+			/* counted once per directory, in the summary: never a line each */
 			u64map_put(&in->stuck_reported, st->st_ino, 1);
+			u->stuck++;
+			if (res->n_stuck < ELEMENTSOF(res->stuck)) {
+				struct intake_stuck *k = &res->stuck[res->n_stuck++];
+				k->error = errno;
+				k->uid = u->cfg.uid;
+				str_quote(k->name, sizeof(k->name), name, strlen(name));
+			}
 		}
 		return;
 	}
@@ -649,19 +653,20 @@ bool intake_next_summary(struct intake *in, struct intake_summary *ret)
 {
 	for (size_t i = 0; i < in->n_users; i++) {
 		struct user_spool *u = &in->users[i];
-		if (!u->rate_limited && !u->over_limit && !u->stale)
+		if (!u->rate_limited && !u->over_limit && !u->stale && !u->stuck)
 			continue;
 		*ret = (struct intake_summary){
 			.uid = u->cfg.uid,
 			.rate_limited = u->rate_limited,
 			.over_limit = u->over_limit,
 			.stale = u->stale,
+			.stuck = u->stuck,
 			.per_minute = u->cfg.per_minute,
 			.max_entries = u->cfg.max_entries,
 			.max_bytes = u->cfg.max_bytes,
 		};
 		snprintf(ret->user, sizeof(ret->user), "%s", u->name);
-		u->rate_limited = u->over_limit = u->stale = 0;
+		u->rate_limited = u->over_limit = u->stale = u->stuck = 0;
 		return true;
 	}
 	return false;

@@ -89,7 +89,7 @@ struct intake_stuck {
 };
 struct intake_sweep_result {
 	size_t read;		 /* directory entries looked at */
-	struct intake_stuck stuck[8]; /* entries it cannot remove, each reported once */
+	struct intake_stuck stuck[8]; /* the first entries it cannot remove (counted in summaries) */
 	size_t n_stuck;
 };
 
@@ -105,7 +105,7 @@ int intake_sweep(struct intake *in, int64_t now, size_t budget, struct intake_sw
 struct intake_summary {
 	uid_t uid;
 	char user[NAME_MAX_USER + 1];
-	uint64_t rate_limited, over_limit, stale;
+	uint64_t rate_limited, over_limit, stale, stuck; /* stuck: directories it cannot remove */
 	uint32_t per_minute, max_entries, max_bytes;
 };
 /* The next submitter with something to summarize (its counters are reset), or false. */
