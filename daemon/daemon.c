@@ -203,6 +203,7 @@ static int kernel_run(struct daemon *d, const char *cmds, char **ret_error)
 }
 
 static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error);
+static void monitor_check(struct daemon *d);
 
 /* Send the element changes for the touched keys, as one transaction. */
 static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_error)
@@ -214,6 +215,16 @@ static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **
 
 	if (!out)
 		return -ENOMEM;
+	/*
+	 * Element changes name the table, not its handle: never send them into a table that
+	 * someone else may have put in our table's place. What was just changed is heard now;
+	 * until a whole-table apply has checked the mark again, only that is used.
+	 */
+	monitor_check(d);
+	if (d->table_suspect) {
+		(void)fclose(out); /* a memstream: nothing written yet */
+		return kernel_apply_full(d, NULL, ret_error);
+	}
 	r = ruleset_render_delta(&d->rcfg, &d->kernel, &d->desired, t, out, NULL);
 	if (fclose(out) != 0 && r >= 0)
 		r = -ENOMEM;
@@ -245,13 +256,18 @@ static int kernel_apply_delta(struct daemon *d, const struct touched *t, char **
  * May natwardend replace or make table inet `table`? Only when it does not exist or carries
  * natwarden's mark: a table of someone else's with that name is never touched.
  */
-static int table_check(struct daemon *d, const char *table, char **ret_error)
+static int table_check(struct daemon *d, const char *table, uint64_t *ret_handle,
+		       char **ret_error)
 {
-	int r = nft_table_owner(d->nft, table), r2;
+	uint64_t handle = 0;
+	int r = nft_table_owner(d->nft, table, &handle), r2;
 	char *why = NULL;
 
-	if (r >= 0)
+	if (r >= 0) {
+		if (ret_handle)
+			*ret_handle = r == 1 ? handle : 0;
 		return 0;
+	}
 	if (r == -EEXIST)
 		r2 = asprintf(&why, "table inet %s exists and is not natwarden's (it lacks natwarden's mark): natwardend never replaces or deletes a table it did not make; set another [daemon] table, or remove that table",
 			      table);
@@ -271,6 +287,7 @@ static int table_check(struct daemon *d, const char *table, char **ret_error)
 /* The whole table in one transaction; `old_table`, if set and ours, is deleted in the same one. */
 static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error)
 {
+	uint64_t handle = 0, old_handle = 0;
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
@@ -279,14 +296,16 @@ static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret
 
 	if (!out)
 		return -ENOMEM;
-	r = table_check(d, d->rcfg.table, ret_error);
+	r = table_check(d, d->rcfg.table, &handle, ret_error);
 	if (r < 0) {
 		(void)fclose(out); /* a memstream: nothing written yet */
 		return r;
 	}
-	/* the old table goes in the same transaction, only if it is ours */
-	if (old_table && strcmp(old_table, d->rcfg.table) != 0 && nft_table_owner(d->nft, old_table) == 1)
-		fprintf(out, "delete table inet %s\n", old_table);
+	/* the old table goes in the same transaction, only if it is ours, and by its handle */
+	if (old_table && strcmp(old_table, d->rcfg.table) != 0 &&
+	    nft_table_owner(d->nft, old_table, &old_handle) == 1)
+		fprintf(out, "delete table inet handle %" PRIu64 "\n", old_handle);
+	ruleset_render_replace(&d->rcfg, handle, out);
 	r = ruleset_render_full(&d->rcfg, &d->desired, out);
 	if (fclose(out) != 0 && r >= 0)
 		r = -ENOMEM;
@@ -295,6 +314,7 @@ static int kernel_apply_full(struct daemon *d, const char *old_table, char **ret
 	r = kernel_run(d, text, ret_error);
 	if (r < 0)
 		return r;
+	d->table_suspect = false;
 	touched_init(&all);
 	all.all = true;
 	r = ruleset_commit_view(&d->kernel, &d->desired, &all);
@@ -430,6 +450,16 @@ static void op_remove(struct daemon *d, struct op *op, struct state_batch *sb, s
 	op->applied = true;
 }
 
+/*
+ * Acceptance times order the active set (start-up and reload keep the oldest when a policy
+ * shrinks): strictly increasing, even within one batch, so no tie is left to names.
+ */
+static int64_t next_acceptance(struct daemon *d, int64_t now)
+{
+	d->last_accepted = now > d->last_accepted ? now : d->last_accepted + 1;
+	return d->last_accepted;
+}
+
 static void op_prepare(struct daemon *d, struct op *op, struct state_batch *sb, struct touched *t,
 		       int64_t now)
 {
@@ -464,9 +494,9 @@ static void op_prepare(struct daemon *d, struct op *op, struct state_batch *sb, 
 	}
 	int64_t expires = op->frag->lease ? now + (int64_t)op->frag->lease * 1000 : 0;
 	if (j.identical) {
+		/* a renewal keeps its place in the acceptance order: only the lease moves */
 		op->old_accepted = op->old->accepted;
 		op->old_expires = op->old->expires;
-		op->old->accepted = now;
 		op->old->expires = expires;
 		status_forget(op->old);
 		state_batch_save(sb, op->old);
@@ -481,7 +511,7 @@ static void op_prepare(struct daemon *d, struct op *op, struct state_batch *sb, 
 		return;
 	}
 	op->frag = NULL;
-	op->entry->accepted = now;
+	op->entry->accepted = next_acceptance(d, now);
 	op->entry->expires = expires;
 	if (op->old) {
 		active_set_remove(d->active, op->old);
@@ -685,6 +715,9 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 	}
 	if (r >= 0) {
 		r = kernel_apply_delta(d, &t, &kerr);
+		/* a foreign table in ours' place holds none of our forwards: removals are done */
+		if (r == -EEXIST && only_removals(ops, n))
+			r = 0;
 		if (r < 0 && saved)
 			state_restore(d, ops, n);
 	}
@@ -701,7 +734,9 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 			return 0;
 		}
 		char why[700];
-		if (kerr)
+		if (kerr && r == -EEXIST)
+			snprintf(why, sizeof(why), "%s", kerr);
+		else if (kerr)
 			snprintf(why, sizeof(why), "the kernel refused the change: %s", kerr);
 		else
 			snprintf(why, sizeof(why), "the change could not be saved: %s", strerror(-r));
@@ -780,10 +815,9 @@ static void finish_entry(struct daemon *d, struct submission *s, const char *ver
 	uint64_t seq = intake_next_seq(d->intake);
 	int r = spool_finish(intake_spool(d->intake), s, verdict, len, seq);
 
+	/* a submitter's non-empty directory, moved aside: counted in its summary, not a line each */
 	if (r < 0)
-		log_warning_errno(r, "cannot remove spool entry %s in incoming/%u; moved aside as .stuck.%020" PRIu64
-				  " until its owner removes it",
-				  s->shown, (unsigned)s->uid, seq);
+		intake_note_stuck(d->intake, s->uid, s->ino);
 }
 
 static const char *outcome_word(enum outcome o)
@@ -1012,6 +1046,12 @@ static void process_work_leftovers(struct daemon *d)
 static void log_summaries(struct daemon *d)
 {
 	struct intake_summary sum;
+	uint64_t now = mono_us();
+
+	/* at most one round of summaries per interval, whatever the sweep's pace */
+	if (d->last_summary_us && now - d->last_summary_us < SWEEP_INTERVAL_US)
+		return;
+	d->last_summary_us = now;
 
 	while (intake_next_summary(d->intake, &sum)) {
 		char uid[16], limited[24], over[24], stale[24], stuck[24];
@@ -1107,35 +1147,46 @@ static int on_restore(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/*
+ * Read nftables' notifications now: did anyone else change or delete our table? Then the
+ * table is suspect (it may not even be ours any more) until a whole-table apply, which checks
+ * natwarden's mark, has made it ours again; a restore is scheduled (a storm coalesces).
+ */
+static void monitor_check(struct daemon *d)
 {
-	struct daemon *d = userdata;
 	struct monitor_result res;
+	int enabled = SD_EVENT_OFF;
+	uint64_t when;
 	int r;
 
-	(void)s;
-	(void)fd;
-	(void)revents;
 	r = monitor_drain(d->monitor, 4096, &res);
 	if (r < 0)
 		log_warning_errno(r, "reading nftables notifications failed");
 	if (!res.foreign_change && !res.lost)
-		return 0;
+		return;
+	d->table_suspect = true;
 	if (res.foreign_change)
 		log_warning("table inet %s was %s by pid %u (%s): restoring it", d->rcfg.table,
 			    res.table_deleted ? "deleted" : "changed", res.pid, res.comm);
 	else
 		log_warning("nftables notifications were lost: restoring table inet %s to be sure",
 			    d->rcfg.table);
-	/* coalesce a storm into one restore */
-	uint64_t when;
-	int enabled = SD_EVENT_OFF;
+	if (!d->restore_source)
+		return;
 	sd_event_source_get_enabled(d->restore_source, &enabled);
 	if (enabled == SD_EVENT_OFF) {
 		sd_event_now(d->event, CLOCK_MONOTONIC, &when);
 		sd_event_source_set_time(d->restore_source, when + RESTORE_DELAY_US);
 		sd_event_source_set_enabled(d->restore_source, SD_EVENT_ONESHOT);
 	}
+}
+
+static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	(void)s;
+	(void)fd;
+	(void)revents;
+	monitor_check(userdata);
 	return 0;
 }
 
@@ -1236,7 +1287,7 @@ int daemon_use_policy(struct daemon *d, const char *path)
 }
 
 /* Judge the saved fragments again, oldest first, under the current policy. */
-int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
+int daemon_load_saved(struct daemon *d, int state_dirfd, FILE *would)
 {
 	struct state_record *recs = NULL;
 	struct diag_list errs;
@@ -1266,7 +1317,7 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 		}
 		snprintf(uid, sizeof(uid), "%u", (unsigned)rec->uid);
 		if (j.verdict == VERDICT_ACCEPTED && rec->expires && rec->expires <= now) {
-			if (!quiet) {
+			if (!would) {
 				const struct log_field f[] = { { "USER", user }, { "UID", uid },
 							       { "FRAGMENT", rec->frag->name },
 							       { "VERDICT", "expired" } };
@@ -1279,7 +1330,7 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 		}
 		if (j.verdict != VERDICT_ACCEPTED) {
 			join_reasons(&j.reasons, rec->frag->name, reasons, sizeof(reasons), NULL);
-			if (!quiet) {
+			if (!would) {
 				const struct log_field f[] = { { "USER", user ? user : rec->user },
 							       { "UID", uid },
 							       { "FRAGMENT", rec->frag->name },
@@ -1290,8 +1341,8 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 					  user ? user : rec->user, rec->frag->name, reasons);
 				remember_event(d, "revoked", user ? user : rec->user, rec->frag->name, reasons);
 			} else {
-				printf("would revoke %s's fragment '%s': %s\n", user ? user : rec->user,
-				       rec->frag->name, reasons);
+				fprintf(would, "would revoke %s's fragment '%s': %s\n",
+					user ? user : rec->user, rec->frag->name, reasons);
 			}
 			continue;
 		}
@@ -1303,12 +1354,14 @@ int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet)
 		}
 		rec->frag = NULL;
 		e->accepted = rec->accepted;
+		if (rec->accepted > d->last_accepted)
+			d->last_accepted = rec->accepted;
 		e->expires = rec->expires;
 		kept++;
 	}
 	state_records_free(recs, n);
 	/* the survivors, and only they, are the saved state from now on */
-	if (!quiet && (r = state_compact(d->store, d->active)) < 0) {
+	if (!would && (r = state_compact(d->store, d->active)) < 0) {
 		/* what start-up dropped is dropped again at the next start: nothing comes back */
 		log_error_errno(r, "cannot write the saved state; running on, and trying again later");
 		snprintf(d->last_error, sizeof(d->last_error), "the state cannot be written (%s)",
@@ -1390,7 +1443,7 @@ int daemon_start(struct daemon *d)
 	r = state_open(d->dirs.state, &d->store);
 	if (r < 0)
 		return log_error_errno(r, "cannot open the state journal in %s", d->policy->daemon.state);
-	r = daemon_load_saved(d, d->dirs.state, false);
+	r = daemon_load_saved(d, d->dirs.state, NULL);
 	if (r < 0)
 		return r;
 	r = kernel_apply_full(d, NULL, &err);
@@ -1547,8 +1600,12 @@ static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, c
 			elements_add_fragment(&d->desired, revoked[i]->frag);
 		return r;
 	}
-	if (rebuild)
+	if (rebuild) {
+		/* a restore still pending was for the old table: the new one was just made whole */
 		monitor_set_table(d->monitor, d->rcfg.table);
+		sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
+		d->restore_failures = 0;
+	}
 	revoke_saved(d, revoked, why, n_revoked, context);
 	return (int)n_revoked;
 }
@@ -1591,11 +1648,17 @@ static void reload_failed(struct daemon *d, const struct diag_list *errs, int r)
 	char first[DIAG_TEXT + 320] = "";
 	static char all_errs[JOINED_MAX];
 
-	if (errs->n)
+	if (errs->n && errs->items[0].line)
 		snprintf(first, sizeof(first), "%s:%u: %s", d->config_path, errs->items[0].line,
 			 errs->items[0].text);
-	for (size_t i = 0; i < errs->n; i++)
-		log_error("%s:%u: %s", d->config_path, errs->items[i].line, errs->items[i].text);
+	else if (errs->n)
+		snprintf(first, sizeof(first), "%s: %s", d->config_path, errs->items[0].text);
+	for (size_t i = 0; i < errs->n; i++) {
+		if (errs->items[i].line)
+			log_error("%s:%u: %s", d->config_path, errs->items[i].line, errs->items[i].text);
+		else
+			log_error("%s: %s", d->config_path, errs->items[i].text);
+	}
 	join_reasons(errs, d->config_path, all_errs, sizeof(all_errs), NULL);
 	const struct log_field f[] = { { "POLICY", d->config_path }, { "REASON", all_errs } };
 	log_event(LOG_ERR, MID_RELOAD_FAILED, f, ELEMENTSOF(f),
@@ -1628,7 +1691,7 @@ int daemon_reload(struct daemon *d)
 		d->submitters = new_subs;
 		d->n_submitters = new_n_subs;
 		ruleset_config_from_policy(&d->rcfg, new_policy);
-		r = table_check(d, d->rcfg.table, &err);
+		r = table_check(d, d->rcfg.table, NULL, &err);
 		if (r < 0)
 			diag_add(&errs, 0, "%s", err ? err : strerror(-r));
 		if (r == 0) {

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <systemd/sd-event.h>
 
 #include "active.h"
@@ -62,6 +63,9 @@ struct daemon {
 	size_t n_events;
 	bool status_dirty;
 	bool state_unsaved; /* removals live in the kernel but not in the saved state (disk full) */
+	bool table_suspect; /* someone else touched our table: only a whole, checked apply now */
+	uint64_t last_summary_us; /* when the submitters' summaries were last logged */
+	int64_t last_accepted; /* the newest acceptance time given (ms): they strictly increase */
 	bool ready;
 	bool reloading;
 };
@@ -77,8 +81,13 @@ void daemon_free(struct daemon *d);
 /* SIGHUP: re-read the policy, re-judge everything active. */
 int daemon_reload(struct daemon *d);
 
-/* For --check and --print-ruleset: the saved state, judged, as elements. No kernel. */
-int daemon_load_saved(struct daemon *d, int state_dirfd, bool quiet);
+/*
+ * The saved state, judged again under the current policy, into d->active and d->desired.
+ * `would` NULL: the daemon's start (expiries and revocations logged, the survivors saved as
+ * the new snapshot); otherwise --check and --print-ruleset: nothing written, what a start
+ * would revoke printed to `would`. No kernel either way.
+ */
+int daemon_load_saved(struct daemon *d, int state_dirfd, FILE *would);
 
 /* A human line for STATUS= and the log. */
 void daemon_describe(const struct daemon *d, char *buf, size_t size);

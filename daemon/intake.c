@@ -536,7 +536,7 @@ static void answer_unjudged(int fd, const struct user_spool *u, const char *name
 }
 
 /* Remove an entry unjudged (past a limit, or a stale temporary file); answer its owner's file. */
-static void discard(struct intake *in, struct user_spool *u, const char *name,
+static bool discard(struct intake *in, struct user_spool *u, const char *name,
 		    const struct stat *st, const char *why, struct intake_sweep_result *res)
 {
 	char entry[64];
@@ -544,10 +544,12 @@ static void discard(struct intake *in, struct user_spool *u, const char *name,
 	if (S_ISDIR(st->st_mode)) {
 		struct stat now;
 		/* only what was looked at, and only when empty */
-		if (fstatat(u->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now.st_ino == st->st_ino && now.st_dev == st->st_dev &&
-		    unlinkat(u->dirfd, name, AT_REMOVEDIR) < 0 &&
-		    !u64map_get(&in->stuck_reported, st->st_ino, NULL)) {
+		if (fstatat(u->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+			return false;
+		if (unlinkat(u->dirfd, name, AT_REMOVEDIR) == 0)
+			return true;
+		if (!u64map_get(&in->stuck_reported, st->st_ino, NULL)) {
 			/* counted once per directory, in the summary: never a line each */
 			u64map_put(&in->stuck_reported, st->st_ino, 1);
 			u->stuck++;
@@ -558,11 +560,11 @@ static void discard(struct intake *in, struct user_spool *u, const char *name,
 				str_quote(k->name, sizeof(k->name), name, strlen(name));
 			}
 		}
-		return;
+		return false;
 	}
 	snprintf(entry, sizeof(entry), "%020" PRIu64 "-%u-", intake_next_seq(in), (unsigned)u->cfg.uid);
 	if (renameat(u->dirfd, name, in->sp.work, entry) < 0)
-		return;
+		return false;
 	/* in work now, ours alone; only the submitter's own single-link file is touched */
 	if (S_ISREG(st->st_mode)) {
 		_cleanup_close_ int fd = openat(in->sp.work, entry,
@@ -577,6 +579,7 @@ static void discard(struct intake *in, struct user_spool *u, const char *name,
 		}
 	}
 	unlinkat(in->sp.work, entry, 0);
+	return true;
 }
 
 /*
@@ -584,9 +587,56 @@ static void discard(struct intake *in, struct user_spool *u, const char *name,
  * remove stale dot-files and whatever is past the user's limits. Returns 1 when the budget
  * ended before the directory did.
  */
+/* Entries a scan found waiting, to be queued oldest first. */
+struct found {
+	struct found_entry {
+		char *name;
+		int64_t ctime_ns;
+	} *v;
+	size_t n, allocated;
+};
+
+static void found_add(struct found *f, const char *name, const struct stat *st)
+{
+	if (f->n == f->allocated) {
+		size_t n = f->allocated ? f->allocated * 2 : 64;
+		struct found_entry *grown = reallocarray(f->v, n, sizeof(*grown));
+		if (!grown)
+			return; /* the next scan finds it */
+		f->v = grown;
+		f->allocated = n;
+	}
+	f->v[f->n].name = strdup(name);
+	f->v[f->n].ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	if (f->v[f->n].name)
+		f->n++;
+}
+
+static int compare_found(const void *x, const void *y)
+{
+	const struct found_entry *a = x, *b = y;
+
+	if (a->ctime_ns != b->ctime_ns)
+		return a->ctime_ns < b->ctime_ns ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+static void found_queue(struct found *f, struct user_spool *u)
+{
+	if (f->n)
+		qsort(f->v, f->n, sizeof(*f->v), compare_found);
+	for (size_t i = 0; i < f->n; i++) {
+		queue_push(u, f->v[i].name);
+		free(f->v[i].name);
+	}
+	free(f->v);
+	*f = (struct found){ 0 };
+}
+
 static int scan_user(struct intake *in, struct user_spool *u, int64_t now, size_t budget,
 		     struct intake_sweep_result *res)
 {
+	struct found found = { 0 };
 	DIR *d = opendir_at(u->dirfd);
 	uint64_t entries = 0, bytes = 0;
 	struct dirent *de = NULL;
@@ -611,24 +661,26 @@ static int scan_user(struct intake *in, struct user_spool *u, int64_t now, size_
 			snprintf(why, sizeof(why),
 				 "refused unjudged: %s has more than max_spool_entries = %u entries or max_spool_bytes = %u bytes in the spool; wait for your verdicts",
 				 u->name, u->cfg.max_entries, u->cfg.max_bytes);
-			discard(in, u, name, &st, why, res);
-			u->over_limit++;
+			if (discard(in, u, name, &st, why, res))
+				u->over_limit++;
 			continue;
 		}
 		if (name[0] == '.') {
 			if (age < 0 || age > SPOOL_STALE_SECONDS) {
-				discard(in, u, name, &st, "a stale temporary file", res);
-				if (!S_ISDIR(st.st_mode))
+				if (discard(in, u, name, &st, "a stale temporary file", res))
 					u->stale++;
 			}
 			continue;
 		}
 		if (S_ISREG(st.st_mode) && st.st_nlink == 1 && age >= 0 && age < SPOOL_QUIET_SECONDS)
 			continue; /* being written: its close comes, or the next sweep takes it */
-		queue_push(u, name);
+		if (!queue_has(u, name))
+			found_add(&found, name, &st);
 	}
 	bool more = res->read >= budget && de != NULL;
 	closedir(d);
+	/* in the order they arrived (ctime), not the directory's */
+	found_queue(&found, u);
 	return more ? 1 : 0;
 }
 
@@ -637,16 +689,30 @@ int intake_sweep(struct intake *in, int64_t now, size_t budget, struct intake_sw
 	bool more = false;
 
 	*ret = (struct intake_sweep_result){ 0 };
+	/*
+	 * Each user in turn, and the next slice starts with the next user: a directory that
+	 * holds more than one slice's budget (say, entries nobody can remove) never keeps the
+	 * sweep from the others'.
+	 */
 	for (size_t k = 0; k < in->n_users && ret->read < budget; k++) {
 		struct user_spool *u = &in->users[in->next_sweep];
-		int r = u->dirfd >= 0 ? scan_user(in, u, now, budget, ret) : 0;
-		if (r > 0) {
-			more = true; /* this user again first, next time */
-			break;
-		}
+		size_t share = budget - ret->read;
+		int r = u->dirfd >= 0 ? scan_user(in, u, now, ret->read + share, ret) : 0;
 		in->next_sweep = (in->next_sweep + 1) % in->n_users;
+		if (r > 0)
+			more = true;
 	}
 	return more ? 1 : 0;
+}
+
+void intake_note_stuck(struct intake *in, uid_t uid, uint64_t ino)
+{
+	struct user_spool *u = find_user(in, uid);
+
+	if (!u || u64map_get(&in->stuck_reported, ino, NULL))
+		return;
+	u64map_put(&in->stuck_reported, ino, 1);
+	u->stuck++;
 }
 
 bool intake_next_summary(struct intake *in, struct intake_summary *ret)

@@ -101,6 +101,9 @@ struct intake_sweep_result {
  */
 int intake_sweep(struct intake *in, int64_t now, size_t budget, struct intake_sweep_result *ret);
 
+/* An entry of `uid`'s that could not be removed (inode `ino`): counted once, in its summary. */
+void intake_note_stuck(struct intake *in, uid_t uid, uint64_t ino);
+
 /* Entries refused unjudged since the last summary, per submitter, for one log line each. */
 struct intake_summary {
 	uid_t uid;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,7 +74,8 @@ static int run_check(struct daemon *d, bool print_ruleset)
 	if (localaddr_new(&d->localaddr) < 0 || localaddr_dump(d->localaddr, &d->router) < 0)
 		fprintf(stderr, "natwardend: cannot read the router's addresses: judging without them\n");
 	if (fd >= 0) {
-		int kept = daemon_load_saved(d, fd, !print_ruleset);
+		/* --print-ruleset keeps stdout for the ruleset alone */
+		int kept = daemon_load_saved(d, fd, print_ruleset ? stderr : stdout);
 		close(fd);
 		if (kept < 0)
 			return EXIT_FAILURE;
@@ -97,12 +99,13 @@ static int run_remove(struct daemon *d)
 {
 	struct nft *nft = NULL;
 	char cmd[128], *err = NULL;
+	uint64_t handle = 0;
 	int r;
 
 	r = nft_new(&nft);
 	if (r < 0)
 		return EXIT_FAILURE;
-	r = nft_table_owner(nft, d->rcfg.table);
+	r = nft_table_owner(nft, d->rcfg.table, &handle);
 	if (r == -EEXIST) {
 		fprintf(stderr,
 			"table inet %s is not natwarden's (it lacks natwarden's mark): not removed\n",
@@ -110,7 +113,13 @@ static int run_remove(struct daemon *d)
 		nft_free(nft);
 		return EXIT_FAILURE;
 	}
-	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", d->rcfg.table);
+	if (r == 0) {
+		printf("table inet %s does not exist: nothing to remove\n", d->rcfg.table);
+		nft_free(nft);
+		return EXIT_SUCCESS;
+	}
+	/* by the handle just seen: should the table have been replaced since, nothing is deleted */
+	snprintf(cmd, sizeof(cmd), "delete table inet handle %" PRIu64 "\n", handle);
 	r = nft_run(nft, cmd, false, &err);
 	if (r < 0) {
 		if (err && strstr(err, "No such file or directory"))

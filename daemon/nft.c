@@ -3,7 +3,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <endian.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <nftables/libnftables.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,62 +91,120 @@ int nft_run(struct nft *n, const char *cmds, bool dry_run, char **ret_error)
 	return -EIO;
 }
 
-/*
- * Run one listing command with the terse output flag alone (no set elements, no handles, no
- * JSON), and the caller's flags back afterwards. On success *ret is the output, valid until
- * the context runs the next command.
- */
-static int list_terse(struct nft *n, const char *cmd, const char **ret)
-{
-	unsigned int flags = nft_ctx_output_get_flags(n->ctx);
-	int r;
 
-	nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_TERSE);
-	r = nft_run_cmd_from_buffer(n->ctx, cmd);
-	nft_ctx_output_set_flags(n->ctx, flags);
-	(void)nft_ctx_get_error_buffer(n->ctx); /* reading the buffers resets them */
-	*ret = nft_ctx_get_output_buffer(n->ctx);
-	return r == 0 ? 0 : -EIO;
+
+struct table_info {
+	bool found, marked;
+	uint64_t handle;
+};
+
+static int table_attr(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, NFTA_TABLE_MAX) > 0)
+		tb[type] = attr;
+	return MNL_CB_OK;
 }
 
-/* Does the listing `text` hold the line `line` (without its newline)? */
-static bool has_line(const char *text, const char *line)
+/* The table's comment is libnftnl's user data: TLVs of (type, length, value); 0 is the comment. */
+static bool udata_has_comment(const void *data, size_t len, const char *want)
 {
-	size_t len = strlen(line);
+	const uint8_t *p = data, *end = p + len;
 
-	for (const char *p = text; *p;) {
-		const char *nl = strchrnul(p, '\n');
-		if ((size_t)(nl - p) == len && strncmp(p, line, len) == 0)
-			return true;
-		if (!*nl)
-			break;
-		p = nl + 1;
+	while (end - p >= 2) {
+		uint8_t type = p[0], l = p[1];
+		if (end - p - 2 < l)
+			return false;
+		if (type == 0)
+			return l == strlen(want) + 1 && memcmp(p + 2, want, l - 1) == 0 && p[2 + l - 1] == '\0';
+		p += 2 + l;
 	}
 	return false;
 }
 
-int nft_table_owner(struct nft *n, const char *table)
+static int table_reply(const struct nlmsghdr *nlh, void *data)
 {
-	_cleanup_free_ char *cmd = NULL, *ours = NULL, *exists = NULL;
-	const char *out;
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { 0 };
+	struct table_info *ti = data;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), table_attr, tb) < 0)
+		return MNL_CB_ERROR;
+	ti->found = true;
+	if (tb[NFTA_TABLE_HANDLE])
+		ti->handle = be64toh(mnl_attr_get_u64(tb[NFTA_TABLE_HANDLE]));
+	if (tb[NFTA_TABLE_USERDATA])
+		ti->marked = udata_has_comment(mnl_attr_get_payload(tb[NFTA_TABLE_USERDATA]),
+					       mnl_attr_get_payload_len(tb[NFTA_TABLE_USERDATA]),
+					       RULESET_TABLE_COMMENT);
+	return MNL_CB_OK;
+}
+
+/* One NFT_MSG_GETTABLE for `table inet TABLE`: the kernel's own answer, without its elements. */
+static int get_table(const char *table, struct table_info *ti)
+{
+	char buf[16384]; /* one table's attributes, or an error */
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	ssize_t n;
+	int r = 0;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, table_reply, ti);
+		if (r <= MNL_CB_STOP) {
+			r = r < 0 ? (errno == ENOENT ? 0 : -errno) : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
+int nft_table_owner(struct nft *n, const char *table, uint64_t *ret_handle)
+{
+	struct table_info ti = { 0 };
 	int r;
 
-	if (asprintf(&cmd, "list table inet %s", table) < 0 ||
-	    asprintf(&ours, "table inet %s {\n\tcomment \"%s\"\n", table,
-		     RULESET_TABLE_COMMENT) < 0 ||
-	    asprintf(&exists, "table inet %s", table) < 0)
-		return -ENOMEM;
-	r = list_terse(n, cmd, &out);
-	if (r == 0)
-		return strncmp(out, ours, strlen(ours)) == 0 ? 1 : -EEXIST;
-	/*
-	 * A missing table fails like any other error, and the only sign of which it was is the
-	 * kernel's strerror() text: ask for the list of tables instead of reading the message.
-	 */
-	r = list_terse(n, "list tables inet", &out);
+	(void)n;
+	r = get_table(table, &ti);
 	if (r < 0)
 		return r;
-	return has_line(out, exists) ? -EIO : 0;
+	if (!ti.found)
+		return 0;
+	if (!ti.marked)
+		return -EEXIST;
+	if (ret_handle)
+		*ret_handle = ti.handle;
+	return 1;
 }
 
 /* Socket inodes among this process's file descriptors. */

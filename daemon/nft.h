@@ -29,11 +29,9 @@ uint32_t nft_portid(struct nft *n, uint32_t exclude);
 
 /*
  * Whose is `table inet TABLE`? 1 when it exists and carries exactly natwardend's comment
- * (RULESET_TABLE_COMMENT, the line after its header), 0 when it does not exist, -EEXIST when
- * it exists without that mark (someone else's, or made by a natwarden before the mark), -EIO
- * or another -errno when the kernel cannot be asked. Lists the table tersely (no set
- * elements in the text; libnftables 1.0.6 still fetches them: about 40 ms at 10,000 forwards
- * here, against 190 ms for a full listing): for start-up and rebuilds, not for every change.
- * The context's output flags are left as they were.
+ * (RULESET_TABLE_COMMENT), with its handle in *ret_handle (may be NULL); 0 when it does not
+ * exist; -EEXIST when it exists without that mark (someone else's, or made by a natwarden
+ * before the mark); another -errno when the kernel cannot be asked. One netlink request
+ * (NFT_MSG_GETTABLE): cheap however many elements the table holds. Needs CAP_NET_ADMIN.
  */
-int nft_table_owner(struct nft *n, const char *table);
+int nft_table_owner(struct nft *n, const char *table, uint64_t *ret_handle);

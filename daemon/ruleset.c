@@ -2,6 +2,7 @@
 #include "ruleset.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #define CHUNK 256 /* elements per add/delete command */
@@ -407,6 +408,15 @@ static void render_chains(const struct ruleset_config *c, FILE *out)
 		RULESET_CT_LABEL);
 }
 
+void ruleset_render_replace(const struct ruleset_config *c, uint64_t handle, FILE *out)
+{
+	if (handle)
+		fprintf(out, "delete table inet handle %" PRIu64 "\n", handle);
+	else
+		fprintf(out, "create table inet %s { comment \"%s\"; }\n", c->table,
+			RULESET_TABLE_COMMENT);
+}
+
 int ruleset_render_full(const struct ruleset_config *c, const struct elements *desired, FILE *out)
 {
 	struct elements empty;
@@ -414,15 +424,13 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 	int r;
 
 	fprintf(out,
-		"table inet %s {}\n"
-		"delete table inet %s\n"
 		"table inet %s {\n"
 		"\tcomment \"%s\"\n"
 		"\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
 		"\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
 		"\tset masq_tcp { type inet_service; flags interval; }\n"
 		"\tset masq_udp { type inet_service; flags interval; }\n",
-		c->table, c->table, c->table, RULESET_TABLE_COMMENT);
+		c->table, RULESET_TABLE_COMMENT);
 	render_chains(c, out);
 	fprintf(out, "}\n");
 

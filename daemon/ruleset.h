@@ -107,13 +107,17 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 			const struct touched *t);
 
-/*
- * The whole table: create-if-missing, delete, define (starting with the comment
- * RULESET_TABLE_COMMENT), fill. One buffer, one transaction, so an existing table is
- * replaced without a moment of absence. The caller checks first that a table of that name
- * is ours (nft_table_owner()): the delete would take anyone's.
- */
+/* The whole table: its definition (starting with the comment RULESET_TABLE_COMMENT), filled. */
 int ruleset_render_full(const struct ruleset_config *c, const struct elements *desired, FILE *out);
+
+/*
+ * What goes before ruleset_render_full() in the same transaction, so that the table is
+ * replaced without a moment of absence and only if it is still the one the caller looked at:
+ * `handle` 0 (there was no such table) creates it, failing should anyone have made one of
+ * that name since; otherwise the table of that handle (ours: nft_table_owner()) is deleted,
+ * failing should it have been replaced since. Never a delete by name, which takes anyone's.
+ */
+void ruleset_render_replace(const struct ruleset_config *c, uint64_t handle, FILE *out);
 
 static inline uint64_t port_key(uint8_t proto, uint16_t port)
 {

@@ -51,18 +51,19 @@ is() { # is GOT WANT DESCRIPTION
 		ok "$3"
 	else
 		not_ok "$3"
-		printf '#   got:  %s\n' "$1" | head -n 20
-		printf '#   want: %s\n' "$2" | head -n 20
+		printf '%s\n' "$1" | head -n 20 | sed 's/^/#   got:  /'
+		printf '%s\n' "$2" | head -n 20 | sed 's/^/#   want: /'
 	fi
 }
 
-like() { # like GOT PATTERN DESCRIPTION (grep -E pattern)
+like() { # like GOT PATTERN DESCRIPTION (grep -E pattern; a line of GOT must match; a
+	# pattern of several lines means any one of them)
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
 		ok "$3"
 	else
 		not_ok "$3"
-		printf '#   got:  %s\n' "$1" | head -n 20
-		printf '#   want match: %s\n' "$2"
+		printf '%s\n' "$1" | head -n 20 | sed 's/^/#   got:  /'
+		printf '%s\n' "$2" | sed 's/^/#   want match: /'
 	fi
 }
 
@@ -182,7 +183,10 @@ nw_setup() {
 	nw_policy
 }
 
-# nw_policy [EXTRA-INI-TEXT]: the default test policy; EXTRA is appended verbatim.
+# nw_policy [EXTRA-INI-TEXT]: the default test policy; EXTRA is appended verbatim (it continues
+# [submitter $NW_U2]). NW_MAX_FRAGMENTS and NW_MAX_RULES set both submitters' quotas;
+# NW_U1_MAX_SPOOL_ENTRIES, NW_U1_MAX_SPOOL_BYTES and NW_U1_MAX_SUBMISSIONS (per minute) set
+# $NW_U1's spool limits (unset: the daemon's defaults).
 nw_policy() {
 	cat >"$NW_T/policy.ini" <<-INI
 	[daemon]
@@ -208,6 +212,9 @@ nw_policy() {
 	masquerade = yes
 	max_fragments = ${NW_MAX_FRAGMENTS:-8}
 	max_rules = ${NW_MAX_RULES:-64}
+	${NW_U1_MAX_SPOOL_ENTRIES:+max_spool_entries = $NW_U1_MAX_SPOOL_ENTRIES}
+	${NW_U1_MAX_SPOOL_BYTES:+max_spool_bytes = $NW_U1_MAX_SPOOL_BYTES}
+	${NW_U1_MAX_SUBMISSIONS:+max_submissions_per_minute = $NW_U1_MAX_SUBMISSIONS}
 
 	[submitter $NW_U2]
 	ports = 80, 8080, 9000-9999
@@ -341,8 +348,10 @@ nw_wait_for() {
 	return 1
 }
 
+# Nothing waits in the spool: no entry in any submitter's directory (incoming/UID), none in work.
 nw_spool_empty() {
-	[ -z "$(ls -A "$NW_T/spool/incoming")" ] && [ -z "$(ls -A "$NW_T/spool/work")" ]
+	[ -z "$(find "$NW_T/spool/incoming" -mindepth 2 -maxdepth 2 -print -quit)" ] &&
+		[ -z "$(ls -A "$NW_T/spool/work")" ]
 }
 
 # Milliseconds since the epoch.

@@ -110,8 +110,8 @@ static void test_owner(struct nft *n)
 	double ms;
 
 	elements_init(&e);
-	is_int(nft_table_owner(n, "nwabsent"), 0, "a missing table: 0");
-	is_int(nft_table_owner(n, cfg.table), 1, "the table natwardend rendered: ours");
+	is_int(nft_table_owner(n, "nwabsent", NULL), 0, "a missing table: 0");
+	is_int(nft_table_owner(n, cfg.table, NULL), 1, "the table natwardend rendered: ours");
 
 	/* 10,000 forwards: the terse listing stays cheap */
 	cmds = malloc(size);
@@ -130,27 +130,27 @@ static void test_owner(struct nft *n)
 	is_int(run(n, cmds), 0, "10,000 forwards added");
 	free(cmds);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	is_int(nft_table_owner(n, cfg.table), 1, "still ours with 10,000 elements");
+	is_int(nft_table_owner(n, cfg.table, NULL), 1, "still ours with 10,000 elements");
 	ms = ms_since(&t0);
 	printf("# nft_table_owner() with 10,000 elements: %.1f ms\n", ms);
-	is_int(nft_table_owner(n, cfg.table), 1, "and again: the same answer");
+	is_int(nft_table_owner(n, cfg.table, NULL), 1, "and again: the same answer");
 
 	run(n, "add table inet plain\n");
-	is_int(nft_table_owner(n, "plain"), -EEXIST, "a table without a comment: foreign");
+	is_int(nft_table_owner(n, "plain", NULL), -EEXIST, "a table without a comment: foreign");
 	run(n, "add table inet other { comment \"the admin's\"; }\n");
-	is_int(nft_table_owner(n, "other"), -EEXIST, "a table with another comment: foreign");
+	is_int(nft_table_owner(n, "other", NULL), -EEXIST, "a table with another comment: foreign");
 	run(n, "add table inet longer { comment \"" RULESET_TABLE_COMMENT "!\"; }\n");
-	is_int(nft_table_owner(n, "longer"), -EEXIST, "our comment with more after it: foreign");
+	is_int(nft_table_owner(n, "longer", NULL), -EEXIST, "our comment with more after it: foreign");
 	run(n, "add table inet old\nadd map inet old dnat_port { type inet_proto . inet_service : "
 	       "ipv4_addr . inet_service; }\n");
-	is_int(nft_table_owner(n, "old"), -EEXIST, "a table from before the mark: foreign");
+	is_int(nft_table_owner(n, "old", NULL), -EEXIST, "a table from before the mark: foreign");
 	run(n, "add table ip samename { comment \"" RULESET_TABLE_COMMENT "\"; }\n");
-	is_int(nft_table_owner(n, "samename"), 0, "that name in another family only: absent");
+	is_int(nft_table_owner(n, "samename", NULL), 0, "that name in another family only: absent");
 	run(n, "add table inet nwunitx\n");
-	is_int(nft_table_owner(n, "nwuni"), 0, "a prefix of another table's name: absent");
+	is_int(nft_table_owner(n, "nwuni", NULL), 0, "a prefix of another table's name: absent");
 
 	is_int(run(n, "delete table inet nwunit\n"), 0, "our table deleted");
-	is_int(nft_table_owner(n, cfg.table), 0, "gone: 0");
+	is_int(nft_table_owner(n, cfg.table, NULL), 0, "gone: 0");
 	elements_finish(&e);
 }
 

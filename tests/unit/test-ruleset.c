@@ -48,6 +48,22 @@ static char *render_full(const struct ruleset_config *c, const struct elements *
 	return text;
 }
 
+static void test_replace(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	ruleset_render_replace(&cfg, 0, out);
+	ruleset_render_replace(&cfg, 42, out);
+	fclose(out);
+	is_str(text,
+	       "create table inet nw { comment \"natwarden: managed by natwardend, do not edit\"; }\n"
+	       "delete table inet handle 42\n",
+	       "a table that was missing is created (failing should one appear meanwhile); ours is deleted by its handle, never by name");
+	free(text);
+}
+
 static void test_full(void)
 {
 	struct elements e;
@@ -61,8 +77,6 @@ static void test_full(void)
 	elements_add_fragment(&e, f);
 	text = render_full(&cfg, &e);
 	is_str(text,
-	       "table inet nw {}\n"
-	       "delete table inet nw\n"
 	       "table inet nw {\n"
 	       "\tcomment \"natwarden: managed by natwardend, do not edit\"\n"
 	       "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
@@ -96,8 +110,6 @@ static void test_full(void)
 	hp.wan_address = 0xcb007107u;
 	text = render_full(&hp, &e);
 	is_str(text,
-	       "table inet nw {}\n"
-	       "delete table inet nw\n"
 	       "table inet nw {\n"
 	       "\tcomment \"natwarden: managed by natwardend, do not edit\"\n"
 	       "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
@@ -309,6 +321,7 @@ static void test_chunks(void)
 
 int main(void)
 {
+	test_replace();
 	test_full();
 	test_deltas();
 	test_masq_ranges();
