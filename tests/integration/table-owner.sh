@@ -116,13 +116,13 @@ ours_before=$(listing "$NW_TABLE")
 set_table "$OTHER"
 n=$(log_lines)
 reload || not_ok "the reload ends with READY=1"
-is "$(log_since "$n")" "<3>$NW_T/policy.ini:0: $(not_ours_why "$OTHER")
-<3>reload failed, the previous policy stays in force: $NW_T/policy.ini:0: $(not_ours_why "$OTHER")" \
+is "$(log_since "$n")" "<3>$NW_T/policy.ini: $(not_ours_why "$OTHER")
+<3>reload failed, the previous policy stays in force: $NW_T/policy.ini: $(not_ours_why "$OTHER")" \
 	"reload to table = $OTHER (the administrator's): fails, and says why"
 is "$(listing "$OTHER")" "$before" "the administrator's table $OTHER is unchanged"
 is "$(listing "$NW_TABLE")" "$ours_before" "natwarden's table $NW_TABLE is unchanged, handles included"
 is "$(nw_status table)" "inet $NW_TABLE" "the status file names the table still in use"
-is "$(nw_status last_error)" "reload failed: $NW_T/policy.ini:0: $(not_ours_why "$OTHER")" \
+is "$(nw_status last_error)" "reload failed: $NW_T/policy.ini: $(not_ours_why "$OTHER")" \
 	"the status file's last_error says why"
 printf 'dnat tcp 443 to 192.168.1.240\n' | nw_submit "$NW_U1" tls >/dev/null
 is "$?" 0 "the old policy is in force: a new fragment is accepted"
