@@ -11,19 +11,19 @@
 #include "fragment.h"
 #include "macro.h"
 #include "policy.h"
-#include "statusfile.h"
+#include "status.h"
 
 /* The currently active fragments (for conflicts), or an empty set when there is no daemon. */
 static struct active_set *load_active(const struct client_options *o, bool *ret_known)
 {
 	struct active_set *a = NULL;
-	struct status_file s;
+	struct statusfile s;
 
 	*ret_known = false;
-	if (status_file_read(o->runtime, &s) == 0) {
-		if (status_file_active_set(&s, &a) == 0)
+	if (status_read(o->runtime, &s) == 0) {
+		if (status_active_set(&s, &a) == 0)
 			*ret_known = true;
-		status_file_free(&s);
+		statusfile_finish(&s);
 	}
 	return a ? a : active_set_new();
 }

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "client.h"
-#include "statusfile.h"
+#include "status.h"
 
 static void json_string(const char *s)
 {
@@ -41,7 +41,7 @@ static const char *format_time(int64_t t, char *buf, size_t size)
 /* By owner and fragment; the order within a fragment is kept (it is the fragment's own). */
 static int compare_maps(const void *x, const void *y)
 {
-	const struct status_mapping *a = x, *b = y;
+	const struct statusfile_mapping *a = x, *b = y;
 	int r = strcmp(a->user, b->user);
 
 	if (!r)
@@ -51,9 +51,9 @@ static int compare_maps(const void *x, const void *y)
 	return r;
 }
 
-static int read_status(const struct client_options *o, struct status_file *s)
+static int read_status(const struct client_options *o, struct statusfile *s)
 {
-	int r = status_file_read(o->runtime, s);
+	int r = status_read(o->runtime, s);
 
 	if (r == 0 && s->n_maps)
 		qsort(s->maps, s->n_maps, sizeof(s->maps[0]), compare_maps);
@@ -65,11 +65,11 @@ static int read_status(const struct client_options *o, struct status_file *s)
 	return r;
 }
 
-static void print_json(const struct status_file *s)
+static void print_json(const struct statusfile *s)
 {
 	printf("[");
 	for (size_t i = 0; i < s->n_maps; i++) {
-		const struct status_mapping *m = &s->maps[i];
+		const struct statusfile_mapping *m = &s->maps[i];
 		printf("%s\n  {\"owner\": ", i ? "," : "");
 		json_string(m->user);
 		printf(", \"fragment\": ");
@@ -96,7 +96,7 @@ int cmd_list(const struct client_options *o, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct status_file s;
+	struct statusfile s;
 	bool json = false;
 	char when[40];
 	int c;
@@ -125,20 +125,20 @@ int cmd_list(const struct client_options *o, int argc, char **argv)
 		printf("%-16s %-20s %-5s %-12s %-22s %s\n", "OWNER", "FRAGMENT", "PROTO", "PUBLIC",
 		       "TARGET", "EXPIRES");
 		for (size_t i = 0; i < s.n_maps; i++) {
-			const struct status_mapping *m = &s.maps[i];
+			const struct statusfile_mapping *m = &s.maps[i];
 			bool dnat = strcmp(m->kind, "dnat") == 0;
 			printf("%-16s %-20s %-5s %-12s %-22s %s\n", m->user, m->fragment,
 			       dnat ? m->proto : "-", dnat ? m->ports : "masquerade", m->target,
 			       format_time(m->expires, when, sizeof(when)));
 		}
 	}
-	status_file_free(&s);
+	statusfile_finish(&s);
 	return EXIT_ACCEPTED;
 }
 
 int cmd_status(const struct client_options *o, int argc, char **argv)
 {
-	struct status_file s;
+	struct statusfile s;
 	char when[40];
 	int64_t now = (int64_t)time(NULL);
 	int alive;
@@ -150,28 +150,28 @@ int cmd_status(const struct client_options *o, int argc, char **argv)
 	}
 	if (read_status(o, &s) < 0)
 		return EXIT_NO_VERDICT;
-	alive = status_file_daemon_alive(&s);
+	alive = status_daemon_alive(&s);
 	if (alive)
-		printf("natwardend is running (pid %d) since %s\n", (int)s.pid,
-		       format_time(s.started, when, sizeof(when)));
+		printf("natwardend is running (pid %d) since %s\n", (int)s.head.pid,
+		       format_time(s.head.started, when, sizeof(when)));
 	else
-		printf("natwardend is NOT running (it was pid %d, last update %s)\n", (int)s.pid,
-		       format_time(s.updated, when, sizeof(when)));
-	printf("table %s: %zu mappings from %zu fragments of %zu users\n", s.table, s.mappings,
-	       s.fragments, s.users);
-	if (s.last_change)
+		printf("natwardend is NOT running (it was pid %d, last update %s)\n", (int)s.head.pid,
+		       format_time(s.head.updated, when, sizeof(when)));
+	printf("table %s: %zu mappings from %zu fragments of %zu users\n", s.head.table, s.head.mappings,
+	       s.head.fragments, s.head.users);
+	if (s.head.last_change)
 		printf("last change: %s (%" PRId64 " s ago); last kernel transaction took %.2f ms\n",
-		       format_time(s.last_change, when, sizeof(when)), now - s.last_change,
-		       (double)s.last_apply_us / 1000.0);
+		       format_time(s.head.last_change, when, sizeof(when)), now - s.head.last_change,
+		       (double)s.head.last_apply_us / 1000.0);
 	else
 		printf("last change: none since start; last kernel transaction took %.2f ms\n",
-		       (double)s.last_apply_us / 1000.0);
-	printf("last error: %s\n", s.last_error[0] ? s.last_error : "-");
+		       (double)s.head.last_apply_us / 1000.0);
+	printf("last error: %s\n", s.head.last_error[0] ? s.head.last_error : "-");
 	for (size_t i = 0; i < s.n_events; i++) {
-		const struct status_event_line *e = &s.events[i];
+		const struct statusfile_event *e = &s.events[i];
 		printf("%s %s %s%s%s: %s\n", format_time(e->time, when, sizeof(when)), e->kind,
 		       e->user, e->user[0] ? "/" : "", e->fragment, e->text);
 	}
-	status_file_free(&s);
+	statusfile_finish(&s);
 	return alive ? EXIT_ACCEPTED : EXIT_NO_VERDICT;
 }

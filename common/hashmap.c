@@ -71,6 +71,8 @@ static int grow(struct u64map *m)
 
 int u64map_put(struct u64map *m, uint64_t key, uint64_t value)
 {
+	if (key == EMPTY)
+		return -EINVAL; /* stored, it would count as a member and read as a free slot */
 	if ((m->n + 1) * 4 > m->size * 3 && grow(m) < 0)
 		return -ENOMEM;
 	place(m, key, value);

@@ -13,13 +13,12 @@
 #include "fileio.h"
 #include "hashmap.h"
 #include "macro.h"
-#include "strutil.h"
+#include "staterecord.h"
 
 #define SNAPSHOT "snapshot"
 #define JOURNAL "journal"
 #define STATE_MAX_BYTES ((size_t)1 << 30)   /* what a load reads at most from either file */
 #define COMPACT_MIN_BYTES ((off_t)4 << 20) /* below this the journal is never folded */
-#define COMMIT_LINE_MAX 64		   /* "commit RECORDS CHECKSUM\n" is at most 45 bytes */
 /* what state_retry_reserve wants besides the reserve: one more put of the largest fragment */
 #define RETRY_ROOM ((off_t)FRAGMENT_MAX_BYTES + 4096)
 #define ALLOCATE_STEP ((off_t)64 << 10)
@@ -42,14 +41,7 @@ struct state_batch {
 	bool puts;
 };
 
-static uint64_t fnv1a(const char *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
-	return h;
-}
+_Static_assert(STATERECORD_USER_MAX == NAME_MAX_USER, "a saved record holds any user name");
 
 static bool out_of_space(int r)
 {
@@ -158,13 +150,7 @@ struct state_batch *state_batch_new(struct state *s)
 
 static int put_record(FILE *out, const struct active_entry *e)
 {
-	_cleanup_free_ char *body = fragment_print(e->frag);
-
-	if (!body)
-		return -ENOMEM;
-	fprintf(out, "put %" PRIu32 " %" PRId64 " %" PRId64 " %s %s %zu\n%s", e->uid, e->accepted,
-		e->expires, e->user, e->frag->name, strlen(body), body);
-	return 0;
+	return staterecord_format_put(out, e->uid, e->accepted, e->expires, e->user, e->frag);
 }
 
 int state_batch_save(struct state_batch *b, const struct active_entry *e)
@@ -180,9 +166,11 @@ int state_batch_save(struct state_batch *b, const struct active_entry *e)
 
 int state_batch_remove(struct state_batch *b, uint32_t uid, const char *name)
 {
-	fprintf(b->out, "del %" PRIu32 " %s\n", uid, name);
-	b->records++;
-	return 0;
+	int r = staterecord_format_del(b->out, uid, name);
+
+	if (r == 0)
+		b->records++;
+	return r;
 }
 
 /* Close the batch's text with its commit line (text and len move with every flush). */
@@ -192,8 +180,8 @@ static int seal(FILE *out, char *const *text, const size_t *len, size_t records)
 
 	if (fflush(out) != 0)
 		return -ENOMEM;
-	h = fnv1a(*text, *len);
-	fprintf(out, "commit %zu %016" PRIx64 "\n", records, h);
+	h = staterecord_checksum(*text, *len);
+	staterecord_format_commit(out, records, h);
 	return fflush(out) != 0 ? -ENOMEM : 0;
 }
 
@@ -222,7 +210,7 @@ int state_batch_commit(struct state_batch *b)
 		return r;
 	if (fflush(b->out) != 0)
 		return -ENOMEM;
-	r = make_room(s, (off_t)(b->len + COMMIT_LINE_MAX), b->puts);
+	r = make_room(s, (off_t)(b->len + STATERECORD_COMMIT_MAX), b->puts);
 	if (r < 0)
 		return r; /* nothing written, the batch unsealed: it may be committed again */
 	r = seal(b->out, &b->text, &b->len, b->records);
@@ -336,7 +324,7 @@ static uint64_t key_of(uint32_t uid, const char *name)
 	int n = snprintf(buf, sizeof(buf), "%" PRIu32 "/%s", uid, name);
 
 	/* UINT64_MAX is the map's reserved key */
-	uint64_t h = fnv1a(buf, n > 0 ? (size_t)n : 0);
+	uint64_t h = staterecord_checksum(buf, n > 0 ? (size_t)n : 0);
 	return h == UINT64_MAX ? h - 1 : h;
 }
 
@@ -397,85 +385,34 @@ struct pending {
 	char name[FRAGMENT_NAME_MAX + 1];
 };
 
-/* Split a record's head line into at most `max` blank-separated words, in place. */
-static size_t words(char *line, char **w, size_t max)
+/*
+ * A put or del record from its parsed head, and a put's body from `*p`, moving `*p` past it.
+ * -EBADMSG for anything else.
+ */
+static int parse_record(const struct staterecord_head *h, const char **p, const char *end,
+			struct pending *out)
 {
-	size_t n = 0;
+	int r;
 
-	for (char *save = NULL, *t = strtok_r(line, " ", &save); t && n < max;
-	     t = strtok_r(NULL, " ", &save))
-		w[n++] = t;
-	return n;
-}
-
-static int parse_i64(const char *s, int64_t *ret)
-{
-	const char *digits = s[0] == '-' ? s + 1 : s;
-	size_t len = strlen(digits);
-
-	/* milliseconds since 1970: 13 digits today; allow 18, never a sign trick */
-	if (len == 0 || len > 18)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++)
-		if (!char_is_digit(digits[i]))
-			return -EINVAL;
-	*ret = 0;
-	for (size_t i = 0; i < len; i++)
-		*ret = *ret * 10 + (digits[i] - '0');
-	if (s[0] == '-')
-		*ret = -*ret;
-	return 0;
-}
-
-static int parse_put(char *head, const char **p, const char *end, struct pending *out)
-{
-	char *w[8];
-	uint32_t uid, len;
-	int64_t accepted, expires;
-	struct diag_list errs;
-
-	if (words(head, w, 8) != 7 || parse_uint32(w[1], strlen(w[1]), 0, UINT32_MAX - 1, &uid) < 0 ||
-	    parse_i64(w[2], &accepted) < 0 || parse_i64(w[3], &expires) < 0 ||
-	    strlen(w[4]) > NAME_MAX_USER ||
-	    parse_uint32(w[6], strlen(w[6]), 0, FRAGMENT_MAX_BYTES, &len) < 0 ||
-	    (size_t)(end - *p) < len)
+	switch (h->kind) {
+	case STATERECORD_PUT:
+		r = staterecord_parse_body(h, *p, (size_t)(end - *p), &out->rec.frag);
+		if (r < 0)
+			return r;
+		out->rec.uid = h->uid;
+		out->rec.accepted = h->accepted;
+		out->rec.expires = h->expires;
+		snprintf(out->rec.user, sizeof(out->rec.user), "%s", h->user);
+		*p += h->length;
+		return 0;
+	case STATERECORD_DEL:
+		out->rec.uid = h->uid;
+		snprintf(out->name, sizeof(out->name), "%s", h->name);
+		out->del = true;
+		return 0;
+	default:
 		return -EBADMSG;
-	diag_init(&errs);
-	if (fragment_parse(w[5], *p, len, &out->rec.frag, &errs) < 0)
-		return -EBADMSG;
-	out->rec.uid = uid;
-	out->rec.accepted = accepted;
-	out->rec.expires = expires;
-	snprintf(out->rec.user, sizeof(out->rec.user), "%.*s", NAME_MAX_USER, w[4]);
-	*p += len;
-	return 0;
-}
-
-static int parse_del(char *head, struct pending *out)
-{
-	char *w[4];
-
-	if (words(head, w, 4) != 3 || parse_uint32(w[1], strlen(w[1]), 0, UINT32_MAX - 1, &out->rec.uid) < 0 ||
-	    !fragment_name_valid(w[2], strlen(w[2])))
-		return -EBADMSG;
-	snprintf(out->name, sizeof(out->name), "%s", w[2]);
-	out->del = true;
-	return 0;
-}
-
-/* "commit RECORDS CHECKSUM": does it close the batch that has `records` and hashes to `want`? */
-static bool commit_ok(char *head, size_t records, uint64_t want)
-{
-	char *w[4], *endp;
-	uint32_t count;
-	uint64_t h;
-
-	if (words(head, w, 4) != 3 || parse_uint32(w[1], strlen(w[1]), 0, UINT32_MAX, &count) < 0 ||
-	    strlen(w[2]) != 16)
-		return false;
-	errno = 0;
-	h = strtoull(w[2], &endp, 16);
-	return errno == 0 && *endp == '\0' && h == want && count == records;
+	}
 }
 
 /*
@@ -504,18 +441,17 @@ static int load_file(struct loader *l, int dirfd, const char *file, size_t *ret_
 	end = text + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		char head[256];
-		size_t line_len;
+		struct staterecord_head head;
 
 		if (!nl)
 			break; /* a torn last line */
-		line_len = (size_t)(nl - p);
-		if (line_len >= sizeof(head))
+		if (staterecord_parse_head(p, (size_t)(nl - p), &head) < 0)
 			break;
-		memcpy(head, p, line_len);
-		head[line_len] = '\0';
-		if (strncmp(head, "commit ", 7) == 0) {
-			if (!commit_ok(head, n_pend, fnv1a(batch_start, (size_t)(p - batch_start))))
+		if (head.kind == STATERECORD_COMMIT) {
+			/* does it close the batch that has these records and this checksum? */
+			if (head.records != n_pend ||
+			    head.checksum !=
+				staterecord_checksum(batch_start, (size_t)(p - batch_start)))
 				break;
 			for (size_t i = 0; i < n_pend; i++) {
 				if (pend[i].del)
@@ -540,15 +476,8 @@ static int load_file(struct loader *l, int dirfd, const char *file, size_t *ret_
 		struct pending *pd = &pend[n_pend];
 		memset(pd, 0, sizeof(*pd));
 		p = nl + 1;
-		if (strncmp(head, "put ", 4) == 0) {
-			if (parse_put(head, &p, end, pd) < 0)
-				break;
-		} else if (strncmp(head, "del ", 4) == 0) {
-			if (parse_del(head, pd) < 0)
-				break;
-		} else {
+		if (parse_record(&head, &p, end, pd) < 0)
 			break;
-		}
 		n_pend++;
 	}
 	if (p < end || n_pend)

@@ -19,11 +19,9 @@
  *             batches appended after it count).
  *
  * One append and one sync per batch, whatever its size, and no new file per fragment: a
- * burst of 1,000 submissions costs what one costs. Records are text:
- *
- *   put UID ACCEPTED_MS EXPIRES_MS USER NAME LENGTH\n<LENGTH bytes: the canonical fragment>
- *   del UID NAME\n
- *   commit RECORDS CHECKSUM\n       (FNV-1a 64 of the batch's bytes before this line, hex)
+ * burst of 1,000 submissions costs what one costs. Both files are text, a sequence of batches:
+ * the batch's "put" and "del" records, then its "commit" line (the records' format, writer and
+ * reader: common/staterecord.h).
  *
  * A full disk. Removals must be saved even then (a forward the journal still holds would
  * come back at the next start), so the journal keeps STATE_RESERVE_BYTES allocated past its

@@ -2,7 +2,6 @@
 #include "status.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,10 +9,37 @@
 #include "fileio.h"
 #include "macro.h"
 
-/* An entry's lines, rendered once and kept with it (status_forget() when it changes). */
+/* One statement of an entry as a mapping record. */
+static void mapping_of(const struct active_entry *e, const struct fragment_stmt *s,
+		       struct statusfile_mapping *m)
+{
+	char pfx[PREFIX4_STRLEN];
+
+	*m = (struct statusfile_mapping){
+		.expires = e->expires ? (e->expires + 999) / 1000 : 0,
+	};
+	snprintf(m->user, sizeof(m->user), "%s", e->user);
+	snprintf(m->fragment, sizeof(m->fragment), "%s", e->frag->name);
+	if (s->kind == STMT_MASQUERADE) {
+		snprintf(m->kind, sizeof(m->kind), "masquerade");
+		snprintf(m->target, sizeof(m->target), "%s", prefix4_format(&s->masq, true, pfx));
+		return;
+	}
+	snprintf(m->kind, sizeof(m->kind), "dnat");
+	snprintf(m->proto, sizeof(m->proto), "%s", proto_name(s->proto));
+	if (s->port_lo == s->port_hi)
+		snprintf(m->ports, sizeof(m->ports), "%u", s->port_lo);
+	else
+		snprintf(m->ports, sizeof(m->ports), "%u-%u", s->port_lo, s->port_hi);
+	stmt_format_target(s, m->target, sizeof(m->target));
+}
+
+/*
+ * An entry's lines, rendered once and kept with it (status_forget() when it changes): with
+ * 10,000 mappings, formatting them all again on every change would dominate.
+ */
 static const char *entry_lines(struct active_entry *e)
 {
-	int64_t expires = e->expires ? (e->expires + 999) / 1000 : 0;
 	size_t len = 0;
 	FILE *out;
 
@@ -23,17 +49,9 @@ static const char *entry_lines(struct active_entry *e)
 	if (!out)
 		return NULL;
 	for (size_t k = 0; k < e->frag->n_stmts; k++) {
-		const struct fragment_stmt *s = &e->frag->stmts[k];
-		char pub[32], target[32], pfx[PREFIX4_STRLEN];
-		if (s->kind == STMT_MASQUERADE) {
-			fprintf(out, "masquerade\t%s\t%s\t%s\t%" PRId64 "\n", e->user, e->frag->name,
-				prefix4_format(&s->masq, true, pfx), expires);
-			continue;
-		}
-		stmt_format_public(s, pub, sizeof(pub));
-		pub[3] = '\t'; /* "tcp 80" -> "tcp\t80" */
-		fprintf(out, "dnat\t%s\t%s\t%s\t%s\t%" PRId64 "\n", e->user, e->frag->name, pub,
-			stmt_format_target(s, target, sizeof(target)), expires);
+		struct statusfile_mapping m;
+		mapping_of(e, &e->frag->stmts[k], &m);
+		(void)statusfile_format_mapping(out, &m); /* the kind is always a known one */
 	}
 	if (fclose(out) != 0) {
 		free(e->cache);
@@ -48,29 +66,59 @@ void status_forget(struct active_entry *e)
 	e->cache = NULL;
 }
 
-int status_render(const struct status_info *info, const struct active_set *a, FILE *out)
+static void event_of(const struct status_event *ev, struct statusfile_event *ret)
 {
-	fprintf(out,
-		"natwarden-status\t1\npid\t%d\nstarted\t%" PRId64 "\nupdated\t%" PRId64
-		"\nlast_change\t%" PRId64 "\nlast_apply_us\t%" PRIu64 "\ntable\tinet %s\nusers\t%zu"
-		"\nfragments\t%zu\nmappings\t%zu\nlast_error\t%s\n",
-		(int)getpid(), info->started, (int64_t)time(NULL), info->last_change,
-		info->last_apply_us, info->table, active_set_users(a), active_set_size(a),
-		active_set_rules(a), info->last_error && *info->last_error ? info->last_error : "-");
-	/* Fragments in no particular order, each fragment's lines together: with 10,000
-	 * mappings, sorting and formatting them all again on every change would dominate. */
-	for (size_t i = 0; i < active_set_size(a); i++) {
-		const char *lines = entry_lines(active_set_at(a, i));
-		if (!lines)
-			return -ENOMEM;
-		fputs(lines, out);
+	*ret = (struct statusfile_event){ .time = ev->time };
+	snprintf(ret->kind, sizeof(ret->kind), "%s", ev->kind);
+	snprintf(ret->user, sizeof(ret->user), "%s", ev->user);
+	snprintf(ret->fragment, sizeof(ret->fragment), "%s", ev->fragment);
+	snprintf(ret->text, sizeof(ret->text), "%s", ev->text);
+}
+
+static void head_of(const struct status_info *info, const struct active_set *a,
+		    struct statusfile_head *h)
+{
+	*h = (struct statusfile_head){
+		.pid = getpid(),
+		.started = info->started,
+		.updated = (int64_t)time(NULL),
+		.last_change = info->last_change,
+		.last_apply_us = info->last_apply_us,
+		.users = active_set_users(a),
+		.fragments = active_set_size(a),
+		.mappings = active_set_rules(a),
+	};
+	snprintf(h->table, sizeof(h->table), "inet %s", info->table);
+	snprintf(h->last_error, sizeof(h->last_error), "%s",
+		 info->last_error ? info->last_error : "");
+}
+
+/* The file's text, from the daemon's data. */
+static int render(const struct status_info *info, const struct active_set *a, FILE *out)
+{
+	struct statusfile_event events[STATUS_EVENTS];
+	struct statusfile_data data = { .n_blocks = active_set_size(a) };
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	const char **blocks = calloc(data.n_blocks + 1, sizeof(*blocks));
+	int r = 0;
+
+	if (!blocks)
+		return -ENOMEM;
+	head_of(info, a, &data.head);
+	/* fragments in no particular order, each fragment's lines together */
+	for (size_t i = 0; i < data.n_blocks && r == 0; i++) {
+		blocks[i] = entry_lines(active_set_at(a, i));
+		if (!blocks[i])
+			r = -ENOMEM;
 	}
-	for (size_t i = 0; i < info->n_events; i++) {
-		const struct status_event *ev = &info->events[i];
-		fprintf(out, "event\t%" PRId64 "\t%s\t%s\t%s\t%s\n", ev->time, ev->kind, ev->user,
-			ev->fragment, ev->text);
-	}
-	return 0;
+	data.blocks = blocks;
+	for (size_t i = 0; i < info->n_events && i < ELEMENTSOF(events); i++)
+		event_of(&info->events[i], &events[data.n_events++]);
+	data.events = events;
+	if (r == 0)
+		r = statusfile_render(out, &data);
+	free(blocks);
+	return r;
 }
 
 int status_write(int dirfd, const struct status_info *info, const struct active_set *a)
@@ -82,7 +130,7 @@ int status_write(int dirfd, const struct status_info *info, const struct active_
 
 	if (!out)
 		return -ENOMEM;
-	r = status_render(info, a, out);
+	r = render(info, a, out);
 	if (fclose(out) != 0 && r == 0)
 		r = -ENOMEM;
 	if (r < 0)

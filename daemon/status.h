@@ -3,34 +3,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "active.h"
+#include "statusfile.h"
 
 /*
- * RUNTIME/status: what is live, for `natwarden list` and `status` and for shell scripts.
- * Replaced atomically after every change. Format version 1, one record per line, fields
- * separated by one TAB, the record type first:
- *
- *   natwarden-status  1
- *   pid               PID
- *   started           UNIX-TIME
- *   updated           UNIX-TIME
- *   last_change       UNIX-TIME  (0: nothing applied since start)
- *   last_apply_us     MICROSECONDS (time of the last kernel transaction)
- *   table             inet NAME
- *   users             N
- *   fragments         N
- *   mappings          N (dnat and masquerade statements)
- *   last_error        TEXT (or "-")
- *   dnat              USER FRAGMENT PROTO PORT[-PORT] ADDRESS[:PORT] EXPIRES (UNIX-TIME, 0: none)
- *                     (fragments in no particular order; the lines of one fragment together)
- *   masquerade        USER FRAGMENT PREFIX EXPIRES
- *   event             UNIX-TIME KIND USER FRAGMENT TEXT   (expiries and revocations, newest last)
+ * RUNTIME/status, written by the daemon: its data gathered here, written by the codec in
+ * common/statusfile.h (the format is described there), the file replaced atomically.
  */
 
 #define STATUS_EVENTS 32
 
+/* What the daemon remembers of an expiry, revocation or recovery, for the event lines. */
 struct status_event {
 	int64_t time;
 	char kind[16];
@@ -48,7 +32,7 @@ struct status_info {
 	size_t n_events;
 };
 
-int status_render(const struct status_info *info, const struct active_set *a, FILE *out);
 /* The entry changed (its lease): render its lines again next time. */
 void status_forget(struct active_entry *e);
+/* Write dirfd/status: the header from `info`, the mappings of `a`, the events. */
 int status_write(int dirfd, const struct status_info *info, const struct active_set *a);

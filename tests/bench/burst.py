@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 # The burst, as real users make it: COUNT fragments are written first as dot-files in the
-# spool (mode 0660, fsync'd, held open like natwarden submit holds them), then renamed to their
-# names in one tight loop. The clock starts before the first rename and stops when the last
-# verdict is in its file (the daemon answers only after the kernel transaction): the time until
-# every fragment of the burst is live in the kernel. Run as the submitting user.
+# user's own spool directory, INCOMING = SPOOL/incoming/UID (mode 0660, fsync'd, held open
+# like natwarden submit holds them), then renamed to their names in one tight loop. The
+# clock starts before the first rename and stops when the last verdict is in its file (the
+# daemon answers only after the kernel transaction): the time until every fragment of the
+# burst is live in the kernel. Run as the submitting user.
 #
 # usage: python3 burst.py INCOMING COUNT PREFIX PORT-BASE TIMEOUT [withdraw]
 # prints one JSON object: n, rename_ms, first_ms, all_ms, accepted, withdrawn, rejected, missing

@@ -24,7 +24,6 @@
  *   - the verdict text parses back to what was written, and is never itself a fragment; a
  *     submitted file that looks like a verdict (a forgery) is rejected.
  */
-#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,28 +486,32 @@ static void check_verdict(const char *user, const char *word, bool renewed, int6
 	struct diag_list errs;
 
 	CHECK(out);
-	fprintf(out, VERDICT_MAGIC "fragment %s\nuser %s\nverdict %s\nrenewed %s\nexpires %" PRId64 "\n",
-		NAME, user, word, renewed ? "yes" : "no", expires);
+	verdict_write_head(out, NAME, user, word, renewed, expires);
 	if (live) {
 		printed = fragment_print(live);
 		CHECK(printed);
 		for (char *save = NULL, *l = strtok_r(printed, "\n", &save); l;
 		     l = strtok_r(NULL, "\n", &save))
 			if (strncmp(l, "lease ", 6) != 0) {
-				fprintf(out, "live %s\n", l);
+				verdict_write_live(out, l);
 				n_live++;
 			}
 		CHECK(n_live == live->n_stmts);
 	}
 	for (size_t i = 0; reasons && i < reasons->n; i++) {
+		char line[DIAG_TEXT + 96];
 		if (reasons->items[i].line)
-			fprintf(out, "reason %s:%u: %s\n", NAME, reasons->items[i].line,
-				reasons->items[i].text);
+			snprintf(line, sizeof(line), "%s:%u: %s", NAME, reasons->items[i].line,
+				 reasons->items[i].text);
 		else
-			fprintf(out, "reason %s: %s\n", NAME, reasons->items[i].text);
+			snprintf(line, sizeof(line), "%s: %s", NAME, reasons->items[i].text);
+		verdict_write_reason(out, line);
 	}
-	if (reasons && reasons->dropped)
-		fprintf(out, "reason %s: ... and %zu more\n", NAME, reasons->dropped);
+	if (reasons && reasons->dropped) {
+		char more[96];
+		snprintf(more, sizeof(more), "%s: ... and %zu more", NAME, reasons->dropped);
+		verdict_write_reason(out, more);
+	}
 	CHECK(fclose(out) == 0);
 
 	CHECK(verdict_is(vtext, vlen));

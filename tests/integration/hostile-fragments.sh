@@ -3,10 +3,11 @@
 # Hostile fragment contents and names, judged by the real daemon. The corpus is the table
 # tests/data/hostile-fragments.tsv (its header says how to add a case). The client refuses
 # syntax errors before sending, so every case is dropped the way a hostile user would do it by
-# hand: as the submitter, the bytes go into a dot-file (mode 0660) in the spool's incoming
-# directory, which is renamed to the case's name and kept open; once the daemon has removed
-# it (bounded wait) the verdict is read from the open descriptor and compared with the table:
-# the verdict, the fragment and user it names, and each expected reason at its exact line.
+# hand: as the submitter, the bytes go into a dot-file (mode 0660) in the submitter's own
+# spool directory (incoming/UID), which is renamed to the case's name and kept open; once the
+# daemon has removed it (bounded wait) the verdict is read from the open descriptor and
+# compared with the table: the verdict, the fragment and user it names, and each expected
+# reason at its exact line. A group member that is no submitter has no directory there.
 # For every case the kernel table must be unchanged afterwards, except for the few valid
 # control cases, whose exact additions are checked and which are then withdrawn again.
 # At the end: the daemon is alive, still answers, and the spool is empty.
@@ -21,7 +22,8 @@ DATA=$NW_TOP/tests/data/hostile-fragments.tsv
 [ -r "$DATA" ] || { echo "Bail out! cannot read $DATA"; exit 1; }
 T0=$(nw_ms)
 nw_setup
-# a fourth user in the submit group without a [submitter] section (U3 gets one below)
+# a fourth user in the submit group without a [submitter] section (U3 gets one below): it
+# has no spool directory, so the client refuses it
 NW_U4=nwe$NW_ID
 nw_add_user "$NW_U4" "$NW_GROUP"
 # U3: a small quota, a lease required, udp only, other destinations
@@ -34,7 +36,7 @@ masquerade = yes
 max_fragments = 1
 max_rules = 2
 max_lease = 3600"
-IN=$NW_T/spool/incoming
+IN=$NW_T/spool/incoming # a user's own directory is $IN/UID
 WAIT=${NW_CASE_TIMEOUT:-5}
 
 # ---- the user side: one small program, run as the submitter ----------------------------------
@@ -380,7 +382,7 @@ for row in "${ROWS[@]}"; do
 	*) not_ok "table row has a known user: $row"; continue ;;
 	esac
 	vuser=$user
-	# a non-submitter is still named in the verdict (its account name)
+	uin=$IN/$(id -u "$user")
 	[ "$name" = - ] && name=$(printf 'hf-%03d' "$N_CASES")
 	expect=$(subst "$expect")
 	desc="$cat: $what"
@@ -388,13 +390,13 @@ for row in "${ROWS[@]}"; do
 	want_kernel=$before
 	case $verdict in
 	accepted | rejected | withdrawn)
-		out=$(hf "$user" drop "$IN" "$name" "$input" "$verdict" "$vuser" "$expect" "$WAIT" 2>&1)
+		out=$(hf "$user" drop "$uin" "$name" "$input" "$verdict" "$vuser" "$expect" "$WAIT" 2>&1)
 		;;
 	ignored)
-		out=$(hf "$user" dot "$IN" "$name" "$input" "$WAIT" 2>&1)
+		out=$(hf "$user" dot "$uin" "$name" "$input" "$WAIT" 2>&1)
 		;;
 	no-rename)
-		out=$(hf "$user" norename "$IN" "$name" "$expect" 2>&1)
+		out=$(hf "$user" norename "$uin" "$name" "$expect" 2>&1)
 		;;
 	client-refused)
 		# the real client, as the user: exit 2, and it says why

@@ -11,6 +11,13 @@
 #   jr_outer "$@"                 in the host: checks, then runs "$JR_SELF --inner", exits
 #   . lib.sh; trap ... EXIT; jr_inner    in the namespaces: guards and private mounts
 #   jr_start_journald; jr_install_catalog
+#
+# journald keeps its default rate limit, as on a real system (RateLimitIntervalSec=30s,
+# RateLimitBurst=10000 per unit and priority pool, the burst scaled up with the journal's free
+# space), set explicitly so that no journald.conf of the host changes it. journald limits only
+# processes of a unit, i.e. in a unit's cgroup; PID 1 here is not systemd, so by default no
+# process is: jr_unit_enter puts one there. JR_RUN_LOG_SIZE (e.g. 16m) caps the tmpfs on
+# /run/log, and with it the journal's size and free space.
 
 JR_JOURNALD=${JR_JOURNALD:-/lib/systemd/systemd-journald}
 [ -x "$JR_JOURNALD" ] || [ ! -x /usr/lib/systemd/systemd-journald ] || JR_JOURNALD=/usr/lib/systemd/systemd-journald
@@ -81,10 +88,9 @@ jr_inner() {
 # Start journald in this namespace, on tmpfs, volatile, never reading or writing the kernel
 # log, with no NOTIFY_SOCKET or LISTEN_FDS of ours; the caller then waits for --sync to work.
 jr_start_journald() {
-	local d
-	for d in /run/systemd /run/log; do
-		mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$d" || return 1
-	done
+	local size=${JR_RUN_LOG_SIZE:+,size=$JR_RUN_LOG_SIZE}
+	mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run/systemd || return 1
+	mount -t tmpfs -o "mode=0755,nosuid,nodev$size" tmpfs /run/log || return 1
 	# a host's persistent journal must not show up in our queries
 	if [ -d /var/log/journal ]; then
 		mount -t tmpfs -o mode=2755,nosuid,nodev tmpfs /var/log/journal || return 1
@@ -99,7 +105,8 @@ jr_start_journald() {
 	ForwardToKMsg=no
 	ForwardToConsole=no
 	ForwardToWall=no
-	RateLimitBurst=0
+	RateLimitIntervalSec=30s
+	RateLimitBurst=10000
 	EOF
 	# console: its own messages stay off the host's /dev/kmsg. Without CAP_AUDIT_CONTROL it
 	# cannot switch kernel auditing on host-wide.
@@ -135,4 +142,50 @@ jr_install_catalog() {
 		echo "# no /var/lib/systemd to mount the catalog on"
 		return 1
 	fi
+}
+
+# jr_unit_enter UNIT PID: move PID into a cgroup named UNIT (e.g. "natwarden-test.service") at
+# the top of every systemd cgroup hierarchy this host has (cgroup2, and the v1 name=systemd of
+# a hybrid host), so that journald takes it for a process of that unit and rate-limits it like
+# one. journald reads a client's cgroup again once its cached view is a second old. The
+# cgroups are the host's (cgroupfs knows no mount namespace): jr_unit_cleanup removes them,
+# from the EXIT trap, once their processes are gone.
+JR_CGROUPS=()
+jr_unit_enter() {
+	local unit=$1 pid=$2 h n=0
+	for h in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+		case $(stat -f -c %T "$h" 2>/dev/null) in
+		cgroup2fs) ;;
+		cgroupfs) [ "$h" = /sys/fs/cgroup/systemd ] || continue ;;
+		*) continue ;;
+		esac
+		if [ ! -d "$h/$unit" ]; then
+			mkdir "$h/$unit" || return 1
+			JR_CGROUPS+=("$h/$unit")
+		fi
+		echo "$pid" >"$h/$unit/cgroup.procs" || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
+
+# jr_unit_leave PID: back to the top of every hierarchy jr_unit_enter used.
+jr_unit_leave() {
+	local cg
+	for cg in "${JR_CGROUPS[@]}"; do
+		echo "$1" >"${cg%/*}/cgroup.procs" || return 1
+	done
+}
+
+jr_unit_cleanup() {
+	local cg
+	for cg in "${JR_CGROUPS[@]}"; do
+		for _ in $(seq 50); do
+			rmdir "$cg" 2>/dev/null && break
+			[ -d "$cg" ] || break
+			sleep 0.1
+		done
+		[ -d "$cg" ] && echo "# cannot remove cgroup $cg (still in use?)"
+	done
+	JR_CGROUPS=()
 }

@@ -8,7 +8,8 @@
 #     must be rejected: outside the policy, or claiming tcp/80, which the first user's 'anchor'
 #     holds), SIGKILL the daemon 0-300 ms in, record the spool, the state and the kernel at that
 #     moment, restart it and let it finish. The submitters are python programs doing what the
-#     client does (dot-file, mode 0660, rename; no fsync: only the daemon dies here) that keep
+#     client does (dot-file, mode 0660, rename, in the user's own spool directory incoming/UID;
+#     no fsync: only the daemon dies here) that keep
 #     each file open and read the verdict written into it, like `natwarden submit`. A name is
 #     not submitted again before its previous submission is answered, so each name's verdicts
 #     come in order and make a model of what must be live. After each round: every submission
@@ -122,7 +123,7 @@ def parse_verdict(data):
 
 # ---- the submitter: the client's protocol, many at a time ------------------------------------
 #
-# writer INCOMING PLAN OUT DEADLINE_S PACE_MS STOPFILE
+# writer INCOMING PLAN OUT DEADLINE_S PACE_MS STOPFILE (INCOMING: the user's own incoming/UID)
 # For each plan item: wait until no earlier submission of that name is still unanswered (so a
 # name's verdicts come in submission order and no submission replaces another unanswered),
 # write a dot-file (mode 0660), rename it to the name, keep it open. An answered submission is
@@ -192,23 +193,15 @@ def writer(incoming, plan_path, out_path, deadline_s, pace_ms, stop_file):
         os.write(fd, item["body"].encode())
         rec = {k: v for k, v in item.items() if k != "body"}
         rec["ino"] = os.fstat(fd).st_ino
-        while True:
-            try:
-                os.rename(tmp, item["name"], src_dir_fd=dfd, dst_dir_fd=dfd)
-                break
-            except PermissionError:
-                # the other user's submission of that name waits in the spool (sticky bit)
-                if time.monotonic() > end:
-                    os.unlink(tmp, dir_fd=dfd)
-                    os.close(fd)
-                    rec["state"] = "error"
-                    rec["err"] = "rename: the other user's file of that name stayed"
-                    emit(rec)
-                    fd = -1
-                    break
-                harvest()
-                time.sleep(0.005)
-        if fd < 0:
+        try:
+            os.rename(tmp, item["name"], src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError as e:
+            # the directory is this user's alone: no one else's file can stand in the way
+            os.unlink(tmp, dir_fd=dfd)
+            os.close(fd)
+            rec["state"] = "error"
+            rec["err"] = "rename: %s" % os.strerror(e.errno)
+            emit(rec)
             continue
         rec["t_drop"] = now_ms()
         rec["fd"] = fd
@@ -584,10 +577,16 @@ def save_json(path, obj):
 
 # ---- snapshot at the moment of a kill -----------------------------------------------------
 
+def spool_dirs(t):
+    """(kind, path): every submitter's incoming/UID, then work."""
+    users = [("incoming", e.path) for e in os.scandir("%s/spool/incoming" % t) if e.is_dir()]
+    return users + [("work", "%s/spool/work" % t)]
+
+
 def cmd_snapshot(t, out):
     snap = {"incoming": [], "work": [], "state_tmp": 0}
-    for d in ("incoming", "work"):
-        for e in os.scandir("%s/spool/%s" % (t, d)):
+    for d, path in spool_dirs(t):
+        for e in os.scandir(path):
             if e.name.startswith("."):
                 continue  # a client's temporary file: not submitted yet
             st = e.stat(follow_symlinks=False)
@@ -622,7 +621,7 @@ def judge_records(recs, snap, counts, model, uids):
         for e in snap["incoming"]:
             pend[(e["ino"], e["name"])] = e
         for e in snap["work"]:
-            pend[(e["ino"], e["name"].split("-", 1)[1])] = e
+            pend[(e["ino"], e["name"].split("-", 2)[-1])] = e  # SEQ-UID-NAME
     recs = sorted(recs, key=lambda r: (r["user"], r["i"]))
     for r in recs:
         who = "%s %s #%d (%s)" % (r["user"], r["name"], r["i"], r.get("kind"))
@@ -708,7 +707,7 @@ def check_state(t, kernel_file, model):
     if len(set(kern)) != len(kern):
         kproblems.append("duplicate lines in the kernel listing")
     cl = claims(state)
-    spool = [e.name for d in ("incoming", "work") for e in os.scandir("%s/spool/%s" % (t, d))
+    spool = [e.name for _, path in spool_dirs(t) for e in os.scandir(path)
              if not e.name.startswith(".")]
     tmp = [e.name for e in os.scandir("%s/state" % t) if e.name.startswith(".")]
     return state, problems, kproblems, cl, spool, tmp
@@ -1249,7 +1248,7 @@ tap() {
 # writer USER PLAN OUT DEADLINE PACE_MS STOPFILE: a submitter in the background; W is its pid.
 writer() {
 	setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups --reset-env -- \
-		python3 "$H" writer "$NW_T/spool/incoming" "$2" "$3" "$4" "$5" "$6" 2>>"$P/writer-errors.log" &
+		python3 "$H" writer "$NW_T/spool/incoming/$(id -u "$1")" "$2" "$3" "$4" "$5" "$6" 2>>"$P/writer-errors.log" &
 	W=$!
 	NW_PIDS+=("$W")
 }
@@ -1307,11 +1306,20 @@ LOG_OFF=0
 reloads() { tail -c +$((LOG_OFF + 1)) "$NW_T/daemon.log" | grep -c -E '^<[0-9]>(reloaded |reload failed)'; }
 reloaded_since() { [ "$(log_count '^<[0-9]>reloaded ')" -gt "$1" ]; }
 
-spool_count() { find "$NW_T/spool/incoming" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l; }
+# entries waiting in the submitters' directories (incoming/UID), dot-files aside
+spool_count() { find "$NW_T/spool/incoming" -mindepth 2 -maxdepth 2 ! -name '.*' | wc -l; }
 
-NW_MAX_FRAGMENTS=5000 NW_MAX_RULES=20000 nw_policy
+# Both users send bursts (hundreds at once, 50,000 in a heavy big round, thousands a minute):
+# every policy here raises their spool limits and submission rate to the maximum, so that no
+# burst is refused unjudged (those limits are tested elsewhere).
+flood_policy() {
+	local limits='max_spool_entries = 100000\nmax_spool_bytes = 1073741824'
+	limits+='\nmax_submissions_per_minute = 1000000'
+	nw_policy "" && sed -i "/^max_rules = /a $limits" "$NW_T/policy.ini"
+}
+NW_MAX_FRAGMENTS=5000 NW_MAX_RULES=20000 flood_policy
 cp "$NW_T/policy.ini" "$NW_T/policy-big.ini"
-NW_MAX_FRAGMENTS=40 NW_MAX_RULES=100 nw_policy # quotas that some submissions hit
+NW_MAX_FRAGMENTS=40 NW_MAX_RULES=100 flood_policy # quotas that some submissions hit
 nw_start || { not_ok "the daemon starts"; exit 1; }
 out=$(printf 'dnat tcp 80 to 192.168.1.250\n' | nw_submit "$NW_U1" anchor)
 is "$?" 0 "$NW_U1's 'anchor' holds tcp/80 (every other claim of it must be rejected)"

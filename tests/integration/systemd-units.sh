@@ -207,7 +207,7 @@ layout() {
 	done
 }
 want_layout="/var/spool/natwarden 710 $uid:$sgid
-/var/spool/natwarden/incoming 3733 $uid:$gid
+/var/spool/natwarden/incoming 710 $uid:$sgid
 /var/spool/natwarden/work 700 $uid:$gid
 /var/lib/natwarden 700 $uid:$gid
 /run/natwarden 750 $uid:$sgid"

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/*
+ * RUNTIME/status: what is live, for `natwarden list` and `status` and for shell scripts (awk
+ * -F'\t'). natwardend replaces it atomically after every change (daemon/status.c); the client
+ * reads it (client/status.c). Format version 1, one record per line, fields separated by one
+ * TAB, the record type first:
+ *
+ *   natwarden-status  1
+ *   pid               PID
+ *   started           UNIX-TIME
+ *   updated           UNIX-TIME
+ *   last_change       UNIX-TIME  (0: nothing applied since start)
+ *   last_apply_us     MICROSECONDS (time of the last kernel transaction)
+ *   table             inet NAME
+ *   users             N
+ *   fragments         N
+ *   mappings          N (dnat and masquerade statements)
+ *   last_error        TEXT (or "-")
+ *   dnat              USER FRAGMENT PROTO PORT[-PORT] ADDRESS[:PORT] EXPIRES (UNIX-TIME, 0: none)
+ *                     (fragments in no particular order; the lines of one fragment together)
+ *   masquerade        USER FRAGMENT PREFIX EXPIRES
+ *   event             UNIX-TIME KIND USER FRAGMENT TEXT   (expiries and revocations, newest last)
+ *
+ * In that order: the header records, the mapping lines, the events. Every value is one field
+ * of one line: a TAB, newline or other control byte in a value is written as '?', so no value
+ * can add a field or a record.
+ *
+ * A reader ignores record types it does not know (a later version may add some), lines with
+ * fewer than two fields, and mapping or event lines with the wrong number of fields; values
+ * longer than the fields below are cut. A file without "natwarden-status 1" is not one.
+ */
+#define STATUSFILE_VERSION 1
+#define STATUSFILE_MAX_BYTES (64 << 20) /* what a reader reads at most: 64 MiB */
+
+/* The header records. */
+struct statusfile_head {
+	pid_t pid;
+	int64_t started, updated, last_change; /* unix time (s) */
+	uint64_t last_apply_us;
+	char table[64]; /* the value as written: "inet NAME" */
+	size_t users, fragments, mappings;
+	char last_error[512]; /* "" for none (written as "-") */
+};
+
+/* A "dnat" or "masquerade" line. */
+struct statusfile_mapping {
+	char user[40];
+	char fragment[72];
+	char kind[12];	 /* "dnat" or "masquerade" */
+	char proto[8];	 /* dnat: "tcp", "udp" */
+	char ports[16];	 /* dnat: "80", "27015-27030" */
+	char target[40]; /* dnat: "192.168.1.240:8443"; masquerade: "192.168.1.0/24" */
+	int64_t expires; /* unix time (s), 0 for none */
+	size_t seq;	 /* parsed: its place among the file's mapping lines (not written) */
+};
+
+/* An "event" line. */
+struct statusfile_event {
+	int64_t time; /* unix time (s) */
+	char kind[16], user[40], fragment[72], text[256];
+};
+
+/*
+ * One mapping line, '\n' included. -EINVAL (nothing written) when the kind is neither "dnat"
+ * nor "masquerade".
+ */
+int statusfile_format_mapping(FILE *out, const struct statusfile_mapping *m);
+/* One event line, '\n' included. */
+void statusfile_format_event(FILE *out, const struct statusfile_event *e);
+
+/* What statusfile_render() writes. */
+struct statusfile_data {
+	struct statusfile_head head;
+	/*
+	 * The mapping lines: each block is whole lines made by statusfile_format_mapping()
+	 * (a writer may keep a fragment's block and pass it again while the fragment stays the
+	 * same). The lines of one fragment go in one block, or in adjacent ones.
+	 */
+	const char *const *blocks;
+	size_t n_blocks;
+	const struct statusfile_event *events; /* oldest first */
+	size_t n_events;
+};
+
+/* The whole file. 0, or -EIO when `out` reports an error. */
+int statusfile_render(FILE *out, const struct statusfile_data *d);
+
+/* A status file, parsed. */
+struct statusfile {
+	int version;
+	struct statusfile_head head;
+	struct statusfile_mapping *maps; /* in the order of the file */
+	size_t n_maps;
+	struct statusfile_event *events; /* in the order of the file */
+	size_t n_events;
+};
+
+/*
+ * Parse `len` bytes of status file text (a NUL ends it early). Pure: no I/O. 0, -EBADMSG when
+ * it is no status file of version 1, -ENOMEM. On failure `ret` holds nothing to free.
+ */
+int statusfile_parse(const char *text, size_t len, struct statusfile *ret);
+void statusfile_finish(struct statusfile *s);
