@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "fragment.h"
 #include "macro.h"
+#include "status.h"
 #include "verdict.h"
 
 struct submit_args {
@@ -77,7 +78,40 @@ static int print_verdict(const char *name, const char *text, size_t len)
  * link count is polled, briefly at first, then less often: an inotify watch would wake us
  * sooner, but closing it waits for a kernel grace period of up to ~15 ms on every exit.
  */
-static int wait_verdict(int fd, const char *name, double timeout)
+/*
+ * The file left the spool without an answer in it: the daemon could not write one (its file
+ * system full?), or a newer submission of ours replaced it. The status file, which the daemon
+ * writes (on /run) before it answers, says where the fragment stands.
+ */
+static int lost_answer(const struct client_options *o, const char *name, bool withdrawal)
+{
+	const char *me = client_user_name();
+	struct statusfile st;
+	bool listed = false;
+
+	if (!me || status_read(o->runtime, &st) < 0) {
+		fprintf(stderr,
+			"natwarden: %s was removed from the spool without a verdict (a newer submission of the same name replaced it, or the spool's file system is full?)\n",
+			name);
+		return EXIT_NO_VERDICT;
+	}
+	for (size_t i = 0; i < st.n_maps; i++)
+		if (strcmp(st.maps[i].user, me) == 0 && strcmp(st.maps[i].fragment, name) == 0)
+			listed = true;
+	statusfile_finish(&st);
+	if (withdrawal && !listed) {
+		printf("%s: withdrawn for %s (no answer came through the spool, whose file system may be full; the status file no longer lists %s)\n",
+		       name, me, name);
+		return EXIT_ACCEPTED;
+	}
+	fprintf(stderr,
+		"natwarden: %s was removed from the spool without a verdict (the spool's file system full, or a newer submission of the same name?); the status file %s it as active\n",
+		name, listed ? "lists" : "does not list");
+	return EXIT_NO_VERDICT;
+}
+
+static int wait_verdict(const struct client_options *o, int fd, const char *name, double timeout,
+			bool withdrawal)
 {
 	uint64_t start = now_ms(), deadline = start + (uint64_t)(timeout * 1000);
 
@@ -91,12 +125,8 @@ static int wait_verdict(int fd, const char *name, double timeout)
 			_cleanup_free_ char *text = NULL;
 			size_t len;
 			if (lseek(fd, 0, SEEK_SET) < 0 ||
-			    read_fd_capped(fd, VERDICT_MAX_BYTES, &text, &len) < 0 || !verdict_is(text, len)) {
-				fprintf(stderr,
-					"natwarden: %s was removed from the spool without a verdict (a newer submission of the same name replaced it?)\n",
-					name);
-				return EXIT_NO_VERDICT;
-			}
+			    read_fd_capped(fd, VERDICT_MAX_BYTES, &text, &len) < 0 || !verdict_is(text, len))
+				return lost_answer(o, name, withdrawal);
 			return print_verdict(name, text, len);
 		}
 		uint64_t now = now_ms();
@@ -154,6 +184,10 @@ static int drop(int dirfd, const char *name, const char *text, size_t len)
 		return -1;
 	}
 	/* the directory's default ACL lets the daemon read and answer it within this mode's group bits */
+	/* room for the answer, should the disk fill up before it comes (best effort) */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, VERDICT_ROOM) < 0) {
+		/* not supported here, or no room now: the answer will need room of its own */
+	}
 	if (fchmod(fd, 0660) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		fprintf(stderr, "natwarden: cannot write into the spool: %s\n", strerror(errno));
 		goto fail;
@@ -211,7 +245,7 @@ static int submit(const struct client_options *o, const struct submit_args *a)
 		printf("%s: submitted\n", a->name);
 		return EXIT_ACCEPTED;
 	}
-	return wait_verdict(fd, a->name, a->timeout);
+	return wait_verdict(o, fd, a->name, a->timeout, !a->input);
 }
 
 static int parse_common(int argc, char **argv, struct submit_args *a, const char *usage)

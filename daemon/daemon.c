@@ -639,6 +639,15 @@ static bool only_removals(const struct op *ops, size_t n)
 	return any;
 }
 
+/* Did the batch add or renew anything (and so write a put into the journal)? */
+static bool any_addition(const struct op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].applied && (ops[i].outcome == OUT_ACCEPTED || ops[i].outcome == OUT_RENEWED))
+			return true;
+	return false;
+}
+
 static void state_unsaved(struct daemon *d, int error, size_t n)
 {
 	log_error_errno(error,
@@ -654,9 +663,13 @@ static void state_save_again(struct daemon *d)
 {
 	int r;
 
-	if (!state_reserve_ok(d->store) && state_retry_reserve(d->store) == 0 && !d->state_unsaved) {
+	/* room for the reserve and one more addition of the largest size: full no more */
+	if ((d->state_full || !state_reserve_ok(d->store)) && state_retry_reserve(d->store) == 0 &&
+	    d->state_full) {
+		d->state_full = false;
+		if (!d->state_unsaved)
+			d->last_error[0] = '\0';
 		log_notice("the state disk has room again: new forwards are accepted again");
-		d->last_error[0] = '\0';
 		d->status_dirty = true;
 	}
 	if (!d->state_unsaved)
@@ -668,6 +681,14 @@ static void state_save_again(struct daemon *d)
 	d->last_error[0] = '\0';
 	log_notice("the state is saved again: every removal since the disk was full is recorded");
 	d->status_dirty = true;
+}
+
+/* The fragment's name, for the log: from the submission, or from the entry that expires. */
+static const char *op_name(const struct op *op)
+{
+	if (op->sub)
+		return op->sub->name_valid ? op->sub->name : op->sub->shown;
+	return op->name_buf;
 }
 
 static void reject_all(struct op *ops, size_t n, const char *why)
@@ -740,18 +761,29 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 			snprintf(why, sizeof(why), "the kernel refused the change: %s", kerr);
 		else
 			snprintf(why, sizeof(why), "the change could not be saved: %s", strerror(-r));
-		if (!kerr && (r == -ENOSPC || r == -EDQUOT))
+		if (!kerr && (r == -ENOSPC || r == -EDQUOT)) {
 			snprintf(d->last_error, sizeof(d->last_error),
 				 "the state disk is full: new forwards are refused until there is room; removals and expiries still work");
+			d->state_full = true;
+		}
 		reject_all(ops, n, why);
 		for (size_t i = 0; i < n; i++)
 			if (ops[i].outcome == OUT_REJECTED)
-				log_error("%s", why);
+				log_error("cannot take %s's fragment '%s': %s", ops[i].user ? ops[i].user : "?",
+					  op_name(&ops[i]), why);
+		d->status_dirty = true;
 		return r;
 	}
 	for (size_t i = 0; i < n; i++)
 		finalize(d, &ops[i]);
 	d->status_dirty = true;
+	if (d->state_full && saved && any_addition(ops, n)) {
+		/* an addition was saved: the state disk has room again */
+		d->state_full = false;
+		if (!d->state_unsaved)
+			d->last_error[0] = '\0';
+		log_notice("the state disk has room again: new forwards are accepted again");
+	}
 	if (state_wants_compaction(d->store) && (r = state_compact(d->store, d->active)) < 0)
 		log_warning_errno(r, "cannot fold the state journal into a new snapshot (it keeps growing)");
 	return 0;
@@ -818,6 +850,9 @@ static void finish_entry(struct daemon *d, struct submission *s, const char *ver
 	/* a submitter's non-empty directory, moved aside: counted in its summary, not a line each */
 	if (r < 0)
 		intake_note_stuck(d->intake, s->uid, s->ino);
+	if (s->answer_error)
+		log_warning_errno(s->answer_error, "cannot write the verdict into %s in incoming/%u (its verdict is in the journal)",
+				  s->shown, (unsigned)s->uid);
 }
 
 static const char *outcome_word(enum outcome o)
@@ -980,6 +1015,9 @@ static void process_submissions(struct daemon *d, struct submission **subs, size
 	for (size_t i = 0; i < n; i++)
 		op_from_submission(&ops[i], subs[i]);
 	run_ops(d, ops, n, true);
+	/* the status file first: a submitter whose answer cannot be written (a full spool) reads it */
+	if (d->status_dirty)
+		write_status(d);
 	for (size_t i = 0; i < n; i++) {
 		report(d, &ops[i]);
 		op_release(&ops[i]);

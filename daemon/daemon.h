@@ -63,6 +63,7 @@ struct daemon {
 	size_t n_events;
 	bool status_dirty;
 	bool state_unsaved; /* removals live in the kernel but not in the saved state (disk full) */
+	bool state_full;    /* an addition was refused for lack of room in the state directory */
 	bool table_suspect; /* someone else touched our table: only a whole, checked apply now */
 	uint64_t last_summary_us; /* when the submitters' summaries were last logged */
 	int64_t last_accepted; /* the newest acceptance time given (ms): they strictly increase */

@@ -270,8 +270,11 @@ int spool_finish(const struct spool *sp, struct submission *s, const char *verdi
 		 * Overwrite, then cut what is left of the fragment: truncating to 0 first would
 		 * free the file's block only to allocate it again (slow with online discard).
 		 */
-		if (pwrite(s->fd, verdict, len, 0) != (ssize_t)len || ftruncate(s->fd, (off_t)len) < 0)
+		errno = 0;
+		if (pwrite(s->fd, verdict, len, 0) != (ssize_t)len || ftruncate(s->fd, (off_t)len) < 0) {
+			s->answer_error = errno ? -errno : -EIO;
 			s->can_answer = false;
+		}
 	}
 	if (s->dirfd != sp->work)
 		return remove_in_place(s, seq);

@@ -48,6 +48,7 @@ struct submission {
 	ino_t ino;
 	int fd;		    /* the opened file, -1 if never opened */
 	bool can_answer;    /* fd is the submitter's own file, writable: the verdict goes into it */
+	int answer_error;   /* writing the verdict failed (-errno): the submitter was not told */
 	bool judged_before; /* it already carries a verdict (crash between answer and removal) */
 	uid_t uid;	    /* the submitter: the user whose spool directory it was found in */
 	uid_t owner;	    /* the file's owner, as the kernel says */

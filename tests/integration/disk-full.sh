@@ -102,7 +102,10 @@ df_fill "before the lease ends"
 out=$(df_withdraw "$B" b1)
 rc=$?
 check "withdrawal on the full disk: b1 left the kernel at once" df_gone "tcp 9000"
-is "$rc $out" "0 b1: withdrawn for $B" "withdrawal on the full disk: the client gets its verdict (exit 0, withdrawn)"
+is "$rc $out" "0 b1: withdrawn for $B (no answer came through the spool, whose file system may be full; the status file no longer lists b1)" \
+	"withdrawal on the full disk: the client learns it is withdrawn (exit 0), from the status file, and says why"
+is "$(grep -c "cannot write the verdict into 'b1' in incoming/$(id -u "$B") (its verdict is in the journal): No space left on device" "$NW_T/daemon.log")" 1 \
+	"withdrawal on the full disk: the daemon says it could not answer in the file"
 is "$(df_log "<5>withdrawn $B's fragment 'b1'")" 1 "withdrawal on the full disk: logged"
 
 # the lease
