@@ -32,6 +32,8 @@ struct user_spool {
 	size_t queue_n;
 	struct u64map queued; /* hashes of the queued names */
 	bool rescan;	      /* names may be waiting that no event announced */
+	DIR *scan;	      /* a pass over the directory under way, and its counts so far */
+	uint64_t scan_entries, scan_bytes;
 	struct ratelimit rate;
 	uint64_t rate_limited, over_limit, stale, stuck;
 };
@@ -86,6 +88,9 @@ static void queue_clear(struct user_spool *u)
 
 static void user_close(struct intake *in, struct user_spool *u)
 {
+	if (u->scan)
+		closedir(u->scan);
+	u->scan = NULL;
 	queue_clear(u);
 	free(u->queue);
 	u->queue = NULL;
@@ -297,6 +302,7 @@ int intake_set_users(struct intake *in, const struct intake_user *users, size_t 
 		if (old) {
 			*u = *old; /* its directory, watch, queue and counters move over */
 			old->dirfd = old->wd = -1;
+			old->scan = NULL;
 			old->queue = NULL;
 			old->queue_n = 0;
 			u64map_init(&old->queued);
@@ -443,8 +449,14 @@ static bool take_one(struct intake *in, struct user_spool *u, int64_t now_ms, st
 
 	while ((name = queue_pop(u))) {
 		int64_t wait_ms = 0;
-		bool allowed = ratelimit_take(&u->rate, u->cfg.per_minute, now_ms, &wait_ms);
 		struct submission *s = NULL;
+		struct stat st;
+		/* gone already (replaced or removed by its owner): no answer, and no token spent */
+		if (fstatat(u->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			free(name);
+			continue;
+		}
+		bool allowed = ratelimit_take(&u->rate, u->cfg.per_minute, now_ms, &wait_ms);
 		int r = spool_take(&in->sp, u->dirfd, u->cfg.uid, u->name, intake_next_seq(in), name,
 				   allowed, &s);
 		free(name);
@@ -637,16 +649,23 @@ static int scan_user(struct intake *in, struct user_spool *u, int64_t now, size_
 		     struct intake_sweep_result *res)
 {
 	struct found found = { 0 };
-	DIR *d = opendir_at(u->dirfd);
-	uint64_t entries = 0, bytes = 0;
 	struct dirent *de = NULL;
 	char why[200];
 
-	if (!d)
-		return -errno;
+	/*
+	 * One pass over the directory may take several calls: the stream and the counts carry
+	 * over, so a limit above one call's budget still holds, and entries further in are
+	 * reached too.
+	 */
+	if (!u->scan) {
+		u->scan = opendir_at(u->dirfd);
+		if (!u->scan)
+			return -errno;
+		u->scan_entries = u->scan_bytes = 0;
+	}
 	if (!now)
 		now = (int64_t)time(NULL);
-	while (res->read < budget && (de = readdir(d))) {
+	while (res->read < budget && (de = readdir(u->scan))) {
 		const char *name = de->d_name;
 		struct stat st;
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -654,10 +673,10 @@ static int scan_user(struct intake *in, struct user_spool *u, int64_t now, size_
 		res->read++;
 		if (fstatat(u->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		entries++;
-		bytes += (uint64_t)st.st_blocks * 512;
+		u->scan_entries++;
+		u->scan_bytes += (uint64_t)st.st_blocks * 512;
 		int64_t age = now - (int64_t)st.st_ctime; /* negative: a time we cannot trust */
-		if (entries > u->cfg.max_entries || bytes > u->cfg.max_bytes) {
+		if (u->scan_entries > u->cfg.max_entries || u->scan_bytes > u->cfg.max_bytes) {
 			snprintf(why, sizeof(why),
 				 "refused unjudged: %s has more than max_spool_entries = %u entries or max_spool_bytes = %u bytes in the spool; wait for your verdicts",
 				 u->name, u->cfg.max_entries, u->cfg.max_bytes);
@@ -677,8 +696,11 @@ static int scan_user(struct intake *in, struct user_spool *u, int64_t now, size_
 		if (!queue_has(u, name))
 			found_add(&found, name, &st);
 	}
-	bool more = res->read >= budget && de != NULL;
-	closedir(d);
+	bool more = de != NULL;
+	if (!more) {
+		closedir(u->scan);
+		u->scan = NULL;
+	}
 	/* in the order they arrived (ctime), not the directory's */
 	found_queue(&found, u);
 	return more ? 1 : 0;
