@@ -1575,48 +1575,41 @@ static void keep_daemon_settings(struct policy *new, const struct policy *old)
 	memcpy(new->daemon.group, old->daemon.group, sizeof(new->daemon.group));
 }
 
-/*
- * Judge every active fragment again, oldest acceptance first, under d->policy and d->router,
- * and take out what no longer passes: in the kernel with one transaction (the whole table,
- * replacing `old_cfg`'s, when the table's own settings changed; else only the elements that
- * go), then in the saved state, then in the log (`context` says why: "after a policy
- * change"). Should the kernel refuse, nothing changes and its words are in *ret_error.
- * Returns the number revoked, or a negative errno.
- */
 static void revoke_saved(struct daemon *d, struct active_entry **revoked, struct diag_list *why,
 			 size_t n, const char *context);
 
-static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const char *context,
-		       char **ret_error)
+/* Judge one active entry again (taken out of the set): back in when it passes. */
+static bool rejudge_one(struct daemon *d, struct active_entry *e, struct diag_list *ret_why)
 {
-	size_t n = active_set_size(d->active), n_revoked = 0;
-	_cleanup_free_ struct active_entry **all = active_set_by_acceptance(d->active);
-	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-	_cleanup_free_ struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
-	_cleanup_free_ struct diag_list *why = calloc(n + 1, sizeof(*why));
+	const char *user = user_of(d, e->uid);
+	struct judgement j;
+
+	if (user)
+		engine_judge(d->policy, &d->router, user, d->active, e->frag, &j);
+	else {
+		j.verdict = VERDICT_REJECTED;
+		diag_init(&j.reasons);
+		diag_add(&j.reasons, 0, "user '%s' is no longer a submitter", e->user);
+	}
+	if (j.verdict == VERDICT_ACCEPTED && active_set_insert(d->active, e) == 0)
+		return true;
+	*ret_why = j.reasons;
+	elements_remove_fragment(&d->desired, e->frag);
+	return false;
+}
+
+/*
+ * The kernel after a re-judge: the whole table when its own settings changed, else the
+ * elements of what was revoked. On failure the active set and the desired elements are put
+ * back as they were (`all`: every entry, in the set or not).
+ */
+static int apply_revocations(struct daemon *d, const struct ruleset_config *old_cfg,
+			     struct active_entry **all, size_t n, struct active_entry **revoked,
+			     size_t n_revoked, char **ret_error)
+{
 	bool rebuild = !ruleset_config_equal(old_cfg, &d->rcfg);
 	int r;
 
-	if (!all || !revoked || !why)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		active_set_remove(d->active, all[i]);
-	for (size_t i = 0; i < n; i++) {
-		struct judgement j;
-		const char *user = user_of(d, all[i]->uid);
-		if (user)
-			engine_judge(d->policy, &d->router, user, d->active, all[i]->frag, &j);
-		else {
-			j.verdict = VERDICT_REJECTED;
-			diag_init(&j.reasons);
-			diag_add(&j.reasons, 0, "user '%s' is no longer a submitter", all[i]->user);
-		}
-		if (j.verdict == VERDICT_ACCEPTED && active_set_insert(d->active, all[i]) == 0)
-			continue;
-		why[n_revoked] = j.reasons;
-		revoked[n_revoked++] = all[i];
-		elements_remove_fragment(&d->desired, all[i]->frag);
-	}
 	if (rebuild) {
 		r = kernel_apply_full(d, old_cfg->table, ret_error);
 	} else {
@@ -1628,7 +1621,6 @@ static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, c
 		touched_finish(&t);
 	}
 	if (r < 0) {
-		/* everything back as it was */
 		for (size_t i = 0; i < n; i++)
 			if (active_set_find(d->active, all[i]->user, all[i]->frag->name) == all[i])
 				active_set_remove(d->active, all[i]);
@@ -1644,8 +1636,43 @@ static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, c
 		sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
 		d->restore_failures = 0;
 	}
-	revoke_saved(d, revoked, why, n_revoked, context);
-	return (int)n_revoked;
+	return 0;
+}
+
+/*
+ * Judge every active fragment again, oldest acceptance first, under d->policy and d->router,
+ * and take out what no longer passes: in the kernel with one transaction (the whole table,
+ * replacing `old_cfg`'s, when the table's own settings changed; else only the elements that
+ * go), then in the saved state, then in the log (`context` says why: "after a policy
+ * change"). Should the kernel refuse, nothing changes and its words are in *ret_error.
+ * Returns the number revoked, or a negative errno.
+ */
+static int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const char *context,
+		       char **ret_error)
+{
+	size_t n = active_set_size(d->active), n_revoked = 0;
+	struct active_entry **all = active_set_by_acceptance(d->active);
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	struct active_entry **revoked = calloc(n + 1, sizeof(*revoked));
+	struct diag_list *why = calloc(n + 1, sizeof(*why));
+	int r = -ENOMEM;
+
+	if (all && revoked && why) {
+		for (size_t i = 0; i < n; i++)
+			active_set_remove(d->active, all[i]);
+		for (size_t i = 0; i < n; i++)
+			if (!rejudge_one(d, all[i], &why[n_revoked]))
+				revoked[n_revoked++] = all[i];
+		r = apply_revocations(d, old_cfg, all, n, revoked, n_revoked, ret_error);
+		if (r == 0) {
+			revoke_saved(d, revoked, why, n_revoked, context);
+			r = (int)n_revoked;
+		}
+	}
+	free(all);
+	free(revoked);
+	free(why);
+	return r;
 }
 
 /* The revoked fragments, out of the kernel already: out of the saved state, logged, freed. */

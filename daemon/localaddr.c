@@ -453,12 +453,10 @@ static int on_notification(const struct nlmsghdr *nlh, void *data)
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWADDR:
 	case RTM_DELADDR:
-		*changed = true;
-		break;
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
 		/*
-		 * A link going down takes its broadcast and local routes along without a
+		 * Links too: one going down takes its broadcast and local routes along without a
 		 * RTM_DELROUTE; a renamed one changes the names in the view.
 		 */
 		*changed = true;

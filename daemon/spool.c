@@ -205,7 +205,7 @@ int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user,
 /* "SEQ-UID-NAME" as made by spool_take: the uid and where the name starts. */
 static int parse_work_name(const char *entry, uid_t *ret_uid, const char **ret_name)
 {
-	const char *p = entry, *dash;
+	const char *p, *dash;
 	uint32_t uid;
 
 	if (strlen(entry) < 22 || entry[20] != '-')

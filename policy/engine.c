@@ -98,7 +98,7 @@ static void judge_target(const struct policy *p, const struct router_view *route
 	} else if (own || (p->wan.has_address && st->to_addr == p->wan.address)) {
 		/* the router itself: whatever the policy says, and its reserved ports besides */
 		if (own)
-			router_addr_reason(own, st->to_addr, why, sizeof(why));
+			router_addr_reason(own, why, sizeof(why));
 		diag_add(r, st->line, "destination %s is %s", ipv4_format(st->to_addr, a),
 			 own ? why : "the router's public address");
 		target_ports(st, &lo, &hi);

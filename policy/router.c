@@ -181,7 +181,7 @@ const struct router_addr *router_view_match(const struct router_view *v, uint32_
 	return best;
 }
 
-void router_addr_reason(const struct router_addr *a, uint32_t target, char *buf, size_t size)
+void router_addr_reason(const struct router_addr *a, char *buf, size_t size)
 {
 	struct prefix4 p = { .addr = a->addr & prefix4_mask(a->len), .len = a->len };
 	char ps[PREFIX4_STRLEN], on[IFNAME_MAX + 8] = "";

@@ -90,11 +90,11 @@ int router_view_copy(const struct router_view *src, struct router_view *ret);
 const struct router_addr *router_view_match(const struct router_view *v, uint32_t addr);
 
 /*
- * Why `target` (matched by `a`) is refused: the words after "destination X is ", e.g.
+ * Why an address that `a` matched is refused: the words after "destination X is ", e.g.
  * "the router's own address (on lan0)",
  * "a broadcast address of the router's subnet 192.168.1.0/24 (on lan0)",
  * "delivered locally by the router (local route 10.0.0.0/8 on lo)".
  * Without an interface name the " (on X)" / " on X" part is left out. A BROADCAST of an
  * unknown subnet (len 32) reads "a broadcast address of the router (on lan0)".
  */
-void router_addr_reason(const struct router_addr *a, uint32_t target, char *buf, size_t size);
+void router_addr_reason(const struct router_addr *a, char *buf, size_t size);

@@ -36,7 +36,7 @@ static const char *reason(const struct router_view *v, const char *addr)
 
 	if (!a)
 		return "(none)";
-	router_addr_reason(a, ip(addr), buf, sizeof(buf));
+	router_addr_reason(a, buf, sizeof(buf));
 	return buf;
 }
 
