@@ -680,8 +680,12 @@ static int scan_user(struct intake *in, struct user_spool *u, int64_t now, size_
 			snprintf(why, sizeof(why),
 				 "refused unjudged: %s has more than max_spool_entries = %u entries or max_spool_bytes = %u bytes in the spool; wait for your verdicts",
 				 u->name, u->cfg.max_entries, u->cfg.max_bytes);
-			if (discard(in, u, name, &st, why, res))
+			if (discard(in, u, name, &st, why, res)) {
+				/* gone: it no longer counts against what comes after it */
 				u->over_limit++;
+				u->scan_entries--;
+				u->scan_bytes -= (uint64_t)st.st_blocks * 512;
+			}
 			continue;
 		}
 		if (name[0] == '.') {

@@ -182,9 +182,18 @@ int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user,
 	if (!s)
 		return -ENOMEM;
 	if (S_ISDIR(st.st_mode)) {
-		/* judged where it is; removed only if it is still this inode */
+		/*
+		 * Judged in its user's directory (moving it elsewhere needs write access to it),
+		 * under a dot-name first, so that no scan queues it again meanwhile; removed only
+		 * if it is still this inode.
+		 */
 		s->dirfd = userdir;
-		snprintf(s->entry, sizeof(s->entry), "%s", name);
+		snprintf(s->entry, sizeof(s->entry), ".taken.%020" PRIu64, seq);
+		if (renameat(userdir, name, userdir, s->entry) < 0) {
+			int r = errno == ENOENT ? -ENOENT : -errno;
+			submission_free(s);
+			return r;
+		}
 	} else {
 		snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%u-%s", seq, (unsigned)uid,
 			 s->name_valid ? name : "");

@@ -20,8 +20,8 @@
  * Every entry but a directory is first renamed into SPOOL/work (the daemon's own, unreachable
  * for submitters) and only then looked at, judged and removed, so what is removed is always
  * the inode that was judged. A directory cannot always be moved (that needs write access to
- * it); it is judged where it is and removed only after its device and inode were compared
- * again. Regular files are opened there without following links and without blocking, checked
+ * it); it is renamed to a dot-name (".taken.SEQ") in its own directory, judged there, and
+ * removed only after its device and inode were compared again. Regular files are opened there without following links and without blocking, checked
  * and read once into memory. The verdict is written into that same file before it is removed
  * (the client still holds it open): only into a file the submitter owns.
  */

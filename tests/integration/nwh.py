@@ -16,6 +16,7 @@ import resource
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import time
 
@@ -261,17 +262,20 @@ def cmd_flood(d, args):
 
 
 def cmd_dirs(d, args):
-    """dirs PREFIX COUNT MODE: COUNT non-empty directories, each made as a dot-directory and
-    renamed into place (so the daemon never sees it empty)"""
+    """dirs PREFIX COUNT MODE [STAGE]: COUNT non-empty directories, each made as a dot-directory
+    (in STAGE, a directory of this user's on the same file system, when given: a user past its
+    spool limits sees an empty one removed at once) and renamed into place, so the daemon never
+    sees it empty"""
     prefix, count, mode = args[0], int(args[1]), int(args[2], 8)
     dfd = opendir(d)
+    sfd = opendir(args[3]) if len(args) > 3 else dfd
     for i in range(count):
         name = "%s%d" % (prefix, i) if count > 1 else prefix
         tmp = "." + name
-        os.mkdir(tmp, mode, dir_fd=dfd)
-        os.chmod(tmp, mode, dir_fd=dfd)
-        os.close(os.open(tmp + "/inside", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=dfd))
-        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        os.mkdir(tmp, mode, dir_fd=sfd)
+        os.chmod(tmp, mode, dir_fd=sfd)
+        os.close(os.open(tmp + "/inside", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=sfd))
+        os.rename(tmp, name, src_dir_fd=sfd, dst_dir_fd=dfd)
     out("made %d" % count)
 
 
@@ -288,7 +292,11 @@ def cmd_fill(d, args):
     for i in range(count):
         name, fd = create(dfd, b"", name="%s%05d" % (prefix, i))
         # a second descriptor, written through and closed: the close event a writer makes
-        os.close(os.open(name, os.O_WRONLY, dir_fd=dfd))
+        # (unless the daemon's sweep has taken the file already)
+        try:
+            os.close(os.open(name, os.O_WRONLY, dir_fd=dfd))
+        except FileNotFoundError:
+            pass
         fds.append(fd)
     out("dropped %d in %.2f s" % (count, time.monotonic() - t0))
     pending = wait_all(fds, timeout)
@@ -318,12 +326,15 @@ def cmd_mass(d, args):
 
 
 def cmd_rate(d, args):
-    """rate PREFIX COUNT WINDOW TIMEOUT: COUNT withdrawals submitted like the client, at most
-    WINDOW of them pending at once; one word per file (see fill), and how long it took from
-    the first drop to the last answer"""
+    """rate PREFIX COUNT WINDOW TIMEOUT [LATE CLIENT ARGS...]: COUNT withdrawals submitted like
+    the client, at most WINDOW of them pending at once; one word per file (see fill), and how
+    long it took from the first drop to the last answer. Then LATE withdrawals at once (late1,
+    late2, ...) through the real client (CLIENT ARGS... withdraw NAME), in parallel: their
+    output, one line each ("late RC OUTPUT", its lines joined by '|')"""
     prefix, count, window, timeout = args[0], int(args[1]), int(args[2]), float(args[3])
+    late, client = (int(args[4]), args[5:]) if len(args) > 4 else (0, [])
     dfd = opendir(d)
-    pending, words = {}, []
+    pending, words, procs = {}, [], []
     t0 = time.monotonic()
     deadline = t0 + timeout
     i = 0
@@ -331,6 +342,11 @@ def cmd_rate(d, args):
         while i < count and len(pending) < window:
             pending[submit(dfd, "%s%04d" % (prefix, i), b"")] = i
             i += 1
+        if i == count and late and not procs:
+            # the last one is in: the bucket is empty now, the clients come right after
+            procs = [subprocess.Popen(client + ["withdraw", "--timeout", "5", "late%d" % k],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                     for k in range(1, late + 1)]
         for fd in [fd for fd in pending if os.fstat(fd).st_nlink == 0]:
             words.append(kind(outcome(fd)))
             os.close(fd)
@@ -339,6 +355,9 @@ def cmd_rate(d, args):
     out("took %.3f s" % (time.monotonic() - t0))
     words += ["pending"] * len(pending) + ["unsent"] * (count - i)
     out("tally " + tally_line(words))
+    for p in procs:
+        text = p.communicate()[0].decode(errors="replace").rstrip("\n")
+        out("late %d %s" % (p.returncode, text.replace("\n", "|")))
 
 
 def cmd_openhold(d, args):
