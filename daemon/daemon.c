@@ -591,9 +591,12 @@ static void finalize(struct daemon *d, struct op *op)
 	switch (op->outcome) {
 	case OUT_ACCEPTED:
 		if (op->old) {
+			/*
+			 * Freed only after every op of the batch was reported: the version it
+			 * replaces may be an earlier op's own entry (two of one name in a batch).
+			 */
 			lease_disarm(op->old);
-			active_entry_free(op->old);
-			op->old = NULL;
+			op->retired = true;
 		}
 		lease_arm(d, op->entry);
 		d->last_change_ms = now_ms();
