@@ -795,6 +795,7 @@ static int run_ops(struct daemon *d, struct op *ops, size_t n, bool may_retry_on
 /* ---- verdicts: to the submitter's file, to the log ---------------------------------------- */
 
 #define JOINED_MAX 16384 /* 256 statements, or DIAG_MAX reasons, joined */
+#define JOURNAL_REASONS_MAX 1024 /* the reasons of one journal entry, joined, at most */
 
 static void join_live(const struct fragment *f, char *buf, size_t size, FILE *verdict)
 {
@@ -831,10 +832,14 @@ static void join_reasons(const struct diag_list *l, const char *name, char *buf,
 			snprintf(line, sizeof(line), "%s: %s", name, l->items[i].text);
 		if (verdict)
 			verdict_write_reason(verdict, line);
-		if (o < size) {
+		if (o < size && o + strlen(line) + 2 < size - 32) {
 			int w = snprintf(buf + o, size - o, "%s%s", o ? "; " : "", line);
 			if (w > 0)
 				o += (size_t)w;
+		} else if (o < size) {
+			/* the log keeps what fits; the submitter's verdict has every reason */
+			snprintf(buf + o, size - o, "; ... %zu reasons in all", l->n + l->dropped);
+			o = size;
 		}
 	}
 	if (l->dropped && verdict) {
@@ -882,7 +887,9 @@ static void report(struct daemon *d, struct op *op)
 				     op->name_buf;
 	const char *user = op->user ? op->user : "";
 	const char *who = op->user; /* for the log: the account name even of a non-submitter */
-	static char live[JOINED_MAX], reasons[JOINED_MAX]; /* one report at a time */
+	/* one report at a time; a journal entry's reasons are kept short (a submitter may be
+	 * rejected often): the verdict in its file has all of them */
+	static char live[JOINED_MAX], reasons[JOURNAL_REASONS_MAX];
 	char uid[16] = "", expires[24] = "0", msg_who[320];
 	_cleanup_free_ char *vtext = NULL;
 	size_t vlen = 0;
@@ -1068,18 +1075,30 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 /*
  * Entries a crash left in work: judged first, in arrival order. Each round removes what it
- * took (work is the daemon's alone); the loop also ends should a round make no progress.
+ * took (work is the daemon's alone, and directories never count as leftovers); as many rounds
+ * as there were entries to begin with, at the most, so that nothing left there can hold up
+ * the start.
  */
 static void process_work_leftovers(struct daemon *d)
 {
-	for (int round = 0; round < 1000000; round++) {
+	char **names;
+	size_t total, rounds;
+
+	if (spool_list_work(d->dirs.work, SIZE_MAX, &names, &total) < 0)
+		return;
+	spool_names_free(names, total);
+	rounds = total / d->batch_max + 1;
+	for (size_t round = 0; round < rounds; round++) {
 		struct submission *subs[BATCH_MAX];
 		size_t n = intake_take_leftovers(d->intake, subs, d->batch_max);
 		if (!n)
 			return;
 		process_submissions(d, subs, n);
-		if (n < d->batch_max)
-			return;
+	}
+	if (spool_list_work(d->dirs.work, SIZE_MAX, &names, &total) == 0) {
+		if (total)
+			log_warning("%zu entries in the spool's work directory cannot be removed", total);
+		spool_names_free(names, total);
 	}
 }
 

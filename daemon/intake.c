@@ -502,6 +502,32 @@ static const char *lookup(void *userdata, uid_t uid)
 	return intake_user_name(userdata, uid);
 }
 
+/*
+ * A directory in work (from an older daemon, or a swap that could not be undone) is never a
+ * submission: empty, it goes; else back to its user's directory, out of the way; else it
+ * stays, and is skipped. True when it was a directory.
+ */
+static bool leftover_directory(struct intake *in, const char *name)
+{
+	struct user_spool *u;
+	struct stat st;
+	char stuck[64];
+	uint32_t uid;
+
+	if (fstatat(in->sp.work, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	if (unlinkat(in->sp.work, name, AT_REMOVEDIR) == 0)
+		return true;
+	/* "SEQ-UID-NAME": the directory of UID, if it is a submitter's */
+	if (strlen(name) > 21 && parse_uint32(name + 21, strcspn(name + 21, "-"), 0, UINT32_MAX - 1, &uid) == 0 &&
+	    (u = find_user(in, uid)) && u->dirfd >= 0) {
+		snprintf(stuck, sizeof(stuck), ".stuck.%020" PRIu64, intake_next_seq(in));
+		if (renameat(in->sp.work, name, u->dirfd, stuck) == 0)
+			intake_note_stuck(in, uid, st.st_ino);
+	}
+	return true;
+}
+
 size_t intake_take_leftovers(struct intake *in, struct submission **subs, size_t max)
 {
 	char **names;
@@ -510,6 +536,8 @@ size_t intake_take_leftovers(struct intake *in, struct submission **subs, size_t
 	if (spool_list_work(in->sp.work, max, &names, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
+		if (leftover_directory(in, names[i]))
+			continue;
 		if (spool_take_work(&in->sp, names[i], lookup, in, &subs[taken]) < 0) {
 			/* not a name we made (nobody else can write work): remove it unjudged */
 			unlinkat(in->sp.work, names[i], 0);
@@ -577,6 +605,15 @@ static bool discard(struct intake *in, struct user_spool *u, const char *name,
 	snprintf(entry, sizeof(entry), "%020" PRIu64 "-%u-", intake_next_seq(in), (unsigned)u->cfg.uid);
 	if (renameat(u->dirfd, name, in->sp.work, entry) < 0)
 		return false;
+	/* a directory swapped in since it was looked at: back where it came from, at once */
+	struct stat now;
+	if (fstatat(in->sp.work, entry, &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(now.st_mode)) {
+		char back[64];
+		snprintf(back, sizeof(back), ".taken.%020" PRIu64, intake_next_seq(in));
+		if (renameat(in->sp.work, entry, u->dirfd, back) < 0)
+			leftover_directory(in, entry);
+		return false;
+	}
 	/* in work now, ours alone; only the submitter's own single-link file is touched */
 	if (S_ISREG(st->st_mode)) {
 		_cleanup_close_ int fd = openat(in->sp.work, entry,

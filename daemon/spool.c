@@ -142,6 +142,11 @@ static void inspect(struct submission *s, bool read_it)
 	s->ino = st.st_ino;
 	s->owner = st.st_uid;
 	s->owner_known = true;
+	if (s->in_place && !S_ISDIR(st.st_mode)) {
+		/* what is judged in the user's directory is a directory, never opened: swapped */
+		diag_add(&s->problems, 0, "it was replaced while being taken");
+		return;
+	}
 	if (!acceptable_kind(s, &st))
 		return;
 	/* A single-link regular file of its own: writing the verdict into it hurts nobody else. */
@@ -168,11 +173,54 @@ static void inspect(struct submission *s, bool read_it)
 		s->judged_before = true;
 }
 
+/*
+ * A directory is judged in its user's directory (moving it elsewhere needs write access to
+ * it), under a dot-name first, so that no scan queues it again meanwhile; it is removed only
+ * if it is still this inode.
+ */
+static int take_in_place(int userdir, const char *name, uint64_t seq, struct submission *s)
+{
+	s->dirfd = userdir;
+	s->in_place = true;
+	snprintf(s->entry, sizeof(s->entry), ".taken.%020" PRIu64, seq);
+	if (renameat(userdir, name, userdir, s->entry) < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	return 0;
+}
+
+/*
+ * Anything else goes into work first. The user may have swapped a directory in for what was
+ * looked at (and made it writable, so the move went through): a directory in work would be
+ * the user's there for good, so it goes straight back, to be judged where it belongs.
+ */
+static int take_into_work(const struct spool *sp, int userdir, const char *name, uint64_t seq,
+			  struct submission *s)
+{
+	struct stat st;
+
+	snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%u-%s", seq, (unsigned)s->uid,
+		 s->name_valid ? name : "");
+	if (renameat(userdir, name, sp->work, s->entry) < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	s->dirfd = sp->work;
+	if (fstatat(sp->work, s->entry, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+		char back[64];
+		snprintf(back, sizeof(back), ".taken.%020" PRIu64, seq);
+		if (renameat(sp->work, s->entry, userdir, back) == 0) {
+			snprintf(s->entry, sizeof(s->entry), "%s", back);
+			s->dirfd = userdir;
+			s->in_place = true;
+		}
+	}
+	return 0;
+}
+
 int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user, uint64_t seq,
 	       const char *name, bool read_it, struct submission **ret)
 {
 	struct submission *s;
 	struct stat st;
+	int r;
 
 	if (name[0] == '.')
 		return -EINVAL;
@@ -181,28 +229,11 @@ int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user,
 	s = submission_new(name, uid, user);
 	if (!s)
 		return -ENOMEM;
-	if (S_ISDIR(st.st_mode)) {
-		/*
-		 * Judged in its user's directory (moving it elsewhere needs write access to it),
-		 * under a dot-name first, so that no scan queues it again meanwhile; removed only
-		 * if it is still this inode.
-		 */
-		s->dirfd = userdir;
-		snprintf(s->entry, sizeof(s->entry), ".taken.%020" PRIu64, seq);
-		if (renameat(userdir, name, userdir, s->entry) < 0) {
-			int r = errno == ENOENT ? -ENOENT : -errno;
-			submission_free(s);
-			return r;
-		}
-	} else {
-		snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%u-%s", seq, (unsigned)uid,
-			 s->name_valid ? name : "");
-		if (renameat(userdir, name, sp->work, s->entry) < 0) {
-			int r = errno == ENOENT ? -ENOENT : -errno;
-			submission_free(s);
-			return r;
-		}
-		s->dirfd = sp->work;
+	r = S_ISDIR(st.st_mode) ? take_in_place(userdir, name, seq, s) :
+				  take_into_work(sp, userdir, name, seq, s);
+	if (r < 0) {
+		submission_free(s);
+		return r;
 	}
 	inspect(s, read_it);
 	/* Only a leftover in work can carry our verdict; a new file that looks so is a forgery. */
@@ -288,7 +319,8 @@ int spool_finish(const struct spool *sp, struct submission *s, const char *verdi
 	if (s->dirfd != sp->work)
 		return remove_in_place(s, seq);
 	/* in work, which is ours alone: nobody can have put anything else under this name */
-	if (unlinkat(sp->work, s->entry, 0) < 0 && errno != ENOENT)
+	if (unlinkat(sp->work, s->entry, 0) < 0 && errno != ENOENT &&
+	    (errno != EISDIR || unlinkat(sp->work, s->entry, AT_REMOVEDIR) < 0))
 		return -errno;
 	return 0;
 }

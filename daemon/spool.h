@@ -46,6 +46,7 @@ struct submission {
 	char entry[NAME_MAX + 1]; /* its name there */
 	dev_t dev;	 /* what was judged, for a directory removed where it is */
 	ino_t ino;
+	bool in_place;	    /* a directory, judged in the user's directory, never opened */
 	int fd;		    /* the opened file, -1 if never opened */
 	bool can_answer;    /* fd is the submitter's own file, writable: the verdict goes into it */
 	int answer_error;   /* writing the verdict failed (-errno): the submitter was not told */

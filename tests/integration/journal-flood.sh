@@ -4,7 +4,7 @@
 # unit's messages of one priority pool (NOTICE and INFO share one) past RateLimitBurst (10000,
 # scaled with the journal's free space) in RateLimitIntervalSec (30 s): one submitter sending
 # no-op withdrawals, each logged at NOTICE, used to push another submitter's "accepted" out of
-# the journal. Now a submitter's submissions past max_submissions_per_minute (600 by default)
+# the journal. Now a submitter's submissions past max_submissions_per_minute (120 by default)
 # are refused unjudged and counted in one summary entry per sweep.
 #
 # A private journald (tests/integration/journald.sh) runs with its default rate limit on a
@@ -136,7 +136,7 @@ diag "modulated burst: $(jf_modulate "$avail") now, at most $(jf_modulate "$limi
 is "$(jf_modulate "$limit")" "$BURST" \
 	"the journal's limit ($limit bytes) is under 2 MiB: the burst stays $BURST however full it gets"
 
-# ==== 1. the default max_submissions_per_minute (600) =========================================
+# ==== 1. the default max_submissions_per_minute (120) =========================================
 UNIT1=natwarden-flood-$NW_JID.service
 jf_start "$UNIT1"
 D1=$NW_DPID
@@ -154,18 +154,18 @@ t1=$(nw_ms)
 printf 'dnat tcp 9001 to 192.168.2.11\n' | nw_submit "$B" after >/dev/null
 is "$?" 0 "B's fragment after A's flood: accepted"
 f1=$(cat "$NW_T/flood1.out")
-diag "flood 1 (max_submissions_per_minute = 600): $f1; $((t1 - t0)) ms"
+diag "flood 1 (max_submissions_per_minute = 120): $f1; $((t1 - t0)) ms"
 judged1=$(jf_field withdrawn "$NW_T/flood1.out")
 limited1=$(jf_field rate_limited "$NW_T/flood1.out")
 like "$f1" "^$FLOOD [0-9.]+ withdrawn=[0-9]+ rate_limited=[0-9]+ over_limit=0 none=0 other=0\$" \
 	"every one of A's $FLOOD files got a verdict: judged, or refused for the rate (none for the entries limit)"
 is "$((judged1 + limited1))" "$FLOOD" "judged + refused = sent"
-# a token bucket of 600, refilled at 10 a second
+# a token bucket of 120, refilled at 2 a second
 secs=$(((t1 - t0 + 999) / 1000))
-if [ "$judged1" -ge 600 ] && [ "$judged1" -le $((600 + 10 * secs + 10)) ]; then
-	ok "A had $judged1 judged: the bucket's 600, plus 10 a second for ${secs} s at most"
+if [ "$judged1" -ge 120 ] && [ "$judged1" -le $((120 + 2 * secs + 2)) ]; then
+	ok "A had $judged1 judged: the bucket's 120, plus 2 a second for ${secs} s at most"
 else
-	not_ok "A had $judged1 judged: the bucket's 600, plus 10 a second for ${secs} s at most"
+	not_ok "A had $judged1 judged: the bucket's 120, plus 2 a second for ${secs} s at most"
 fi
 
 # the last summary comes with the next sweep (every 5 s)
@@ -194,7 +194,7 @@ fi
 is "$(jr_json MESSAGE_ID=$MID_LIMITED NATWARDEN_USER="$A" | jq -r '"\(.PRIORITY) \(.NATWARDEN_UID)"' | sort -u)" \
 	"4 $UIDA" "the summaries: PRIORITY=4 (a pool of their own), NATWARDEN_UID of A"
 like "$(jr_json MESSAGE_ID=$MID_LIMITED NATWARDEN_USER="$A" | jq -r .MESSAGE | head -n 1)" \
-	"^refused $A's spool entries unjudged: [0-9]+ over max_submissions_per_minute = 600, 0 past max_spool_entries = 64 or max_spool_bytes = 4194304; 0 stale temporary files removed\$" \
+	"^refused $A's spool entries unjudged: [0-9]+ over max_submissions_per_minute = 120, 0 past max_spool_entries = 64 or max_spool_bytes = 4194304; 0 stale temporary files removed\$" \
 	"a summary's MESSAGE"
 is "$(jr_json MESSAGE_ID=$MID_ACCEPTED NATWARDEN_USER="$B" | jq -r '"\(.NATWARDEN_FRAGMENT) \(.NATWARDEN_MAPPINGS)"')" \
 	"during dnat tcp 9000 to 192.168.2.10

@@ -303,10 +303,11 @@ def cmd_fill(d, args):
     out("settled %d in %.2f s" % (count - len(pending), time.monotonic() - t0))
     words = [kind(outcome(fd)) for fd in fds]
     out("tally " + tally_line(words))
-    for w, fd in zip(words, fds):
-        if w in ("rate", "over"):
-            out("sample-%s %s" % (w, outcome(fd).rstrip("\n").replace("\n", "|")))
-            break
+    for kind_wanted in ("rate", "over"):
+        for w, fd in zip(words, fds):
+            if w == kind_wanted:
+                out("sample-%s %s" % (w, outcome(fd).rstrip("\n").replace("\n", "|")))
+                break
 
 
 def cmd_mass(d, args):
@@ -454,8 +455,11 @@ def cmd_race(d, args):
                                   field(res, "fragment") == "'%s'" % name and
                                   "invalid fragment name" in (field(res, "reason") or "")) else "WRONG"
         else:
-            w = "own-verdict" if (field(res, "verdict") == "withdrawn" and
-                                  field(res, "fragment") == name) else "WRONG"
+            # judged, or refused unjudged for the rate: either way its own answer
+            w = "own-verdict" if (field(res, "fragment") == name and (
+                field(res, "verdict") == "withdrawn" or
+                "submits faster than max_submissions_per_minute" in (field(res, "reason") or ""))
+            ) else "WRONG"
         words.append(w)
         if w != "own-verdict" and len(wrong) < 3:
             wrong.append("%s (%s): %s" % (name, what, res.replace("\n", "|")[:300]))
