@@ -144,7 +144,7 @@ static int table_reply(const struct nlmsghdr *nlh, void *data)
 /* One NFT_MSG_GETTABLE for `table inet TABLE`: the kernel's own answer, without its elements. */
 static int get_table(const char *table, struct table_info *ti)
 {
-	char buf[16384]; /* one table's attributes, or an error */
+	char buf[16384] = { 0 }; /* one table's attributes, or an error; no stale padding sent */
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
