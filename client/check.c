@@ -63,7 +63,12 @@ static int judge(const struct client_options *o, const char *policy_path, bool e
 	return EXIT_ACCEPTED;
 }
 
-int cmd_check(const struct client_options *o, int argc, char **argv)
+struct check_args {
+	const char *policy_path, *user, *name, *input;
+};
+
+/* Options and the one file; returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct check_args *a)
 {
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, 'p' },
@@ -72,24 +77,20 @@ int cmd_check(const struct client_options *o, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *policy_path = NULL, *user = NULL, *name = NULL, *input = "-";
-	_cleanup_free_ char *text = NULL, *canonical = NULL, *base = NULL;
-	_cleanup_fragment_ struct fragment *f = NULL;
-	struct diag_list errs;
-	size_t len;
-	int c, r;
+	int c;
 
+	*a = (struct check_args){ .input = "-" };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+p:u:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			policy_path = optarg;
+			a->policy_path = optarg;
 			break;
 		case 'u':
-			user = optarg;
+			a->user = optarg;
 			break;
 		case 'n':
-			name = optarg;
+			a->name = optarg;
 			break;
 		case 'h':
 			printf("usage: natwarden check [--policy FILE] [--user NAME] [--name NAME] [FILE|-]\n");
@@ -103,7 +104,22 @@ int cmd_check(const struct client_options *o, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (optind < argc)
-		input = argv[optind];
+		a->input = argv[optind];
+	return -1;
+}
+
+int cmd_check(const struct client_options *o, int argc, char **argv)
+{
+	struct check_args a;
+	_cleanup_free_ char *text = NULL, *canonical = NULL, *base = NULL;
+	_cleanup_fragment_ struct fragment *f = NULL;
+	struct diag_list errs;
+	size_t len;
+	int r = parse_args(argc, argv, &a);
+	const char *policy_path = a.policy_path, *user = a.user, *name = a.name, *input = a.input;
+
+	if (r >= 0)
+		return r;
 	if (!name) {
 		if (strcmp(input, "-") == 0)
 			name = "stdin";

@@ -18,8 +18,8 @@
 
 #include "daemon.h"
 #include "log.h"
-#include "nft.h"
-#include "privs.h"
+#include "macro.h"
+#include "policy.h"
 
 static void usage(FILE *out)
 {
@@ -53,90 +53,6 @@ static int fatal(int r, const char *fmt, ...)
 	return EXIT_FAILURE;
 }
 
-static int open_state_dir(const struct policy *p)
-{
-	int fd = open(p->daemon.state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 && errno != ENOENT)
-		fprintf(stderr, "%s: %s\n", p->daemon.state, strerror(errno));
-	return fd;
-}
-
-static int run_check(struct daemon *d, bool print_ruleset)
-{
-	int fd = open_state_dir(d->policy);
-
-	d->active = active_set_new();
-	elements_init(&d->desired);
-	if (!d->active)
-		return EXIT_FAILURE;
-	/* judged against the router's addresses as they are now, like the daemon would */
-	if (localaddr_new(&d->localaddr) < 0 || localaddr_dump(d->localaddr, &d->router) < 0)
-		fprintf(stderr, "natwardend: cannot read the router's addresses: judging without them\n");
-	if (fd >= 0) {
-		/* --print-ruleset keeps stdout for the ruleset alone */
-		int kept = daemon_load_saved(d, fd, print_ruleset ? stderr : stdout);
-		close(fd);
-		if (kept < 0)
-			return EXIT_FAILURE;
-	}
-	if (print_ruleset) {
-		if (ruleset_render_full(&d->rcfg, &d->desired, stdout) < 0)
-			return EXIT_FAILURE;
-		return EXIT_SUCCESS;
-	}
-	printf("%s: OK\n", d->config_path);
-	printf("table inet %s on interface %s%s\n", d->rcfg.table, d->rcfg.wan_interface,
-	       d->rcfg.hairpin ? ", hairpin on" : "");
-	printf("submitters: %zu in policy, %zu known users\n", d->policy->n_submitters,
-	       d->n_submitters);
-	printf("saved state: %zu active fragments of %zu users, %zu mappings\n",
-	       active_set_size(d->active), active_set_users(d->active), active_set_rules(d->active));
-	return EXIT_SUCCESS;
-}
-
-static int run_remove(struct daemon *d)
-{
-	struct nft *nft = NULL;
-	char cmd[128], *err = NULL;
-	uint64_t handle = 0;
-	int r;
-
-	r = nft_new(&nft);
-	if (r < 0)
-		return EXIT_FAILURE;
-	r = nft_table_owner(nft, d->rcfg.table, &handle);
-	if (r == -EEXIST) {
-		fprintf(stderr,
-			"table inet %s is not natwarden's (it lacks natwarden's mark): not removed\n",
-			d->rcfg.table);
-		nft_free(nft);
-		return EXIT_FAILURE;
-	}
-	if (r == 0) {
-		printf("table inet %s does not exist: nothing to remove\n", d->rcfg.table);
-		nft_free(nft);
-		return EXIT_SUCCESS;
-	}
-	/* by the handle just seen: should the table have been replaced since, nothing is deleted */
-	snprintf(cmd, sizeof(cmd), "delete table inet handle %" PRIu64 "\n", handle);
-	r = nft_run(nft, cmd, false, &err);
-	if (r < 0) {
-		if (err && strstr(err, "No such file or directory"))
-			printf("table inet %s does not exist: nothing to remove\n", d->rcfg.table);
-		else
-			fprintf(stderr, "cannot delete table inet %s: %s\n", d->rcfg.table,
-				err ? err : "unknown error");
-	} else {
-		printf("removed table inet %s and every forward in it\n", d->rcfg.table);
-	}
-	/* decide before free(err): the status depends on its text */
-	int status = r < 0 && !(err && strstr(err, "No such file")) ? EXIT_FAILURE : EXIT_SUCCESS;
-	free(err);
-	nft_free(nft);
-	return status;
-}
-
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	(void)userdata;
@@ -155,11 +71,12 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 
 static int run_daemon(struct daemon *d)
 {
-	char why[600], status[200];
+	_cleanup_(sd_event_unrefp) sd_event *event = NULL;
+	char why[600];
 	sigset_t mask;
 	int r;
 
-	r = sd_event_default(&d->event);
+	r = sd_event_default(&event);
 	if (r < 0)
 		return fatal(r, "cannot create the event loop");
 	sigemptyset(&mask);
@@ -169,36 +86,31 @@ static int run_daemon(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	(void)signal(SIGPIPE, SIG_IGN); /* cannot fail with these arguments */
 
-	r = daemon_setup(d, why, sizeof(why));
+	r = daemon_setup(d, event, why, sizeof(why));
 	if (r < 0)
 		return fatal(r, "%s", why);
-	r = privs_drop(d->dirs.uid, d->dirs.gid, why, sizeof(why));
+	r = daemon_drop_privileges(d, why, sizeof(why));
 	if (r < 0)
 		return fatal(r, "cannot drop privileges: %s", why);
 	log_open(); /* the journal, as the user we are now */
 
-	if (sd_event_add_signal(d->event, NULL, SIGTERM, on_term, d) < 0 ||
-	    sd_event_add_signal(d->event, NULL, SIGINT, on_term, d) < 0 ||
-	    sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d) < 0)
+	if (sd_event_add_signal(event, NULL, SIGTERM, on_term, d) < 0 ||
+	    sd_event_add_signal(event, NULL, SIGINT, on_term, d) < 0 ||
+	    sd_event_add_signal(event, NULL, SIGHUP, on_hup, d) < 0)
 		return fatal(-EINVAL, "cannot set up signal handling");
-	r = sd_event_set_watchdog(d->event, true);
+	r = sd_event_set_watchdog(event, true);
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog");
 
 	r = daemon_start(d);
 	if (r < 0)
 		return fatal(r, "cannot start: see the messages above");
-	d->ready = true;
-	daemon_describe(d, status, sizeof(status));
-	char count[24];
-	snprintf(count, sizeof(count), "%zu", active_set_rules(d->active));
-	const struct log_field f[] = { { "TABLE", d->rcfg.table }, { "MAPPINGS", count } };
-	log_event(LOG_INFO, MID_STARTED, f, ELEMENTSOF(f), "started: %s", status);
-	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+	daemon_ready(d);
 
-	r = sd_event_loop(d->event);
-	log_event(LOG_INFO, MID_STOPPED, f, 1, "stopped; table inet %s stays in the kernel",
-		  d->rcfg.table);
+	r = sd_event_loop(event);
+	const struct log_field f[] = { { "TABLE", daemon_table(d) } };
+	log_event(LOG_INFO, MID_STOPPED, f, ELEMENTSOF(f), "stopped; table inet %s stays in the kernel",
+		  daemon_table(d));
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -214,7 +126,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config = POLICY_DEFAULT_PATH;
-	struct daemon d = { 0 };
+	struct daemon *d = NULL;
 	int action = 0, c, r;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -250,25 +162,12 @@ int main(int argc, char **argv)
 	log_open();
 	if (action) {
 		/* interactive: plain messages, no journal events */
-		struct diag_list errs;
-		diag_init(&errs);
-		r = policy_load(config, &d.policy, &errs);
-		if (r < 0) {
-			diag_print(&errs, config, stderr);
-			return EXIT_FAILURE;
-		}
-		if (daemon_use_policy(&d, config) < 0) {
-			daemon_free(&d);
-			return EXIT_FAILURE;
-		}
-		r = action == 'R' ? run_remove(&d) : run_check(&d, action == 'P');
-		daemon_free(&d);
-		return r;
+		r = action == 'R' ? daemon_remove_table(config) : daemon_check(config, action == 'P');
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
-	if (daemon_load_policy(&d, config) < 0)
+	if (daemon_new(config, NULL, &d) < 0)
 		return fatal(-EINVAL, "%s is not a usable policy (see the messages above)", config);
-	r = run_daemon(&d);
-	daemon_free(&d);
-	sd_event_unref(d.event);
+	r = run_daemon(d);
+	daemon_free(d);
 	return r;
 }

@@ -34,18 +34,39 @@ static void mapping_of(const struct active_entry *e, const struct fragment_stmt 
 	stmt_format_target(s, m->target, sizeof(m->target));
 }
 
+void status_cache_init(struct status_cache *c)
+{
+	u64map_init(&c->lines);
+}
+
+void status_cache_finish(struct status_cache *c)
+{
+	uint64_t k, v;
+
+	for (size_t i = 0; u64map_next(&c->lines, &i, &k, &v);)
+		free((char *)(uintptr_t)v);
+	u64map_finish(&c->lines);
+}
+
+static uint64_t key_of(const struct active_entry *e)
+{
+	return (uint64_t)(uintptr_t)e;
+}
+
 /*
- * An entry's lines, rendered once and kept with it (status_forget() when it changes): with
+ * An entry's lines, rendered once and kept beside it (status_forget() when it changes): with
  * 10,000 mappings, formatting them all again on every change would dominate.
  */
-static const char *entry_lines(struct active_entry *e)
+static const char *entry_lines(struct status_cache *c, const struct active_entry *e)
 {
+	char *text = NULL;
 	size_t len = 0;
+	uint64_t v;
 	FILE *out;
 
-	if (e->cache)
-		return e->cache;
-	out = open_memstream(&e->cache, &len);
+	if (u64map_get(&c->lines, key_of(e), &v))
+		return (const char *)(uintptr_t)v;
+	out = open_memstream(&text, &len);
 	if (!out)
 		return NULL;
 	for (size_t k = 0; k < e->frag->n_stmts; k++) {
@@ -53,17 +74,21 @@ static const char *entry_lines(struct active_entry *e)
 		mapping_of(e, &e->frag->stmts[k], &m);
 		(void)statusfile_format_mapping(out, &m); /* the kind is always a known one */
 	}
-	if (fclose(out) != 0) {
-		free(e->cache);
-		e->cache = NULL;
+	if (fclose(out) != 0 || u64map_put(&c->lines, key_of(e), (uint64_t)(uintptr_t)text) < 0) {
+		free(text);
+		return NULL;
 	}
-	return e->cache;
+	return text;
 }
 
-void status_forget(struct active_entry *e)
+void status_forget(struct status_cache *c, const struct active_entry *e)
 {
-	free(e->cache);
-	e->cache = NULL;
+	uint64_t v;
+
+	if (!u64map_get(&c->lines, key_of(e), &v))
+		return;
+	free((char *)(uintptr_t)v);
+	u64map_remove(&c->lines, key_of(e));
 }
 
 static void event_of(const struct status_event *ev, struct statusfile_event *ret)
@@ -94,7 +119,8 @@ static void head_of(const struct status_info *info, const struct active_set *a,
 }
 
 /* The file's text, from the daemon's data. */
-static int render(const struct status_info *info, const struct active_set *a, FILE *out)
+static int render(const struct status_info *info, const struct active_set *a,
+		  struct status_cache *c, FILE *out)
 {
 	struct statusfile_event events[STATUS_EVENTS];
 	struct statusfile_data data = { .n_blocks = active_set_size(a) };
@@ -107,7 +133,7 @@ static int render(const struct status_info *info, const struct active_set *a, FI
 	head_of(info, a, &data.head);
 	/* fragments in no particular order, each fragment's lines together */
 	for (size_t i = 0; i < data.n_blocks && r == 0; i++) {
-		blocks[i] = entry_lines(active_set_at(a, i));
+		blocks[i] = entry_lines(c, active_set_at(a, i));
 		if (!blocks[i])
 			r = -ENOMEM;
 	}
@@ -121,7 +147,8 @@ static int render(const struct status_info *info, const struct active_set *a, FI
 	return r;
 }
 
-int status_write(int dirfd, const struct status_info *info, const struct active_set *a)
+int status_write(int dirfd, const struct status_info *info, const struct active_set *a,
+		 struct status_cache *c)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
@@ -130,7 +157,7 @@ int status_write(int dirfd, const struct status_info *info, const struct active_
 
 	if (!out)
 		return -ENOMEM;
-	r = render(info, a, out);
+	r = render(info, a, c, out);
 	if (fclose(out) != 0 && r == 0)
 		r = -ENOMEM;
 	if (r < 0)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "active.h"
+#include "hashmap.h"
 #include "statusfile.h"
 
 /*
@@ -32,7 +33,14 @@ struct status_info {
 	size_t n_events;
 };
 
-/* The entry changed (its lease): render its lines again next time. */
-void status_forget(struct active_entry *e);
+/* Each active entry's lines, rendered once, kept beside the active set (keyed by the entry). */
+struct status_cache {
+	struct u64map lines;
+};
+void status_cache_init(struct status_cache *c);
+void status_cache_finish(struct status_cache *c);
+/* The entry changed (its lease) or is gone: render its lines again, or never. */
+void status_forget(struct status_cache *c, const struct active_entry *e);
 /* Write dirfd/status: the header from `info`, the mappings of `a`, the events. */
-int status_write(int dirfd, const struct status_info *info, const struct active_set *a);
+int status_write(int dirfd, const struct status_info *info, const struct active_set *a,
+		 struct status_cache *c);

@@ -86,7 +86,6 @@ void active_entry_free(struct active_entry *e)
 {
 	if (!e)
 		return;
-	free(e->cache);
 	fragment_free(e->frag);
 	free(e);
 }

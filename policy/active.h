@@ -18,8 +18,6 @@ struct active_entry {
 	struct fragment *frag; /* owned by the entry */
 	int64_t accepted;      /* unix time (ms) of the last acceptance */
 	int64_t expires;       /* unix time (ms), 0 for never */
-	void *userdata;	       /* for the owner of the set (e.g. a lease timer) */
-	char *cache;	       /* for the owner: text derived from the entry, freed with it */
 	/* private */
 	size_t index;
 	struct active_entry *hash_next;
@@ -28,7 +26,7 @@ struct active_entry {
 struct active_set;
 
 struct active_set *active_set_new(void);
-/* Frees the set and every entry in it (userdata is not touched). */
+/* Frees the set and every entry in it. */
 void active_set_free(struct active_set *a);
 
 /* A new entry owning `frag`. */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: any bytes as a file in the spool, through everything natwardend does with a
- * submission short of the kernel (daemon.c: op_from_submission, op_prepare, run_ops, report):
- * parse it, judge it against a fixed policy and a populated active set, merge it into the
- * desired model, render the nftables delta and the whole table, write the verdict and read it
- * back, then roll everything back for the next input.
+ * submission short of the kernel and the disk: parse it, then the daemon's own transaction
+ * (daemon/txn.c) judges it against a fixed policy and a populated active set and merges it into
+ * the desired model; here the nftables delta and the whole table are rendered, the verdict
+ * written with the codec and read back, then the transaction is rolled back for the next input.
  *
  * What must hold (abort() otherwise):
  *   - every rejection, by the parser or the engine, has a reason, and every reason is one line
@@ -33,6 +33,7 @@
 #include "engine.h"
 #include "fragment.h"
 #include "ruleset.h"
+#include "txn.h"
 #include "verdict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -581,8 +582,9 @@ static bool in_destinations(const struct submitter *s, const struct prefix4 *p)
 	return false;
 }
 
+/* `self`: the entry accepted for `f`, already in the active set (the transaction merged it). */
 static void check_obeys_policy(const char *user, const struct fragment *f,
-			       const struct active_entry *old)
+			       const struct active_entry *old, const struct active_entry *self)
 {
 	const struct submitter *s = policy_find_submitter(policy, user);
 	size_t fragments = 1, rules = f->n_stmts;
@@ -592,7 +594,7 @@ static void check_obeys_policy(const char *user, const struct fragment *f,
 	CHECK(s->max_lease == 0 || (f->lease > 0 && f->lease <= s->max_lease));
 	for (size_t i = 0; i < active_set_size(active); i++) {
 		const struct active_entry *e = active_set_at(active, i);
-		if (e == old || strcmp(e->user, user) != 0)
+		if (e == old || e == self || strcmp(e->user, user) != 0)
 			continue;
 		fragments++;
 		rules += e->frag->n_stmts;
@@ -624,7 +626,7 @@ static void check_obeys_policy(const char *user, const struct fragment *f,
 				      port > policy->reserved.items[k].hi);
 			CHECK(allowed);
 			const struct active_entry *owner = active_set_claim(active, st->proto, (uint16_t)port);
-			CHECK(!owner || owner == old);
+			CHECK(!owner || owner == old || owner == self);
 		}
 	}
 }
@@ -730,109 +732,89 @@ static struct fragment *clone_fragment(const struct fragment *f)
 	return c;
 }
 
-/* The parsed fragment `f` (owned), submitted by `user`: op_prepare() onwards. */
+/* What the transaction says of one op, checked against the models and the policy. */
+static void check_outcome(const char *user, const struct txn_op *op, const struct active_entry *old,
+			  struct elements *kernel, const struct elements *desired,
+			  const struct touched *t)
+{
+	struct elements after;
+	struct judgement again;
+
+	elements_init(&after);
+	switch (op->outcome) {
+	case TXN_WITHDRAWN:
+		check_delta(kernel, desired, t, &after);
+		check_masq_model(&after);
+		if (old)
+			check_gone(&after, old->frag, NULL);
+		check_full(desired);
+		check_verdict(user, "withdrawn", false, 0, NULL, NULL);
+		break;
+	case TXN_RENEWED:
+		/* a renewal: nothing touched, no transaction */
+		CHECK(old && op->old == old);
+		check_delta(kernel, desired, t, &after);
+		CHECK(elements_equal(&after, kernel));
+		check_verdict(user, "accepted", true, old->expires, old->frag, NULL);
+		break;
+	case TXN_ACCEPTED:
+		CHECK(op->old == old && (!old || !fragment_equal(old->frag, op->entry->frag)));
+		check_obeys_policy(user, op->entry->frag, old, op->entry);
+		check_delta(kernel, desired, t, &after);
+		check_live(&after, op->entry->frag);
+		check_masq_model(&after);
+		if (old)
+			check_gone(&after, old->frag, op->entry->frag);
+		check_full(desired);
+		check_verdict(user, "accepted", false, op->entry->expires, op->entry->frag, NULL);
+		/* the same file again: identical, only the lease renewed, nothing for the kernel */
+		engine_judge(policy, NULL, user, active, op->entry->frag, &again);
+		CHECK(again.verdict == VERDICT_ACCEPTED && again.replaces && again.identical);
+		break;
+	default:
+		CHECK(false);
+	}
+	elements_finish(&after);
+}
+
+/*
+ * The parsed fragment `f` (owned), submitted by `user`, through the daemon's own transaction
+ * (daemon/txn.c): judged, merged, then rolled back for the next input.
+ */
 static void submit(const char *user, uint32_t uid, struct fragment *f)
 {
-	struct active_entry *old, *entry = NULL;
-	struct elements desired, kernel, after;
-	struct judgement j, again;
-	struct touched t;
 	size_t n_before = active_set_size(active), rules_before = active_set_rules(active);
-
-	/* op_prepare() */
-	engine_judge(policy, NULL, user, active, f, &j);
-	old = active_set_find(active, user, f->name);
-	CHECK(j.replaces == (old != NULL));
-	if (j.verdict == VERDICT_REJECTED) {
-		check_reasons(&j.reasons);
-		check_verdict(user, "rejected", false, 0, NULL, &j.reasons);
-		fragment_free(f);
-		return;
-	}
-	CHECK(!diag_any(&j.reasons) && !j.reasons.dropped);
-	CHECK(policy_find_submitter(policy, user));
-	CHECK((j.verdict == VERDICT_WITHDRAWN) == fragment_is_withdrawal(f));
+	struct active_entry *old = active_set_find(active, user, f->name);
+	struct elements desired, kernel;
+	struct txn_world w = { .policy = policy, .active = active, .desired = &desired };
+	struct txn_op op;
+	struct txn t;
 
 	elements_init(&desired);
 	elements_init(&kernel);
-	elements_init(&after);
-	touched_init(&t);
 	CHECK(elements_copy(&desired, &base) == 0);
 	kernel_form(&kernel, &base);
-
-	if (j.verdict == VERDICT_WITHDRAWN) {
-		CHECK(f->lease == 0);
-		if (old) {
-			active_set_remove(active, old);
-			elements_remove_fragment(&desired, old->frag);
-			CHECK(touched_add_fragment(&t, old->frag) == 0);
-		}
-		check_delta(&kernel, &desired, &t, &after);
-		check_masq_model(&after);
-		if (old) {
-			check_gone(&after, old->frag, NULL);
-			CHECK(active_set_insert(active, old) == 0);
-		}
-		check_full(&desired);
-		check_verdict(user, "withdrawn", false, 0, NULL, NULL);
-		goto done;
+	txn_op_submit(&op, user, uid, f);
+	txn_begin(&t, &w, &op, 1, NOW_MS);
+	CHECK(txn_save(&t) == 0); /* nothing saved here: no state */
+	if (op.outcome == TXN_REJECTED) {
+		check_reasons(&op.reasons);
+		check_verdict(user, "rejected", false, 0, NULL, &op.reasons);
+		CHECK(elements_equal(&desired, &base));
+	} else {
+		CHECK(!diag_any(&op.reasons) && !op.reasons.dropped);
+		CHECK(policy_find_submitter(policy, user));
+		check_outcome(user, &op, old, &kernel, &desired, txn_touched(&t));
 	}
-
-	check_obeys_policy(user, f, old);
-	int64_t expires = f->lease ? NOW_MS + (int64_t)f->lease * 1000 : 0;
-	if (j.identical) {
-		/* a renewal: nothing touched, no transaction */
-		CHECK(old && fragment_equal(old->frag, f));
-		check_delta(&kernel, &desired, &t, &after);
-		CHECK(elements_equal(&after, &kernel));
-		check_verdict(user, "accepted", true, expires, old->frag, NULL);
-		goto done;
-	}
-	CHECK(!old || !fragment_equal(old->frag, f));
-	entry = active_entry_new(user, uid, f);
-	CHECK(entry);
-	f = NULL;
-	entry->accepted = NOW_MS;
-	entry->expires = expires;
-	if (old) {
-		active_set_remove(active, old);
-		elements_remove_fragment(&desired, old->frag);
-		CHECK(touched_add_fragment(&t, old->frag) == 0);
-	}
-	CHECK(active_set_insert(active, entry) == 0); /* judged: its claims are free */
-	CHECK(elements_add_fragment(&desired, entry->frag) == 0);
-	CHECK(touched_add_fragment(&t, entry->frag) == 0);
-
-	check_delta(&kernel, &desired, &t, &after);
-	check_live(&after, entry->frag);
-	check_masq_model(&after);
-	if (old)
-		check_gone(&after, old->frag, entry->frag);
-	check_full(&desired);
-	check_verdict(user, "accepted", false, expires, entry->frag, NULL);
-
-	/* the same file again: identical, only the lease renewed, nothing for the kernel */
-	engine_judge(policy, NULL, user, active, entry->frag, &again);
-	CHECK(again.verdict == VERDICT_ACCEPTED && again.replaces && again.identical);
-
-	/* op_rollback(): the state before this input, exactly */
-	active_set_remove(active, entry);
-	elements_remove_fragment(&desired, entry->frag);
-	if (old) {
-		CHECK(active_set_insert(active, old) == 0);
-		CHECK(elements_add_fragment(&desired, old->frag) == 0);
-	}
+	/* undone: the state before this input, exactly */
+	CHECK(txn_rollback(&t) == 0);
+	txn_end(&t);
 	CHECK(elements_equal(&desired, &base));
-	active_entry_free(entry);
-
-done:
 	CHECK(active_set_size(active) == n_before && active_set_rules(active) == rules_before);
 	CHECK(active_set_find(active, user, NAME) == old);
-	touched_finish(&t);
+	txn_op_release(&op);
 	elements_finish(&desired);
 	elements_finish(&kernel);
-	elements_finish(&after);
-	fragment_free(f);
 }
 
 /* ---- set-up and the entry point ----------------------------------------------------------- */

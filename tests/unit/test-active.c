@@ -154,8 +154,8 @@ static void test_insert_find_claim(void)
 	   "carol, who came after bob, keeps her totals");
 	active_entry_free(ssh);
 
-	/* freeing the set frees its entries, and what the owner left in their cache */
-	game->cache = strdup("cached");
+	/* freeing the set frees its entries */
+	(void)game;
 	active_set_free(a);
 	ok(true, "the set freed with its entries (the sanitizer build checks for leaks)");
 }

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The daemon's core: its one struct and what its parts (daemon/ *.c below) share. Private to
+ * the daemon: main.c and everyone else see daemon.h only.
+ *
+ *   daemon.c   the struct's life, policy and submitters, the status file
+ *   serve.c    the spool's events: inotify, batches of submissions, the sweep, leftovers
+ *   changes.c  one change of the active set end to end: the transaction (txn.h), then the
+ *              kernel, then the leases, the answers and the log; a full state disk
+ *   kernel.c   the table in the kernel: whole or element by element, its mark, flush recovery
+ *   leases.c   a timer per leased fragment; leases that end together expire in one change
+ *   report.c   verdicts into the submitter's file, the journal, the recent events
+ *   reload.c   SIGHUP, and a change of the router's addresses: judge everything again
+ *   startup.c  directories, sockets and the event sources; the saved state judged at start
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <systemd/sd-event.h>
+
+#include "active.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "hashmap.h"
+#include "intake.h"
+#include "localaddr.h"
+#include "monitor.h"
+#include "nft.h"
+#include "policy.h"
+#include "router.h"
+#include "ruleset.h"
+#include "state.h"
+#include "status.h"
+#include "txn.h"
+
+#define BATCH_MAX 1024	       /* spool entries judged and applied together */
+#define RESTORE_DELAY_US 20000 /* let a flush storm settle this long before restoring */
+#define READDR_DELAY_US 20000  /* let a burst of address changes settle before judging again */
+#define SWEEP_INTERVAL_US (5 * 1000000ULL) /* the periodic look at the spool */
+#define SWEEP_BUDGET 1024		   /* directory entries one slice of the sweep reads */
+#define SWEEP_SLICE_GAP_US 50000	   /* between slices, when a sweep has more to do */
+#define JOINED_MAX 16384		   /* 256 statements, or DIAG_MAX reasons, joined */
+#define JOURNAL_REASONS_MAX 2048	   /* the reasons of one journal entry, joined */
+
+struct uid_name {
+	uid_t uid;
+	char name[NAME_MAX_USER + 1];
+};
+
+struct daemon {
+	sd_event *event;
+	const char *config_path;
+	struct policy *policy;
+	struct ruleset_config rcfg;
+	struct dirs dirs;
+	struct intake *intake; /* the submitters' spool directories, queues and limits */
+	size_t batch_max;      /* BATCH_MAX, or less when file descriptors are scarce */
+	struct nft *nft;
+	struct monitor *monitor;
+	struct localaddr *localaddr; /* the router's addresses, from the kernel */
+
+	/* what a transaction works on (txn.h): policy, router view, active set, desired, state */
+	struct txn_world world;
+	struct router_view router;
+	struct active_set *active;
+	struct elements desired; /* what the active fragments ask for */
+	struct elements kernel;	 /* what the kernel holds, as far as we know */
+	struct state *store;	 /* the saved fragments: snapshot and journal */
+
+	struct uid_name *submitters; /* policy user names resolved to uids */
+	size_t n_submitters;
+
+	struct u64map leases;	     /* active entry -> its lease timer (leases.c) */
+	struct status_cache status; /* active entry -> its status lines */
+
+	sd_event_source *process_source, *restore_source, *cleanup_source;
+	sd_event_source *inotify_source, *monitor_source;
+	sd_event_source *localaddr_source, *readdr_source;
+	int restore_failures;
+
+	int64_t started_ms, last_change_ms;
+	uint64_t last_apply_us;
+	char last_error[512];
+	struct status_event events[STATUS_EVENTS];
+	size_t n_events;
+	bool status_dirty;
+	bool state_unsaved; /* removals live in the kernel but not in the saved state (disk full) */
+	bool state_full;    /* an addition was refused for lack of room in the state directory */
+	bool table_suspect; /* someone else touched our table: only a whole, checked apply now */
+	uint64_t last_summary_us; /* when the submitters' summaries were last logged */
+	bool ready;
+	bool reloading;
+};
+
+/* daemon.c */
+int64_t now_ms(void);
+uint64_t mono_us(void);
+void daemon_world(struct daemon *d); /* point d->world at the current policy, set, state */
+const char *daemon_user_of(void *userdata, uid_t uid);
+int daemon_resolve_submitters(const struct policy *p, struct uid_name **ret, size_t *ret_n);
+int daemon_intake_users(struct daemon *d);
+void daemon_write_status(struct daemon *d);
+/* An active entry leaves for good: its timer and cached status lines go with it. */
+void daemon_entry_gone(struct daemon *d, struct active_entry *e);
+
+/* changes.c: one batch, end to end (see changes.c) */
+struct change {
+	struct txn_op *ops;
+	struct submission **subs; /* SUBMIT ops: the spool entry (NULL for others) */
+	size_t n;
+};
+int change_run(struct daemon *d, struct change *c, bool may_retry_one_by_one);
+/* A kept transaction's consequences: leases, cached status lines, the full-disk flag. */
+void change_committed(struct daemon *d, struct change *c);
+/* After run: answer, log, free what the ops retired. */
+void change_report(struct daemon *d, struct change *c);
+void process_submissions(struct daemon *d, struct submission **subs, size_t n);
+void state_save_again(struct daemon *d);
+
+/* kernel.c */
+int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_error);
+int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error);
+int table_check(struct daemon *d, const char *table, uint64_t *ret_handle, char **ret_error);
+void monitor_check(struct daemon *d);
+int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int on_restore(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* leases.c */
+void lease_arm(struct daemon *d, struct active_entry *e);
+void lease_disarm(struct daemon *d, struct active_entry *e);
+
+/* report.c */
+void report(struct daemon *d, const struct txn_op *op, struct submission *sub);
+void report_revoked(struct daemon *d, const struct txn_op *op, const char *context);
+void remember_event(struct daemon *d, const char *kind, const char *user, const char *fragment,
+		    const char *text);
+void join_reasons(const struct diag_list *l, const char *name, char *buf, size_t size,
+		  FILE *verdict);
+void log_summaries(struct daemon *d);
+
+/* serve.c */
+int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int on_process(sd_event_source *s, void *userdata);
+int on_sweep(sd_event_source *s, uint64_t usec, void *userdata);
+size_t process_queue_once(struct daemon *d);
+void process_work_leftovers(struct daemon *d);
+
+/* startup.c */
+int startup_load_saved(struct daemon *d, int state_dirfd, FILE *would);
+
+/* reload.c */
+int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const char *context,
+		char **ret_error);
+int on_localaddr(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int on_readdr(sd_event_source *s, uint64_t usec, void *userdata);
