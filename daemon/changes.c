@@ -222,9 +222,6 @@ void process_submissions(struct daemon *d, struct submission **subs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		op_from_submission(&ops[i], subs[i]);
 	change_run(d, &c, true);
-	/* the status file first: a submitter whose answer cannot be written (a full spool) reads it */
-	if (d->status_dirty)
-		daemon_write_status(d);
-	change_report(d, &c);
+	change_report(d, &c); /* the answers first; the status file after (serve.c) */
 	free(ops);
 }

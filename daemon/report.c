@@ -84,17 +84,25 @@ void join_reasons(const struct diag_list *l, const char *name, char *buf, size_t
 	}
 }
 
-/* Answer and remove a spool entry; what cannot be removed is counted in its owner's summary. */
+/*
+ * Answer and remove a spool entry; what cannot be removed is counted in its owner's summary.
+ * When the answer cannot be written (a full spool), the status file is brought up to date
+ * before the entry goes: the client learns from it what became of its submission.
+ */
 static void finish_entry(struct daemon *d, struct submission *s, const char *verdict, size_t len)
 {
-	uint64_t seq = intake_next_seq(d->intake);
-	int r = spool_finish(intake_spool(d->intake), s, verdict, len, seq);
+	int r;
 
-	if (r < 0)
-		intake_note_stuck(d->intake, s->uid, s->ino);
-	if (s->answer_error)
+	spool_answer(s, verdict, len);
+	if (s->answer_error) {
 		log_warning_errno(s->answer_error, "cannot write the verdict into %s in incoming/%u (its verdict is in the journal)",
 				  s->shown, (unsigned)s->uid);
+		if (d->status_dirty)
+			daemon_write_status(d);
+	}
+	r = spool_remove(intake_spool(d->intake), s, intake_next_seq(d->intake));
+	if (r < 0)
+		intake_note_stuck(d->intake, s->uid, s->ino);
 }
 
 static const char *outcome_word(enum txn_outcome o)

@@ -302,8 +302,7 @@ static int remove_in_place(struct submission *s, uint64_t seq)
 	return r;
 }
 
-int spool_finish(const struct spool *sp, struct submission *s, const char *verdict, size_t len,
-		 uint64_t seq)
+void spool_answer(struct submission *s, const char *verdict, size_t len)
 {
 	if (s->fd >= 0 && s->can_answer && verdict) {
 		/*
@@ -316,6 +315,10 @@ int spool_finish(const struct spool *sp, struct submission *s, const char *verdi
 			s->can_answer = false;
 		}
 	}
+}
+
+int spool_remove(const struct spool *sp, struct submission *s, uint64_t seq)
+{
 	if (s->dirfd != sp->work)
 		return remove_in_place(s, seq);
 	/* in work, which is ours alone: nobody can have put anything else under this name */

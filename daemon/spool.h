@@ -82,13 +82,17 @@ int spool_take_work(const struct spool *sp, const char *entry, spool_user_lookup
 		    void *userdata, struct submission **ret);
 
 /*
- * Write `verdict` into the submitted file (if it is the submitter's own), then remove the
- * entry. Returns 0, or a negative errno when it could not be removed (a non-empty directory of
- * its owner): it is then renamed out of the way (".stuck.SEQ" in the user's directory), so it
+ * Write `verdict` into the submitted file, if it is the submitter's own (s->answer_error says
+ * when that failed: the submitter was not told through its file).
+ */
+void spool_answer(struct submission *s, const char *verdict, size_t len);
+/*
+ * Then remove the entry (the client, holding its file, sees it gone and reads its answer).
+ * Returns 0, or a negative errno when it could not be removed (a non-empty directory of its
+ * owner): it is then renamed out of the way (".stuck.SEQ" in the user's directory), so it
  * neither blocks its name nor is judged again.
  */
-int spool_finish(const struct spool *sp, struct submission *s, const char *verdict, size_t len,
-		 uint64_t seq);
+int spool_remove(const struct spool *sp, struct submission *s, uint64_t seq);
 void submission_free(struct submission *s);
 
 /* The highest sequence number used in work, so new ones stay ordered after it. */
