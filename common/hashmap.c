@@ -141,3 +141,45 @@ bool u64map_next(const struct u64map *m, size_t *iter, uint64_t *ret_key, uint64
 		}
 	return false;
 }
+
+_Static_assert(sizeof(void *) <= sizeof(uint64_t), "a pointer fits a value");
+
+static uint64_t bits_of(const void *p)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, &p, sizeof(p));
+	return v;
+}
+
+static void *pointer_of(uint64_t v)
+{
+	void *p;
+
+	memcpy(&p, &v, sizeof(p));
+	return p;
+}
+
+int u64map_put_ptr(struct u64map *m, const void *key, void *value)
+{
+	return u64map_put(m, bits_of(key), bits_of(value));
+}
+
+void *u64map_get_ptr(const struct u64map *m, const void *key)
+{
+	uint64_t v;
+
+	return u64map_get(m, bits_of(key), &v) ? pointer_of(v) : NULL;
+}
+
+bool u64map_remove_ptr(struct u64map *m, const void *key)
+{
+	return u64map_remove(m, bits_of(key));
+}
+
+void *u64map_next_ptr(const struct u64map *m, size_t *iter)
+{
+	uint64_t k, v;
+
+	return u64map_next(m, iter, &k, &v) ? pointer_of(v) : NULL;
+}

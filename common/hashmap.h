@@ -27,3 +27,14 @@ void u64map_clear(struct u64map *m);
 
 /* Iterate: for (size_t i = 0; u64map_next(m, &i, &k, &v);) */
 bool u64map_next(const struct u64map *m, size_t *iter, uint64_t *ret_key, uint64_t *ret_value);
+
+/*
+ * The same map keyed by an object's address and holding a pointer: for side tables that hang
+ * daemon-only data (a timer, a cached line) beside an object of pure code. The pointer is
+ * stored bit for bit, never converted through an integer.
+ */
+int u64map_put_ptr(struct u64map *m, const void *key, void *value);
+void *u64map_get_ptr(const struct u64map *m, const void *key);
+bool u64map_remove_ptr(struct u64map *m, const void *key);
+/* Iterate over the values: for (size_t i = 0; (p = u64map_next_ptr(m, &i));) */
+void *u64map_next_ptr(const struct u64map *m, size_t *iter);

@@ -16,16 +16,9 @@ struct lease_ctx {
 	struct active_entry *e;
 };
 
-static uint64_t key_of(const struct active_entry *e)
-{
-	return (uint64_t)(uintptr_t)e;
-}
-
 static sd_event_source *timer_of(struct daemon *d, const struct active_entry *e)
 {
-	uint64_t v;
-
-	return u64map_get(&d->leases, key_of(e), &v) ? (sd_event_source *)(uintptr_t)v : NULL;
+	return u64map_get_ptr(&d->leases, e);
 }
 
 void lease_disarm(struct daemon *d, struct active_entry *e)
@@ -34,7 +27,7 @@ void lease_disarm(struct daemon *d, struct active_entry *e)
 
 	if (!s)
 		return;
-	u64map_remove(&d->leases, key_of(e));
+	u64map_remove_ptr(&d->leases, e);
 	sd_event_source_disable_unref(s);
 }
 
@@ -125,7 +118,7 @@ void lease_arm(struct daemon *d, struct active_entry *e)
 		return;
 	}
 	sd_event_source_set_destroy_callback(s, free);
-	if (u64map_put(&d->leases, key_of(e), (uint64_t)(uintptr_t)s) < 0) {
+	if (u64map_put_ptr(&d->leases, e, s) < 0) {
 		sd_event_source_disable_unref(s);
 		log_error("out of memory arming the lease of '%s'", e->frag->name);
 	}

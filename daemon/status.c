@@ -41,16 +41,11 @@ void status_cache_init(struct status_cache *c)
 
 void status_cache_finish(struct status_cache *c)
 {
-	uint64_t k, v;
+	char *text;
 
-	for (size_t i = 0; u64map_next(&c->lines, &i, &k, &v);)
-		free((char *)(uintptr_t)v);
+	for (size_t i = 0; (text = u64map_next_ptr(&c->lines, &i));)
+		free(text);
 	u64map_finish(&c->lines);
-}
-
-static uint64_t key_of(const struct active_entry *e)
-{
-	return (uint64_t)(uintptr_t)e;
 }
 
 /*
@@ -59,13 +54,12 @@ static uint64_t key_of(const struct active_entry *e)
  */
 static const char *entry_lines(struct status_cache *c, const struct active_entry *e)
 {
-	char *text = NULL;
+	char *text = u64map_get_ptr(&c->lines, e);
 	size_t len = 0;
-	uint64_t v;
 	FILE *out;
 
-	if (u64map_get(&c->lines, key_of(e), &v))
-		return (const char *)(uintptr_t)v;
+	if (text)
+		return text;
 	out = open_memstream(&text, &len);
 	if (!out)
 		return NULL;
@@ -74,7 +68,7 @@ static const char *entry_lines(struct status_cache *c, const struct active_entry
 		mapping_of(e, &e->frag->stmts[k], &m);
 		(void)statusfile_format_mapping(out, &m); /* the kind is always a known one */
 	}
-	if (fclose(out) != 0 || u64map_put(&c->lines, key_of(e), (uint64_t)(uintptr_t)text) < 0) {
+	if (fclose(out) != 0 || u64map_put_ptr(&c->lines, e, text) < 0) {
 		free(text);
 		return NULL;
 	}
@@ -83,12 +77,12 @@ static const char *entry_lines(struct status_cache *c, const struct active_entry
 
 void status_forget(struct status_cache *c, const struct active_entry *e)
 {
-	uint64_t v;
+	char *text = u64map_get_ptr(&c->lines, e);
 
-	if (!u64map_get(&c->lines, key_of(e), &v))
+	if (!text)
 		return;
-	free((char *)(uintptr_t)v);
-	u64map_remove(&c->lines, key_of(e));
+	free(text);
+	u64map_remove_ptr(&c->lines, e);
 }
 
 static void event_of(const struct status_event *ev, struct statusfile_event *ret)

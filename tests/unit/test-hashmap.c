@@ -262,8 +262,39 @@ static void test_growth(void)
 	free(keys);
 }
 
+/* The pointer side table: objects' addresses map to pointers, which come back unchanged. */
+static void test_pointers(void)
+{
+	static int objects[64];
+	static char values[64];
+	struct u64map m;
+	size_t seen = 0, wrong = 0;
+	char *v;
+
+	u64map_init(&m);
+	for (size_t i = 0; i < 64; i++)
+		if (u64map_put_ptr(&m, &objects[i], &values[i]) < 0)
+			abort();
+	for (size_t i = 0; i < 64; i++)
+		if (u64map_get_ptr(&m, &objects[i]) != &values[i])
+			wrong++;
+	ok(wrong == 0 && m.n == 64, "64 addresses, each gives back its own pointer");
+	ok(u64map_get_ptr(&m, &values[0]) == NULL, "an address never put gives NULL");
+	ok(u64map_remove_ptr(&m, &objects[3]) && !u64map_get_ptr(&m, &objects[3]) &&
+		   !u64map_remove_ptr(&m, &objects[3]),
+	   "removed once, then gone");
+	for (size_t i = 0; (v = u64map_next_ptr(&m, &i));) {
+		if (v < values || v >= values + 64 || v == &values[3])
+			wrong++;
+		seen++;
+	}
+	ok(seen == 63 && wrong == 0, "iteration visits the 63 values left (%zu)", seen);
+	u64map_finish(&m);
+}
+
 int main(void)
 {
+	test_pointers();
 	test_basics();
 	test_iteration();
 	test_backward_shift();
