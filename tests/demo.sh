@@ -141,6 +141,7 @@ note "~$NAT_UPDATE/.ssh/authorized_keys on the router:"
 note "  command=\"natwarden ssh-command\",restrict ssh-ed25519 AAAA... cluster"
 note "anything else than natwarden's few commands is refused:"
 printf '   $ ssh %s@router '"'"'sh -c id'"'"'\n' "$NAT_UPDATE"
+# shellcheck disable=SC2086 # $SSH is net.sh's command line
 ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" 'sh -c id' </dev/null 2>&1 | indent
 
 say "The cluster: the ingress Service carries natwarden.io/forward"
@@ -180,6 +181,7 @@ printf 'dnat tcp 22 to 192.168.1.240\ndnat tcp 8080 to 10.0.0.5\ndnat udp 443 to
 printf '   $ ssh %s@router natwarden submit greedy < greedy\n' "$NAT_UPDATE"
 note "(greedy:)"
 indent <"$NW_T/greedy"
+# shellcheck disable=SC2086 # $SSH is net.sh's command line
 ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" natwarden submit greedy <"$NW_T/greedy" 2>&1 | indent
 
 say "Someone runs 'nft flush ruleset' (as a reload of nftables.service does)"
@@ -190,13 +192,8 @@ grep 'restored' "$NW_T/daemon.log" | tail -n 1 | sed 's/^<[0-9]>//' | indent
 show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
 
 say "The Service goes away in the cluster: the next sync withdraws its forward"
-python3 - "$NW_T/services.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-data = json.load(open(path))
-data["items"] = [i for i in data["items"] if i["metadata"]["name"] != "ingress-nginx-controller"]
-json.dump(data, open(path, "w"))
-PY
+jq '.items |= map(select(.metadata.name != "ingress-nginx-controller"))' "$NW_T/services.json" \
+	>"$NW_T/services.json.new" && mv "$NW_T/services.json.new" "$NW_T/services.json"
 sync --once | grep -v games | indent
 show ip netns exec "$WAN_NS" curl -sS --max-time 3 "http://$PUBLIC/"
 show ip netns exec "$NW_NS" nft list map inet "$NW_TABLE" dnat_port

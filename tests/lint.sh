@@ -1,15 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Static analysis of common/ policy/ daemon/ client/: cppcheck and clang-tidy, with the
-# configuration checked in (tests/cppcheck-suppressions.xml, .clang-tidy) and the compiler
-# flags of build/compile_commands.json. Prints every finding as FILE:LINE:COLUMN and ends with
-# "lint: N findings"; exits 1 when there is any, 2 when the tools cannot run.
+# Static analysis, with the configuration checked in:
+#   - cppcheck and clang-tidy on the C code of common/ policy/ daemon/ client/ (the flags of
+#     build/compile_commands.json, tests/cppcheck-suppressions.xml, .clang-tidy)
+#   - ShellCheck on every shell script: tests/**/*.sh, the scripts without a suffix in tests/
+#     and .ci/, client/kubernetes/natwarden-sync (.shellcheckrc)
+#   - flake8 on every Python file (.flake8)
+# Prints every finding as FILE:LINE:COLUMN: ... and ends with "lint: N findings"; exits 1 when
+# there is any, 2 when the tools cannot run.
 # usage: tests/lint.sh
 set -u
 cd "$(dirname "$0")/.." || exit 2
 dirs="common policy daemon client"
 
-tests/deps.sh cppcheck clang-tidy || exit 2
+tests/deps.sh cppcheck clang-tidy shellcheck flake8 || exit 2
 if [ ! -f build/build.ninja ]; then
 	meson setup build >/dev/null || { echo "lint: meson setup build failed"; exit 2; }
 fi
@@ -18,6 +22,14 @@ ninja -C build >/dev/null || { echo "lint: the build fails: fix that first"; exi
 
 out=$(mktemp -d) || exit 2
 trap 'rm -rf "$out"' EXIT
+
+# count FILE PATTERN STATUS: the findings in FILE (lines matching the extended regular
+# expression), at least 1 when the tool failed (STATUS) without one
+count() {
+	n=$(grep -c -E "$2" "$1")
+	[ "$3" -ne 0 ] && [ "$n" -eq 0 ] && n=1
+	echo "$n"
+}
 
 echo "== cppcheck $(cppcheck --version | sed 's/^Cppcheck //')"
 filters=
@@ -30,10 +42,8 @@ cppcheck --project=build/compile_commands.json $filters \
 	--inline-suppr --suppress-xml=tests/cppcheck-suppressions.xml \
 	--error-exitcode=1 --quiet \
 	--template='{file}:{line}:{column}: {severity}: {message} [{id}]' 2>"$out/cppcheck"
-cppcheck_status=$?
+cppcheck_n=$(count "$out/cppcheck" '\[[A-Za-z0-9_]*\]$' $?)
 cat "$out/cppcheck"
-cppcheck_n=$(grep -c '\[[A-Za-z0-9_]*\]$' "$out/cppcheck")
-[ "$cppcheck_status" -ne 0 ] && [ "$cppcheck_n" -eq 0 ] && cppcheck_n=1 # failed without a finding
 
 echo "== $(clang-tidy --version | grep -o 'LLVM version [0-9.]*' | sed 's/LLVM/clang-tidy/')"
 # One file per process, as many at once as there are CPUs; headers are checked through the
@@ -44,28 +54,34 @@ find $dirs -name '*.c' | sort |
 tidy_status=$?
 # keep the findings (with their source excerpts), once each, in file order
 grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' "$out/tidy-err" >>"$out/tidy"
-python3 - "$out/tidy" <<'PY'
-import re, sys
-blocks, cur = [], None
-for line in open(sys.argv[1], errors="replace"):
-    if re.match(r"^\S+:\d+:\d+: (warning|error):", line):
-        cur = [line]
-        blocks.append(cur)
-    elif cur is not None:
-        cur.append(line)
-    elif line.strip():
-        blocks.append([line])
-seen = set()
-for b in blocks:
-    key = b[0]
-    if key in seen:
-        continue
-    seen.add(key)
-    sys.stdout.write("".join(b))
-PY
+awk '
+	/^[^ \t]+:[0-9]+:[0-9]+: (warning|error):/ { shown = !($0 in seen); seen[$0] = 1; found = 1 }
+	found { if (shown) print; next }
+	NF { print }
+' "$out/tidy"
 tidy_n=$(grep -E '^\S+:[0-9]+:[0-9]+: (warning|error):' "$out/tidy" | sort -u | wc -l)
 [ "$tidy_status" -ne 0 ] && [ "$tidy_n" -eq 0 ] && tidy_n=1 # failed without a finding
 
-total=$((cppcheck_n + tidy_n))
-echo "lint: $total findings (cppcheck $cppcheck_n, clang-tidy $tidy_n)"
+# The scripts: *.sh below tests/, and the files without a suffix in tests/, .ci/ and client/
+# that start with a shell's #! line.
+find tests -path tests/fuzz/findings -prune -o -name '*.sh' -type f -print >"$out/shell"
+find tests .ci client \( -path tests/fuzz/findings -o -path tests/fuzz/corpus \) -prune -o \
+	-type f ! -name '*.*' -print |
+	while read -r f; do
+		head -n 1 "$f" | grep -Eq '^#! ?/(usr/)?bin/(env )?(ba|da)?sh\b' && echo "$f"
+	done >>"$out/shell"
+echo "== $(shellcheck --version | sed -n 's/^version: /shellcheck /p') ($(wc -l <"$out/shell") scripts)"
+sort "$out/shell" | xargs shellcheck -f gcc >"$out/shellcheck" 2>&1
+shellcheck_n=$(count "$out/shellcheck" '\[SC[0-9]+\]$' $?)
+cat "$out/shellcheck"
+
+find . \( -path ./.git -o -path './build*' -o -path ./tests/fuzz/findings \) -prune -o \
+	-name '*.py' -type f -print | sort >"$out/python"
+echo "== flake8 $(flake8 --version | head -n 1 | cut -d' ' -f1) ($(wc -l <"$out/python") files)"
+xargs flake8 <"$out/python" >"$out/flake8" 2>&1
+flake8_n=$(count "$out/flake8" '^[^:]+:[0-9]+:[0-9]+: [A-Z][0-9]+ ' $?)
+cat "$out/flake8"
+
+total=$((cppcheck_n + tidy_n + shellcheck_n + flake8_n))
+echo "lint: $total findings (cppcheck $cppcheck_n, clang-tidy $tidy_n, shellcheck $shellcheck_n, flake8 $flake8_n)"
 [ "$total" -eq 0 ]

@@ -5,7 +5,8 @@
 #   build-asan  ASan+UBSan: unit and integration suites
 #   build-fuzz  clang + libFuzzer (+ASan+UBSan): a short run of every fuzz target
 #   valgrind    the integration suite's daemons under valgrind's memcheck (plain build)
-#   lint        cppcheck and clang-tidy, configured in the repository
+#   lint        cppcheck and clang-tidy on the C code, shellcheck and flake8 on the test code,
+#               configured in the repository
 # and ends with "N passed, N failed, N skipped", counting every TAP test point (lint counts
 # as one). Exit status 0 only when nothing failed and, with CI=true, no integration test
 # was skipped.
@@ -15,9 +16,9 @@ cd "$(dirname "$0")/.." || exit 2
 quick=no
 [ "${1:-}" = --quick ] && quick=yes
 
-tests/deps.sh valgrind cppcheck clang-tidy || exit 2
+tests/deps.sh valgrind cppcheck clang-tidy shellcheck flake8 || exit 2
 
-# Tests whose daemons run under valgrind. Not there: spool-hostile and robustness (they kill
+# Tests whose daemons run under valgrind. Not there: spool-hostile and robustness-* (they kill
 # daemons with SIGKILL, or run them through wrappers, on purpose), systemd-units (no daemon).
 VALGRIND_TESTS="daemon-core cli service traffic flush article journal hostile-fragments"
 
@@ -77,57 +78,5 @@ else
 fi
 
 # Count every TAP test point of every run, and the skips.
-BROKEN=$broken LINT_STATUS=$lint_status python3 - $logs <<'PY'
-import json, os, re, sys
-passed = failed = skipped = 0
-ci = os.environ.get("CI", "") in ("1", "true", "yes")
-skipped_integration = []
-for path in sys.argv[1:]:
-    run = path.split("/")[0] + ("/valgrind" if path.endswith("valgrind.json") else "")
-    if not os.path.exists(path):
-        print(f"{run}: no test log"); failed += 1; continue
-    for line in open(path):
-        t = json.loads(line)
-        out = t.get("stdout") or ""
-        suite = (t.get("suite") or [""])[0]
-        points = bad = 0
-        for l in out.splitlines():
-            m = re.match(r"(not ok|ok)\b", l)
-            if m:
-                points += 1
-                if re.search(r"#\s*skip", l, re.I):
-                    skipped += 1
-                    if "integration" in suite:
-                        skipped_integration.append(f"{run}/{t['name']}: {l}")
-                elif m.group(1) == "ok":
-                    passed += 1
-                else:
-                    failed += 1
-                    bad += 1
-            elif re.match(r"1\.\.0 # (SKIP|skip)", l):
-                skipped += 1
-                if "integration" in suite:
-                    skipped_integration.append(f"{run}/{t['name']}: {l}")
-        if t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"):
-            print(f"{run}/{t['name']}: {t['result']}")
-            if bad == 0:
-                failed += 1 # it failed without a failing point: crashed, timed out, no plan
-for run in os.environ.get("BROKEN", "").split():
-    # meson test itself failed: a test failed, or the run was cut short (every test it did not
-    # get to is missing from the log, so this must count)
-    print(f"meson test of {run.split(':')[0]} exited with status {run.split(':')[1]}")
-    failed += 1
-lint = os.environ.get("LINT_STATUS", "skip")
-if lint == "0":
-    passed += 1
-elif lint != "skip":
-    print("lint: cppcheck or clang-tidy found something (build/meson-logs/lint.txt)")
-    failed += 1
-for s in skipped_integration:
-    print("skipped:", s)
-if ci and skipped_integration:
-    print("CI: integration tests must run here, not skip")
-    failed += 1
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
-sys.exit(1 if failed else 0)
-PY
+# shellcheck disable=SC2086 # $logs: a list of paths without blanks
+BROKEN=$broken LINT_STATUS=$lint_status python3 tests/tap-summary.py $logs

@@ -15,5 +15,7 @@ if "$fuzzer" -runs="$runs" -max_len=70000 -timeout=10 -rss_limit_mb=2048 \
 else
 	echo "not ok 1 - $(basename "$fuzzer") found a problem"
 	sed 's/^/# /' "$work/log" | tail -n 40
-	ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null | sed 's/^/# artifact: /'
+	for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+		[ -e "$f" ] && echo "# artifact: $f"
+	done
 fi

@@ -34,6 +34,7 @@ NAT_UPDATE=$NW_U1
 check "sshd runs in the router namespace, on its LAN address only" net_sshd "$NAT_UPDATE"
 ssh-keygen -q -t ed25519 -N '' -C stranger -f "$NW_T/ssh/stranger_key"
 # ssh always from inside the cluster's namespace: the router's address exists only in there
+# shellcheck disable=SC2086 # $SSH is net.sh's command line
 k8s_ssh() { ip netns exec "$K8S_NS" $SSH "$@"; }
 
 # --- the cluster side: natwarden-sync with a stand-in kubectl replaying a recording
@@ -80,13 +81,8 @@ is "$(nw_kernel)" "$before" "and leaves the kernel as it was"
 like "$(cat "$NW_T/daemon.log")" "lease renewed" "the daemon records the renewal"
 
 # --- the Service goes away: its forward is withdrawn, the page is no longer reachable
-python3 - "$NW_T/services.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-data = json.load(open(path))
-data["items"] = [i for i in data["items"] if i["metadata"]["name"] != "ingress-nginx-controller"]
-json.dump(data, open(path, "w"))
-PY
+jq '.items |= map(select(.metadata.name != "ingress-nginx-controller"))' "$NW_T/services.json" \
+	>"$NW_T/services.json.new" && mv "$NW_T/services.json.new" "$NW_T/services.json"
 out=$(sync)
 like "$out" "$NAT_UPDATE@$ROUTER_LAN: k8s-ingress-nginx-ingress-nginx-controller: withdrawn" \
 	"removing the Service from the cluster withdraws its fragment"
@@ -106,6 +102,7 @@ for bad in "sh -c id" "natwarden submit x; id" "natwarden --spool /tmp submit x"
 		echo "#   rc=$rc: $out"
 	fi
 done
+# shellcheck disable=SC2086 # $SSH is net.sh's command line
 out=$(timeout 10 ip netns exec "$K8S_NS" $SSH -i "$NW_T/ssh/cluster_key" -N -o ExitOnForwardFailure=yes \
 	-R 127.0.0.1:18080:127.0.0.1:22 "$NAT_UPDATE@$ROUTER_LAN" </dev/null 2>&1)
 like "$out" "remote port forwarding failed" "port forwarding through the key is refused (restrict)"

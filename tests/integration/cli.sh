@@ -143,6 +143,7 @@ ssh_run "status"
 is "$rc" 0 "ssh: 'status' runs"
 ssh_run "check" 'dnat tcp 8003 to 192.168.1.241\n'
 is "$rc" 0 "ssh: 'check' runs with the fragment on stdin"
+# shellcheck disable=SC2016 # 'submit $(id)': sent as it is, unexpanded
 for bad in "submit" "submit a b" "submit a; rm -rf /" 'submit $(id)' "submit a|b" "submit ../x" \
 	"list --json extra" "--spool /tmp submit a" "submit --spool /tmp a" "check --policy /etc/passwd" \
 	"ssh-command" "help" "sh -c id" "submit A" "" "submit a  b" "natwarden" \

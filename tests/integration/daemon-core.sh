@@ -29,6 +29,7 @@ udp 30000-30010 192.168.1.241" "the kernel holds exactly the fragment's forwards
 before=$(nw_kernel)
 reject() { # reject USER NAME FRAGMENT EXPECTED-LINE DESCRIPTION
 	local out rc
+	# shellcheck disable=SC2059 # FRAGMENT is written with printf's escapes (\n)
 	out=$(printf "$3" | nw_submit "$1" "$2")
 	rc=$?
 	if [ "$rc" = 1 ] && printf '%s\n' "$out" | grep -Fqx -- "$4"; then
@@ -129,6 +130,7 @@ is "$(stat -c '%a %U' "$NW_T/run/status")" "644 $NW_DUSER" "status file is 0644,
 # --- two users, and the saved state survives a restart with no moment without the table
 printf 'dnat tcp 8080 to 192.168.2.20\n' | nw_submit "$NW_U2" web >/dev/null
 is "$?" 0 "second user's fragment accepted"
+# shellcheck disable=SC2012 # the names, as ls shows them
 is "$(ls "$NW_T/state" | tr '\n' ' ')" "journal snapshot " "the state directory holds the snapshot and the journal"
 is "$(stat -c '%a %U' "$NW_T/state/journal")" "600 $NW_DUSER" "the journal is the daemon user's, 0600"
 is "$(grep -c "^commit " "$NW_T/state/journal")" 6 "one committed batch per change since the start (ingress, its replacement, leased, its renewal, its withdrawal, web)"

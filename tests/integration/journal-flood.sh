@@ -102,7 +102,7 @@ jf_start() {
 
 # jf_flood PREFIX OUT: A's flood, into OUT ("COUNT SECONDS withdrawn=N rate_limited=N ...").
 jf_flood() {
-	nw_as "$A" /usr/bin/python3 "$NW_TOP/tests/integration/journal-flood.py" \
+	nw_as "$A" /usr/bin/python3 "$(nw_py journal-flood)" \
 		"$NW_T/spool/incoming/$UIDA" "$FLOOD" "$PENDING" "$1" >"$2" 2>&1
 }
 jf_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$2"; } # jf_field KEY OUT

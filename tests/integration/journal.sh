@@ -24,6 +24,7 @@ jr_outer "$@"
 
 nw_init
 # lib.sh's cleanup, and an exit status that says whether anything failed
+# shellcheck disable=SC2317 # run by the EXIT trap
 jr_exit() {
 	local rc=$?
 	if [ "$NW_TAP_FAILED" -gt 0 ] && [ -S "$JSOCK" ]; then
@@ -497,7 +498,7 @@ is "$?" 0 "big (60 statements): accepted"
 jr_once "big: one accepted entry" MESSAGE_ID=$MID_ACCEPTED NATWARDEN_FRAGMENT=big
 maps=$(jr_field NATWARDEN_MAPPINGS MESSAGE_ID=$MID_ACCEPTED NATWARDEN_FRAGMENT=big)
 check "big: NATWARDEN_MAPPINGS starts with the first mapping" grep -q '^dnat tcp 30000 to 192.168.1.240; ' <<<"$maps"
-is "$(sed 's/; /\n/g' <<<"$maps" | grep -cx 'dnat tcp [0-9]* to 192\.168\.1\.240')" 60 \
+is "$(printf '%s\n' "${maps//; /$'\n'}" | grep -cx 'dnat tcp [0-9]* to 192\.168\.1\.240')" 60 \
 	"big: NATWARDEN_MAPPINGS lists all 60 mappings (${#maps} bytes logged)"
 frag=$(for p in $(seq 7010 7029); do echo "dnat tcp $p to 192.168.1.240"; done)
 printf '%s\n' "$frag" | nw_submit "$U1" many >/dev/null

@@ -45,9 +45,11 @@ jr_outer() {
 		unshare --mount --propagation private --pid --fork --kill-child=SIGTERM --mount-proc \
 		bash "$JR_SELF" --inner &
 	jr_upid=$!
+	# shellcheck disable=SC2317 # run by the traps below
 	jr_outer_stop() { # a signal to us: TERM the inner part (it cleans up), then wait for it
-		local kid
-		for kid in $(cat "/proc/$jr_upid/task/$jr_upid/children" 2>/dev/null); do
+		local kid kids
+		kids=$(cat "/proc/$jr_upid/task/$jr_upid/children" 2>/dev/null) # PIDs, one blank apart
+		for kid in $kids; do
 			kill -TERM "$kid" 2>/dev/null
 		done
 		for _ in $(seq 300); do kill -0 "$jr_upid" 2>/dev/null || break; sleep 0.1; done

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables set here are for the tests that source it
 #
 # Shared harness for natwarden's integration tests (TAP). A test sources this file, calls
 # nw_init (which skips cleanly where it cannot run), then nw_setup to get:
@@ -7,7 +7,10 @@
 #     submit group $NW_GROUP), $NW_U3 (in the group, not a submitter), $NW_OUT (neither)
 #   - a private directory $NW_T (policy, spool, state, runtime, logs)
 #   - a network namespace $NW_NS for the daemon; nothing touches the host's ruleset
-# Everything made here is removed on exit, also when the test fails.
+# Everything made here is removed on exit, also when the test fails. The shell side is here
+# (the daemon, the real client, the kernel's elements, TAP); what is done in Python (reading
+# verdicts, the status file and the state journal; submitting without the client; the notify
+# socket; TCP servers and clients) is nwtest.py, run through nw_py.
 
 set -u
 NW_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -81,8 +84,9 @@ nw_init() {
 	command -v ip >/dev/null || skip_all "needs iproute2 (ip)"
 	command -v nft >/dev/null || skip_all "needs nft"
 	command -v setpriv >/dev/null || skip_all "needs setpriv (util-linux)"
+	command -v python3 >/dev/null || skip_all "needs python3"
 	unshare -n true 2>/dev/null || skip_all "cannot create network namespaces here"
-	[ -x "$NW_DAEMON" ] && [ -x "$NW_CLIENT" ] || skip_all "build natwarden first ($NW_BUILD)"
+	{ [ -x "$NW_DAEMON" ] && [ -x "$NW_CLIENT" ]; } || skip_all "build natwarden first ($NW_BUILD)"
 	trap nw_cleanup EXIT
 	trap 'exit 130' INT TERM HUP
 }
@@ -91,11 +95,11 @@ nw_init() {
 # free for anyone (pid_max may be as low as 32768 and tests start thousands of processes):
 # never signal a PID without this check.
 nw_ours() {
-	local info
+	local info ppid state
 	[ -n "$1" ] || return 1
 	info=$(ps -o ppid=,stat= -p "$1" 2>/dev/null) || return 1
-	set -- $info
-	[ "${1:-}" = "$$" ] && [ "${2#Z}" = "${2:-}" ] # our child, and not already a zombie
+	read -r ppid state <<<"$info"
+	[ "${ppid:-}" = "$$" ] && [ "${state#Z}" = "${state:-}" ] # our child, and not already a zombie
 }
 
 nw_cleanup() {
@@ -180,6 +184,7 @@ nw_setup() {
 	NW_DIRS+=("$NW_T")
 	chmod 0755 "$NW_T"
 	nw_netns "$NW_NS"
+	nw_py >/dev/null
 	nw_policy
 }
 
@@ -227,6 +232,39 @@ nw_policy() {
 	chmod 0644 "$NW_T/policy.ini"
 }
 
+# ---- the Python side -------------------------------------------------------------------
+
+# nw_py [MODULE]: the path of one of the tests' Python modules (default nwtest.py, the shared
+# helpers: submitting and reading the verdict, the status file, the state journal, the kernel's
+# elements, the notify socket, TCP servers and clients). On first use they are all copied to
+# $NW_T/py, where every test user can read them whatever the permissions of the checkout (and
+# Python's byte-code caches stay out of the tree).
+nw_py() {
+	local dir=$NW_T/py tmp
+	if [ ! -d "$dir" ]; then # made aside and renamed: callers may run at once
+		if ! tmp=$(mktemp -d "$NW_T/.py.XXXXXX") || ! chmod 0755 "$tmp" ||
+			! install -m 0644 "$NW_TOP"/tests/integration/*.py "$tmp/"; then
+			echo "Bail out! cannot copy the Python helpers to $dir" >&2
+			exit 1
+		fi
+		mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+	fi
+	echo "$dir/${1:-nwtest}.py"
+}
+
+# nw_tap: the lines of a Python check (nwtest.Tap: "OK desc", "NOK desc") as numbered TAP
+# points; other lines (diagnostics) pass unchanged.
+nw_tap() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"OK "*) ok "${line#OK }" ;;
+		"NOK "*) not_ok "${line#NOK }" ;;
+		*) echo "$line" ;;
+		esac
+	done
+}
+
 # ---- the daemon --------------------------------------------------------------------------
 
 # A datagram socket standing in for systemd's NOTIFY_SOCKET: one line per message, the
@@ -234,17 +272,7 @@ nw_policy() {
 nw_notify_listen() {
 	NW_NOTIFY=$NW_T/notify.sock
 	: >"$NW_T/notify.log"
-	python3 - "$NW_NOTIFY" "$NW_T/notify.log" <<-'PY' &
-	import os, socket, sys
-	path, out = sys.argv[1], sys.argv[2]
-	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-	s.bind(path)
-	os.chmod(path, 0o777)
-	with open(out, "a", buffering=1) as f:
-	    while True:
-	        data = s.recv(65536)
-	        f.write(data.decode(errors="replace").rstrip("\n").replace("\n", "|") + "\n")
-	PY
+	python3 "$(nw_py)" notify "$NW_NOTIFY" "$NW_T/notify.log" &
 	NW_PIDS+=($!)
 	for _ in $(seq 50); do [ -S "$NW_NOTIFY" ] && return 0; sleep 0.05; done
 	echo "Bail out! notify listener did not start"
@@ -259,6 +287,7 @@ nw_start() {
 	local wrap=()
 	if [ "${NW_VALGRIND:-}" = 1 ]; then
 		# ip netns exec execs the command: $! is the daemon (valgrind runs it in-process)
+		# shellcheck disable=SC2054 # the commas are in option values
 		wrap=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
 			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-origins=yes
 			--vgdb=no --log-file="$NW_T/valgrind.%p.log")
@@ -290,6 +319,26 @@ nw_stop() {
 
 nw_alive() { nw_ours "${NW_DPID:-}"; }
 
+# nw_wait_pids SECONDS PID...: wait for our background processes, at most that long; then kill
+# those still running (saying so), and reap them all.
+nw_wait_pids() {
+	local secs=$1 p alive
+	shift
+	for _ in $(seq $((secs * 20))); do
+		alive=0
+		for p; do nw_ours "$p" && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.05
+	done
+	for p; do
+		if nw_ours "$p"; then
+			diag "process $p still running after $secs s: killed"
+			kill -9 "$p" 2>/dev/null
+		fi
+		wait "$p" 2>/dev/null
+	done
+}
+
 # nw_as USER COMMAND...: run a command as USER with USER's groups.
 nw_as() {
 	local u=$1
@@ -315,18 +364,7 @@ nw_nft() { ip netns exec "$NW_NS" nft "$@"; }
 # The kernel's forwards, one per line, sorted: "tcp 80 192.168.1.240:80", "udp 30000-30010 1.2.3.4",
 # then the public ports whose connections are masqueraded: "masq tcp 80" / "masq udp 30000-30010".
 nw_kernel() {
-	nw_nft -j list table inet "$NW_TABLE" | jq -r '
-	  .nftables[] |
-	  (select(.map.name == "dnat_port") | .map.elem[]? |
-	     "\(.[0].concat[0]) \(.[0].concat[1]) \(.[1].concat[0]):\(.[1].concat[1])"),
-	  (select(.map.name == "dnat_range") | .map.elem[]? |
-	     "\(.[0].concat[0]) \(if (.[0].concat[1]|type) == "object"
-	                           then "\(.[0].concat[1].range[0])-\(.[0].concat[1].range[1])"
-	                           else .[0].concat[1] end) \(.[1])"),
-	  (select(.set.name == "masq_tcp" or .set.name == "masq_udp") |
-	     (.set.name | ltrimstr("masq_")) as $proto | .set.elem[]? |
-	     if type == "object" and has("range") then "masq \($proto) \(.range[0])-\(.range[1])"
-	     else "masq \($proto) \(.)" end)' | sort
+	nw_nft -j list table inet "$NW_TABLE" | python3 "$(nw_py)" kernel | sort
 }
 
 # Number of rules in the table (constant, whatever the number of forwards).
@@ -339,9 +377,9 @@ nw_status() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$NW_T/run/status"; }
 
 # nw_wait_for SECONDS COMMAND...: poll (every 50 ms) until the command succeeds.
 nw_wait_for() {
-	local secs=$1 i
+	local secs=$1
 	shift
-	for i in $(seq $((secs * 20))); do
+	for _ in $(seq $((secs * 20))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables set here are for the tests that source it
 #
 # A home network in namespaces, for the tests that send real traffic (after lib.sh):
 #
@@ -29,35 +29,7 @@ LAN_CLIENT=192.168.1.10
 tw_server() { # tw_server NS ADDR LOG PORT...
 	local ns=$1 addr=$2 log=$3
 	shift 3
-	ip netns exec "$ns" python3 - "$addr" "$log" "$@" <<-'PY' &
-	import selectors, socket, sys, time
-	addr, log, ports = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3:]]
-	sel = selectors.DefaultSelector()
-	for port in ports:
-	    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	    s.bind((addr, port))
-	    s.listen(16)
-	    sel.register(s, selectors.EVENT_READ)
-	out = open(log, "a", buffering=1)
-	out.write("ready\n")
-	end = time.monotonic() + 300
-	while time.monotonic() < end:
-	    for key, _ in sel.select(timeout=1):
-	        try:
-	            c, peer = key.fileobj.accept()
-	        except OSError:
-	            continue
-	        with c:
-	            c.settimeout(2)
-	            local = c.getsockname()
-	            line = "served %s:%d to %s" % (local[0], local[1], peer[0])
-	            out.write(line + " (port %d)\n" % peer[1])
-	            try:
-	                c.sendall((line + "\n").encode())
-	            except OSError:
-	                pass
-	PY
+	ip netns exec "$ns" python3 "$(nw_py)" tcp-serve "$addr" "$log" "$@" &
 	NW_PIDS+=($!)
 }
 
@@ -70,31 +42,7 @@ tw_tcp() {
 	local counter=${NET_SPORT_FILE:-$NW_T/sport}
 	sport=$(($(cat "$counter") + 1))
 	echo "$sport" >"$counter"
-	ip netns exec "$ns" python3 - "$src" "$sport" "$dst" "$port" <<-'PY'
-	import socket, sys
-	src, sport, dst, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	s.settimeout(3)
-	try:
-	    s.bind((src, sport))
-	    s.connect((dst, port))
-	    data = b""
-	    while len(data) < 200 and not data.endswith(b"\n"):
-	        chunk = s.recv(200)
-	        if not chunk:
-	            break
-	        data += chunk
-	except ConnectionRefusedError:
-	    print("refused"); sys.exit(1)
-	except socket.timeout:
-	    print("timeout"); sys.exit(1)
-	except OSError as e:
-	    print("error: %s" % e); sys.exit(1)
-	line = data.decode(errors="replace").strip()
-	print(line if line else "error: empty answer")
-	sys.exit(0 if line.startswith("served ") else 1)
-	PY
+	ip netns exec "$ns" python3 "$(nw_py)" tcp-connect "$src" "$sport" "$dst" "$port"
 }
 
 wan() { tw_tcp "$WAN_NS" "$WAN_CLIENT" "$PUBLIC" "$1"; }

@@ -4,10 +4,11 @@
 Run as an unprivileged user: python3 nwh.py DIR COMMAND ARGS..., where DIR is that user's own
 spool directory (SPOOL/incoming/UID). Every command prints what it saw, one fact a line, for
 the shell test to compare exactly. A file submitted here is kept open, like `natwarden submit`
-keeps it, so the verdict the daemon writes into it can be read after its removal.
+keeps it, so the verdict the daemon writes into it can be read after its removal (nwtest.Spool
+and nwtest.outcome: the client's way).
 
 Outcomes of a submitted file: "pending" (still in the spool), "none" (removed without a
-verdict) or the verdict text (see common/verdict.h).
+verdict) or the verdict text (common/verdict.h).
 """
 
 import errno
@@ -20,8 +21,8 @@ import subprocess
 import sys
 import time
 
-MAGIC = b"natwarden-verdict 1\n"
-SEQ = [0]
+import nwtest
+
 # the reasons of the two unjudged refusals (daemon/intake.c)
 RATE_REASON = "submits faster than max_submissions_per_minute"
 OVER_REASON = "refused unjudged: "
@@ -31,43 +32,22 @@ def out(*a):
     print(*a, flush=True)
 
 
-def opendir(path):
-    return os.open(path, os.O_PATH | os.O_DIRECTORY)
-
-
-def create(dfd, data, mode=0o660, name=None):
-    """The client's way: a dot-file (or NAME), written, made MODE whatever the umask."""
-    if name is None:
-        SEQ[0] += 1
-        name = ".nwh.%d.%d" % (os.getpid(), SEQ[0])
-    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd)
-    os.fchmod(fd, mode)
-    if data:
-        os.write(fd, data)
-    return name, fd
-
-
-def submit(dfd, name, data, mode=0o660):
-    """Write a dot-file and rename it to NAME; the descriptor stays open."""
-    tmp, fd = create(dfd, data, mode)
-    os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-    return fd
-
-
 def outcome(fd):
     """'pending', 'none' (removed without a verdict) or the verdict text."""
-    if os.fstat(fd).st_nlink != 0:
+    status, data = nwtest.outcome(fd)
+    if status == "pending":
         return "pending"
-    text = os.pread(fd, 70000, 0)
-    return text.decode(errors="replace") if text.startswith(MAGIC) else "none"
+    return data[:70000].decode(errors="replace") if status == "verdict" else "none"
 
 
 def field(res, key):
-    for line in res.splitlines()[1:]:
-        k, _, v = line.partition(" ")
-        if k == key:
-            return v
-    return None
+    """The verdict's first KEY line ("verdict", "fragment", "reason"), None for none."""
+    v = nwtest.parse_verdict(res)
+    if v is None:
+        return None
+    if key == "reason":
+        return v["reasons"][0] if v["reasons"] else None
+    return v[key] or None
 
 
 def kind(res):
@@ -83,13 +63,7 @@ def kind(res):
 
 
 def wait_all(fds, timeout):
-    deadline = time.monotonic() + timeout
-    pending = list(range(len(fds)))
-    while pending and time.monotonic() < deadline:
-        pending = [i for i in pending if os.fstat(fds[i]).st_nlink != 0]
-        if pending:
-            time.sleep(0.02)
-    return pending
+    return nwtest.wait_answers(fds, timeout, poll=0.02)
 
 
 def show(res):
@@ -130,11 +104,11 @@ def can_hold(n):
 def cmd_drop(d, args):
     """drop NAME MODE TIMEOUT [SIZE] < content: submit like the client, wait, print the outcome"""
     name, mode, timeout = args[0], int(args[1], 8), float(args[2])
-    dfd = opendir(d)
-    tmp, fd = create(dfd, sys.stdin.buffer.read(), mode)
+    sp = nwtest.Spool(d)
+    tmp, fd = sp.create(sys.stdin.buffer.read(), mode, tag="nwh")
     if len(args) > 3:
         os.ftruncate(fd, int(args[3]))
-    os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    sp.rename(tmp, name)
     wait_all([fd], timeout)
     show(outcome(fd))
 
@@ -142,7 +116,7 @@ def cmd_drop(d, args):
 def cmd_hold(d, args):
     """hold NAME TIMEOUT < content: like drop, then keep the descriptor open TIMEOUT more s"""
     name, timeout = args[0], float(args[1])
-    fd = submit(opendir(d), name, sys.stdin.buffer.read())
+    fd = nwtest.Spool(d).submit(name, sys.stdin.buffer.read(), tag="nwh")
     out("dropped")
     wait_all([fd], timeout)
     show(outcome(fd))
@@ -156,9 +130,9 @@ def cmd_grow(d, args):
     name, timeout = args[0], float(args[1])
     head = b"dnat tcp 7070 to 192.168.1.240\n"
     line = b"# " + b"g" * 61 + b"\n"
-    dfd = opendir(d)
-    tmp, fd = create(dfd, head + line * ((60000 - len(head)) // len(line)))
-    app = os.open(tmp, os.O_WRONLY | os.O_APPEND, dir_fd=dfd)
+    sp = nwtest.Spool(d)
+    tmp, fd = sp.create(head + line * ((60000 - len(head)) // len(line)), tag="nwh")
+    app = os.open(tmp, os.O_WRONLY | os.O_APPEND, dir_fd=sp.dfd)
     child = os.fork()
     if child == 0:
         end, grown = time.monotonic() + timeout, 0
@@ -166,7 +140,7 @@ def cmd_grow(d, args):
             grown += os.write(app, line * 64)
         os._exit(0)
     time.sleep(0.01)
-    os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    sp.rename(tmp, name)
     wait_all([fd], timeout)
     os.kill(child, signal.SIGKILL)
     os.waitpid(child, 0)
@@ -178,13 +152,13 @@ def cmd_replace(d, args):
     withdrawal) over it. Each must be answered for its own content, or A removed unanswered
     (replaced by its own user's rename before the daemon took it)."""
     name, rounds, timeout = args[0], int(args[1]), float(args[2])
-    dfd = opendir(d)
+    sp = nwtest.Spool(d)
     counts = {}
     for _ in range(rounds):
-        ta, fa = create(dfd, b"dnat tcp 7070 to 192.168.1.240\n")
-        tb, fb = create(dfd, b"")
-        os.rename(ta, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        os.rename(tb, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        ta, fa = sp.create(b"dnat tcp 7070 to 192.168.1.240\n", tag="nwh")
+        tb, fb = sp.create(b"", tag="nwh")
+        sp.rename(ta, name)
+        sp.rename(tb, name)
         wait_all([fa, fb], timeout)
         for label, fd, want, reason in (
                 ("A", fa, "rejected", "%s:1: port 7070 is not allowed" % name),
@@ -209,7 +183,7 @@ def cmd_flood(d, args):
     descriptor (when the fd limit allows) and checks each answer."""
     prefix, count, mix, timeout = args[0], int(args[1]), args[2], float(args[3])
     hold = can_hold(count)
-    dfd = opendir(d)
+    sp = nwtest.Spool(d)
     fds, expect, accepted = [], [], []
     t0 = time.monotonic()
     for i in range(count):
@@ -234,7 +208,7 @@ def cmd_flood(d, args):
             want = ("none", "")
         else:
             want = ("withdrawn", "fragment %s\n" % name)
-        fd = submit(dfd, name, data, mode)
+        fd = sp.submit(name, data, mode, tag="nwh")
         if hold:
             fds.append(fd)
             expect.append((name, want))
@@ -267,8 +241,8 @@ def cmd_dirs(d, args):
     spool limits sees an empty one removed at once) and renamed into place, so the daemon never
     sees it empty"""
     prefix, count, mode = args[0], int(args[1]), int(args[2], 8)
-    dfd = opendir(d)
-    sfd = opendir(args[3]) if len(args) > 3 else dfd
+    dfd = nwtest.Spool(d).dfd
+    sfd = nwtest.Spool(args[3]).dfd if len(args) > 3 else dfd
     for i in range(count):
         name = "%s%d" % (prefix, i) if count > 1 else prefix
         tmp = "." + name
@@ -286,15 +260,15 @@ def cmd_fill(d, args):
     prefix, count, timeout = args[0], int(args[1]), float(args[2])
     if not can_hold(count):
         sys.exit("nwh.py: cannot hold %d descriptors" % count)
-    dfd = opendir(d)
+    sp = nwtest.Spool(d)
     fds = []
     t0 = time.monotonic()
     for i in range(count):
-        name, fd = create(dfd, b"", name="%s%05d" % (prefix, i))
+        name, fd = sp.create(b"", name="%s%05d" % (prefix, i))
         # a second descriptor, written through and closed: the close event a writer makes
         # (unless the daemon's sweep has taken the file already)
         try:
-            os.close(os.open(name, os.O_WRONLY, dir_fd=dfd))
+            os.close(os.open(name, os.O_WRONLY, dir_fd=sp.dfd))
         except FileNotFoundError:
             pass
         fds.append(fd)
@@ -313,7 +287,7 @@ def cmd_fill(d, args):
 def cmd_mass(d, args):
     """mass PREFIX COUNT: COUNT empty files (0660), each closed at once, as fast as possible"""
     prefix, count = args[0], int(args[1])
-    dfd = opendir(d)
+    dfd = nwtest.Spool(d).dfd
     t0 = time.monotonic()
     made = 0
     for i in range(count):
@@ -334,14 +308,14 @@ def cmd_rate(d, args):
     output, one line each ("late RC OUTPUT", its lines joined by '|')"""
     prefix, count, window, timeout = args[0], int(args[1]), int(args[2]), float(args[3])
     late, client = (int(args[4]), args[5:]) if len(args) > 4 else (0, [])
-    dfd = opendir(d)
+    sp = nwtest.Spool(d)
     pending, words, procs = {}, [], []
     t0 = time.monotonic()
     deadline = t0 + timeout
     i = 0
     while (i < count or pending) and time.monotonic() < deadline:
         while i < count and len(pending) < window:
-            pending[submit(dfd, "%s%04d" % (prefix, i), b"")] = i
+            pending[sp.submit("%s%04d" % (prefix, i), b"", tag="nwh")] = i
             i += 1
         if i == count and late and not procs:
             # the last one is in: the bucket is empty now, the clients come right after
@@ -365,7 +339,7 @@ def cmd_openhold(d, args):
     """open-hold NAME MTIME TIMEOUT < content: NAME written directly and never closed, its
     mtime set to MTIME (seconds since the epoch); how long until the daemon takes it"""
     name, mtime, timeout = args[0], int(args[1]), float(args[2])
-    _, fd = create(opendir(d), sys.stdin.buffer.read(), name=name)
+    _, fd = nwtest.Spool(d).create(sys.stdin.buffer.read(), name=name)
     os.utime(fd, (mtime, mtime))
     t0 = time.monotonic()
     out("mtime %d" % os.fstat(fd).st_mtime)
@@ -380,7 +354,7 @@ def cmd_bigdot(d, args):
     """bigdot NAME MIB TIMEOUT: a dot-file of MIB MiB, kept open; until it is removed: its
     size seen through the descriptor then"""
     name, mib, timeout = args[0], int(args[1]), float(args[2])
-    _, fd = create(opendir(d), b"", name=name)
+    _, fd = nwtest.Spool(d).create(b"", name=name)
     for _ in range(mib):
         os.write(fd, b"b" * (1 << 20))
     t0 = time.monotonic()
@@ -404,7 +378,7 @@ def cmd_plant(d, args):
     out("planted")
     wait_all([fd], timeout)
     out("nlink %d" % os.fstat(fd).st_nlink)
-    out("content %r" % os.pread(fd, 70000, 0).decode(errors="replace"))
+    out("content %r" % nwtest.read_all(fd, 70000).decode(errors="replace"))
 
 
 OBSTACLES = ("fifo", "symlink", "socket", "badname")
@@ -413,17 +387,17 @@ OBSTACLES = ("fifo", "symlink", "socket", "badname")
 DIR = [""]
 
 
-def make_obstacle(dfd, what, name):
+def make_obstacle(sp, what, name):
     if what == "fifo":
-        os.mkfifo(name, 0o660, dir_fd=dfd)
+        os.mkfifo(name, 0o660, dir_fd=sp.dfd)
     elif what == "symlink":
-        os.symlink("/etc/passwd", name, dir_fd=dfd)
+        os.symlink("/etc/passwd", name, dir_fd=sp.dfd)
     elif what == "socket":
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.bind(os.path.join(DIR[0], name))
         s.close()
     else:
-        os.close(create(dfd, b"\x00garbage\n", name=name)[1])
+        os.close(sp.create(b"\x00garbage\n", name=name)[1])
 
 
 def cmd_race(d, args):
@@ -433,15 +407,15 @@ def cmd_race(d, args):
     verdict of its own (for its name and content): never removed unanswered, never pending."""
     prefix, trials, timeout = args[0], int(args[1]), float(args[2])
     DIR[0] = d
-    dfd = opendir(d)
+    sp = nwtest.Spool(d)
     fds, names = [], []
     for i in range(trials):
         what = OBSTACLES[i % len(OBSTACLES)]
         name = ("%s%03d" % (prefix, i)).upper() if what == "badname" else "%s%03d" % (prefix, i)
-        tmp, fd = create(dfd, b"")
-        make_obstacle(dfd, what, name)
+        tmp, fd = sp.create(b"", tag="nwh")
+        make_obstacle(sp, what, name)
         time.sleep((i % 4) * 0.001)
-        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        sp.rename(tmp, name)
         fds.append(fd)
         names.append((name, what))
     wait_all(fds, timeout)
@@ -451,9 +425,9 @@ def cmd_race(d, args):
         if res in ("pending", "none"):
             w = res
         elif what == "badname":
-            w = "own-verdict" if (field(res, "verdict") == "rejected" and
-                                  field(res, "fragment") == "'%s'" % name and
-                                  "invalid fragment name" in (field(res, "reason") or "")) else "WRONG"
+            own = (field(res, "verdict") == "rejected" and field(res, "fragment") == "'%s'" % name
+                   and "invalid fragment name" in (field(res, "reason") or ""))
+            w = "own-verdict" if own else "WRONG"
         else:
             # judged, or refused unjudged for the rate: either way its own answer
             w = "own-verdict" if (field(res, "fragment") == name and (

@@ -75,7 +75,7 @@ check "a failed reload still ends with READY=1" nw_wait_for 5 bash -c "tail -n +
 like "$(cat "$NW_T/daemon.log")" "$NW_T/policy.ini:[0-9]+: .*(section \[wan\] appears twice|unknown key 'bogus')" \
 	"the broken policy is reported as FILE:LINE: reason"
 like "$(cat "$NW_T/daemon.log")" "reload failed, the previous policy stays in force" "and the old policy stays"
-out=$(printf 'dnat tcp 9001 to 192.168.2.9\n' | nw_submit "$NW_U2" after)
+printf 'dnat tcp 9001 to 192.168.2.9\n' | nw_submit "$NW_U2" after >/dev/null
 is "$?" 0 "submissions are still judged by the old policy"
 check "the daemon is still running" nw_alive
 cp "$NW_T/policy.good" "$NW_T/policy.ini"
@@ -100,7 +100,7 @@ is "$(field CapEff) $(field CapPrm)" "0000000000001000 0000000000001000" "unpriv
 is "$(field CapInh) $(field CapAmb)" "0000000000000000 0000000000000000" "unprivileged start: inheritable and ambient cleared"
 is "$(field CapBnd)" "0000000000001000" "unprivileged start: bounding set as the service manager gave it"
 is "$(field NoNewPrivs)" "1" "unprivileged start: no_new_privs"
-out=$(printf 'dnat tcp 9002 to 192.168.2.9\n' | nw_submit "$NW_U2" late)
+printf 'dnat tcp 9002 to 192.168.2.9\n' | nw_submit "$NW_U2" late >/dev/null
 is "$?" 0 "unprivileged start: intake and apply work"
 nw_nft delete table inet "$NW_TABLE"
 check "unprivileged start: flush recovery works" nw_wait_for 5 bash -c "ip netns exec $NW_NS nft list map inet $NW_TABLE dnat_port | grep -q 'tcp . 9002'"

@@ -47,7 +47,6 @@ fi
 
 . "$(dirname "$0")/lib.sh"
 nw_init
-command -v python3 >/dev/null || skip_all "needs python3"
 command -v jq >/dev/null || skip_all "needs jq"
 command -v setfacl >/dev/null || skip_all "needs the acl tools (getfacl)"
 # $NW_U1 drops thousands of entries below: limits that never stop it (lib.sh's nw_policy)
@@ -83,8 +82,7 @@ chmod 0710 "$SPOOL"
 mkdir -m 0755 "$HOMES" "$HOMES/$NW_U1" "$HOMES/$NW_U2"
 chown "$NW_U1:" "$HOMES/$NW_U1"
 chown "$NW_U2:" "$HOMES/$NW_U2"
-cp "$NW_TOP/tests/integration/nwh.py" "$NW_T/nwh.py"
-chmod 0644 "$NW_T/nwh.py"
+NWH=$(nw_py nwh)
 
 # a daemon left stopped by SIGSTOP (a failure in between) would ignore lib's SIGTERM; the
 # image is detached lazily (the daemon and helpers still hold it until nw_cleanup ends them)
@@ -101,7 +99,7 @@ udir() { echo "$IN/$(id -u "$1")"; }
 h() {
 	local u=$1
 	shift
-	nw_as "$u" python3 "$NW_T/nwh.py" "$(udir "$u")" "$@"
+	nw_as "$u" python3 "$NWH" "$(udir "$u")" "$@"
 }
 
 # h_bg OUTFILE USER CMD ARGS... (< input): the helper as USER in the background (reading the
@@ -111,7 +109,7 @@ h_bg() {
 	local outfile=$1 u=$2
 	shift 2
 	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups --reset-env -- \
-		python3 "$NW_T/nwh.py" "$(udir "$u")" "$@" <&0 >"$outfile" 2>&1 &
+		python3 "$NWH" "$(udir "$u")" "$@" <&0 >"$outfile" 2>&1 &
 	H_PID=$!
 	NW_PIDS+=("$H_PID")
 }
@@ -598,7 +596,7 @@ part_flood() {
 	probe_pid=$!
 	NW_PIDS+=("$probe_pid")
 	out=$(timeout 90 setpriv --reuid="$NW_U1" --regid="$(id -g "$NW_U1")" --init-groups --reset-env -- \
-		python3 "$NW_T/nwh.py" "$D1" flood f 5000 wrjnawu 30)
+		python3 "$NWH" "$D1" flood f 5000 wrjnawu 30)
 	wait "$probe_pid"
 	diag "$(printf '%s\n' "$out" | grep -E '^(dropped|settled|tally)' | tr '\n' ';')"
 	is "$(printf '%s\n' "$out" | grep '^summary')" "summary total=5000 right=5000 pending=0" \
