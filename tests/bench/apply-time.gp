@@ -13,5 +13,6 @@ set grid ytics mytics xtics
 set style data linespoints
 plot data using 1:2 title "natwarden: submit -> verdict, p50" lw 2 pt 7, \
      data using 1:3 title "natwarden: submit -> verdict, p99" lw 1 pt 6 dt 2, \
+     data using 1:6 title "floor: natwarden check (client start and parse), p50" lw 1 pt 4 dt 3, \
      data using 1:5 title "one nft -f process per change, p50" lw 2 pt 5, \
      data using 1:4 title "one libnftables context (the limit), p50" lw 2 pt 9

@@ -8,31 +8,21 @@
 #                                    connections; prints "ok=N fail=N seconds=S rate=R"
 #                                    (successful connections per second). Stops after 20
 #                                    failures in a row.
-import selectors, socket, struct, sys, time
+import os
+import socket
+import struct
+import sys
+import time
+
+# nwtest.py, the tests' shared helpers, is in tests/integration (no byte-code cache left there)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import nwtest  # noqa: E402 (found through the path above)
 
 
 def serve(log, addr, seconds, ports):
-    sel = selectors.DefaultSelector()
-    for port in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((addr, port))
-        s.listen(512)
-        sel.register(s, selectors.EVENT_READ)
-    with open(log, "a") as f:
-        f.write("ready\n")
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        for key, _ in sel.select(timeout=1):
-            try:
-                c, _ = key.fileobj.accept()
-            except OSError:
-                continue
-            try:
-                c.sendall(b"ok\n")
-            except OSError:
-                pass
-            c.close()
+    nwtest.cmd_tcp_serve(["--seconds", str(seconds), "--backlog", "512", "--answer", "ok",
+                          "--quiet", addr, log] + [str(p) for p in ports])
 
 
 def client(dst, port, seconds, limit):

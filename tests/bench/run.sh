@@ -14,15 +14,23 @@
 #                                integration tests.
 #
 # What it measures (each comparison side by side in the same run):
-#   1. submit -> verdict latency (p50/p99) at a small and a large number of active mappings
+#   1. submit -> verdict latency (p50/p99) at a small and a large number of active mappings,
+#      beside its floors in the same loop: `natwarden check` of the same fragment (the client's
+#      start and parse, no daemon) and /bin/true (a process start)
 #   2. a burst of fragments dropped into the spool at once: time until all are live
 #   3. the limit: the same element changes by one `nft -f` process each and in-process through
 #      one libnftables context (tests/bench/nftlimit.c, compiled here with cc + pkg-config)
 #   4. the peer: miniupnpd (Debian's miniupnpd-nftables) adding and removing the same mappings
 #      through upnpc from a LAN namespace, against natwarden submit/withdraw
-#   5. start-up time to READY=1 with the large state saved
+#   5. start-up time to READY=1 with the large state saved, beside `nft -f` of the table the
+#      daemon renders (`natwardend --print-ruleset`) in a namespace of its own
 #   6. daemon VmRSS at both sizes
 #   7. rules in the table and new connections/s through the router at both sizes
+#
+# Every latency is what the user of that command sees: each timing loop is one process
+# (tests/bench/timeloop.c) started once as the submitting user (one setpriv for the whole loop)
+# or once in the LAN namespace (upnpc), and only the command itself (natwarden, upnpc, nft)
+# runs between the two clock readings.
 #
 # Containment: every command that touches the network runs in namespaces made here (lib.sh's
 # nw_netns), all traffic goes to addresses inside them, every loop is bounded in count and
@@ -57,7 +65,7 @@ if [ "$MODE" = full ]; then
 	BURST_N=1000 BURST_ROUNDS=3
 	PEER_N=1000
 	MU_LARGE=1000 # miniupnpd: mappings added through upnpc (its rule count and rate at this size)
-	CONN_SECS=2 CONN_ROUNDS=3
+	CONN_SECS=1 CONN_ROUNDS=15
 	STARTS=3
 	LOOP_BUDGET=600 # seconds any one loop may take
 else
@@ -68,7 +76,7 @@ else
 	BURST_N=50 BURST_ROUNDS=1
 	PEER_N=20
 	MU_LARGE=0
-	CONN_SECS=0.3 CONN_ROUNDS=1
+	CONN_SECS=0.3 CONN_ROUNDS=2
 	STARTS=1
 	LOOP_BUDGET=60
 fi
@@ -160,10 +168,24 @@ BU=$NW_U3 # the benchmark's submitter
 
 # The limit program, compiled into the temporary directory.
 NFTLIMIT=$NW_T/nftlimit
+# shellcheck disable=SC2046 # pkg-config's flags: one word each
 if cc -O2 -std=gnu11 -o "$NFTLIMIT" "$HERE/nftlimit.c" $(pkg-config --cflags --libs libnftables) 2>"$NW_T/cc.log"; then
 	ok "nftlimit (the libnftables limit) compiles"
 else
 	not_ok "nftlimit (the libnftables limit) compiles"
+	sed 's/^/#   /' "$NW_T/cc.log" | head -n 20
+fi
+
+# The timing loop, compiled into the temporary directory (readable and runnable by the
+# submitting user); its output files go to a directory that user may write.
+TIMELOOP=$NW_T/timeloop
+TL=$NW_T/tl
+mkdir -p "$TL"
+chown "$BU" "$TL"
+if cc -O2 -std=gnu11 -o "$TIMELOOP" "$HERE/timeloop.c" 2>"$NW_T/cc.log"; then
+	ok "timeloop (the timing loop) compiles"
+else
+	not_ok "timeloop (the timing loop) compiles"
 	sed 's/^/#   /' "$NW_T/cc.log" | head -n 20
 fi
 
@@ -210,11 +232,19 @@ on_b() {
 # seconds between two EPOCHREALTIME stamps, in milliseconds
 ms_between() { python3 -c 'import sys; print("%.3f" % ((float(sys.argv[2]) - float(sys.argv[1])) * 1000))' "$1" "$2"; }
 
-# start the daemon, and record launch -> READY=1 (ms) under KEY (a key may collect several)
+# start the daemon, and record its start-up under KEY (a key may collect several): from the
+# moment natwardend is executed (stamped by a wrapper that then execs it, so the harness's `ip
+# netns exec` stays outside) to READY=1
+stamped_daemon() { # stamped_daemon DIR: the wrapper, and the file it stamps, in DIR
+	# shellcheck disable=SC2016 # $EPOCHREALTIME and "$@" belong to the wrapper
+	printf '#!/bin/bash\nprintf "%%s\\n" "$EPOCHREALTIME" >>%q\nexec %q "$@"\n' \
+		"$1/exec-stamps" "$NW_DAEMON" >"$1/natwardend-stamped"
+	chmod 0755 "$1/natwardend-stamped"
+}
 timed_start() {
-	local key=$1 t0 ready took
-	t0=$EPOCHREALTIME
+	local key=$1 t0 ready took NW_DAEMON=$NW_T/natwardend-stamped
 	nw_start || return 1
+	t0=$(tail -n 1 "$NW_T/exec-stamps")
 	ready=$(grep 'READY=1' "$NW_T/notify.log" | tail -n 1 | awk -F'\t' '{ print $NF }')
 	took=$(ms_between "$t0" "$ready")
 	res "$key" "$took"
@@ -225,63 +255,80 @@ timed_start() {
 kernel_ports() { nw_nft -j list map inet "$NW_TABLE" dnat_port | jq '[.nftables[] | select(.map) | .map.elem[]?] | length'; }
 kernel_has_port() { nw_nft list map inet "$NW_TABLE" dnat_port | grep -q "tcp \. $1 :"; }
 
-# add_mappings N: N more mappings, as fragments of at most 250 statements ("bulk-NNNN")
+# add_mappings N [TIMES]: N more mappings, as fragments of at most 250 statements
+# ("bulk-SEQ"), submitted one after another by one timing loop as the submitter; appends each
+# submission's "START END OK" to TIMES when given.
 add_mappings() {
-	local n=$1 chunk i f=$NW_T/bulk.frag
+	local n=$1 times=${2:-} chunk i seq0=$BULK_SEQ chunks=0 dir=$NW_T/bulk good
+	mkdir -p "$dir"
 	while [ "$n" -gt 0 ]; do
 		chunk=$((n > 250 ? 250 : n))
-		: >"$f"
 		for ((i = 0; i < chunk; i++)); do
-			echo "dnat tcp $((NEXT_PORT + i)) to 192.168.1.240" >>"$f"
-		done
-		if ! nw_submit "$BU" "$(printf 'bulk-%04d' "$BULK_SEQ")" --timeout 60 <"$f" >/dev/null; then
-			not_ok "bulk fragment $BULK_SEQ accepted"
-			return 1
-		fi
-		BULK_SEQ=$((BULK_SEQ + 1))
+			echo "dnat tcp $((NEXT_PORT + i)) to 192.168.1.240"
+		done >"$dir/$((seq0 + chunks)).frag"
+		chunks=$((chunks + 1))
 		NEXT_PORT=$((NEXT_PORT + chunk))
 		ACTIVE=$((ACTIVE + chunk))
 		n=$((n - chunk))
 	done
+	[ "$chunks" -gt 0 ] || return 0
+	BULK_SEQ=$((seq0 + chunks))
+	nw_as "$BU" "$TIMELOOP" -n "$chunks" -b "$LOOP_BUDGET" "$TL/fill.txt" \
+		"$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" submit --timeout 60 \
+		"bulk-{i+$seq0}" "$dir/{i+$seq0}.frag" >/dev/null 2>>"$NW_T/timeloop.log"
+	good=$(awk '$3 == 1' "$TL/fill.txt" | wc -l)
+	[ -z "$times" ] || cat "$TL/fill.txt" >>"$times"
+	if [ "$good" != "$chunks" ]; then
+		not_ok "bulk fragments $seq0-$((BULK_SEQ - 1)) accepted ($good of $chunks)"
+		return 1
+	fi
 }
 
 # The latency fragment "lat": two versions, so every submission replaces one mapping (one
-# delete and one add in the kernel).
+# delete and one add in the kernel). The loops submit lat-0 on even and lat-1 on odd
+# iterations and run an even number of them, so "lat" is lat-1 (port 40001) between loops.
 printf 'dnat tcp 40000 to 192.168.1.240\n' >"$NW_T/lat-0.frag"
 printf 'dnat tcp 40001 to 192.168.1.240\n' >"$NW_T/lat-1.frag"
 LATF=$NW_T
-lat_init() { nw_submit "$BU" lat <"$LATF/lat-0.frag" >/dev/null && LAT_CUR=40000; }
+lat_init() { nw_submit "$BU" lat <"$LATF/lat-1.frag" >/dev/null && LAT_CUR=40001; }
 
-# lat_one OUT: one timed submission of the next version of "lat"; appends "START END OK" to OUT
-lat_one() {
-	local out=$1 next t0 t1 good=1
-	next=$((LAT_CUR == 40000 ? 1 : 0))
-	t0=$EPOCHREALTIME
-	nw_submit "$BU" lat <"$LATF/lat-$next.frag" >/dev/null 2>&1 || good=0
-	t1=$EPOCHREALTIME
-	echo "$t0 $t1 $good" >>"$out"
-	[ $good = 1 ] && LAT_CUR=$((40000 + next))
-	return $((1 - good))
-}
-
-# latency SIZE COUNT: COUNT rounds of one submission to A, then one to B (at SIZE mappings)
+# latency SIZE COUNT: COUNT iterations of one timing loop, started once as the submitter: a
+# submission of "lat" to A, one to B (at SIZE mappings), and the floors: `natwarden check` of
+# the same fragment (no policy: the client's start, read and parse) and /bin/true. Odd
+# iterations run them in the reverse order. Every
+# few iterations the loop pauses for spot checks (outside every timed part): the forward is
+# in the kernel when the client returned.
 latency() {
-	local size=$1 n=$2 i fails=0 spot=0 deadline=$((SECONDS + LOOP_BUDGET))
-	local out_a=$R/lat-a-$size.txt out_b=$R/lat-$size.txt every=$(($2 / 5 > 0 ? $2 / 5 : 1))
-	: >"$out_a"
-	: >"$out_b"
-	for ((i = 0; i < n; i++)); do
-		((SECONDS < deadline)) || break
-		lat_one "$out_a" || fails=$((fails + 1))
-		on_b lat_one "$out_b" || fails=$((fails + 1))
-		# spot checks, outside the timed part: the forward is in the kernel when the client returned
-		if [ $((i % every)) -eq 0 ]; then
-			kernel_has_port "$LAT_CUR" || spot=$((spot + 1))
-			on_b kernel_has_port "$B_LAT" || spot=$((spot + 1))
+	local size=$1 n=$(($2 / 2 * 2)) word i fails spot=0 done=0 every
+	local client_a=("$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run")
+	local client_b=("$NW_CLIENT" --spool "$B_T/spool" --runtime "$B_T/run")
+	every=$((n / 5 > 0 ? n / 5 : 1))
+	coproc TIMING {
+		nw_as "$BU" "$TIMELOOP" -n "$n" -b "$LOOP_BUDGET" -p "$every" -s \
+			"$TL/lat-a" "${client_a[@]}" submit lat "$LATF/lat-{i%2}.frag" ::: \
+			"$TL/lat-b" "${client_b[@]}" submit lat "$LATF/lat-{i%2}.frag" ::: \
+			"$TL/check" "$NW_CLIENT" --config "$NW_T/no-policy.ini" --runtime "$NW_T/no-runtime" \
+			check --user "$BU" --name lat "$LATF/lat-{i%2}.frag" ::: \
+			"$TL/true" /bin/true 2>>"$NW_T/timeloop.log"
+	}
+	while read -r word i <&"${TIMING[0]}"; do
+		if [ "$word" = "done" ]; then
+			done=$i
+			break
 		fi
+		kernel_has_port $((40000 + i % 2)) || spot=$((spot + 1))
+		on_b kernel_has_port $((40000 + i % 2)) || spot=$((spot + 1))
+		echo go >&"${TIMING[1]}"
 	done
-	is "$(wc -l <"$out_a")/$(wc -l <"$out_b")/$fails/$spot" "$n/$n/0/0" \
-		"latency at $SMALL and $size mappings, interleaved: $n submissions each, all accepted, live in the kernel when the client returned"
+	wait "$TIMING_PID"
+	cp "$TL/lat-a" "$R/lat-a-$size.txt"
+	cp "$TL/lat-b" "$R/lat-$size.txt"
+	cp "$TL/check" "$R/check-$size.txt"
+	cp "$TL/true" "$R/true-$size.txt"
+	fails=$(cat "$TL/lat-a" "$TL/lat-b" "$TL/check" | awk '$3 != 1' | wc -l)
+	is "$done/$(wc -l <"$R/lat-a-$size.txt")/$(wc -l <"$R/lat-$size.txt")/$fails/$spot" "$n/$n/$n/0/0" \
+		"latency at $SMALL and $size mappings, interleaved with its floors: $n submissions each, all accepted, live in the kernel when the client returned"
+	LAT_CUR=40001 B_LAT=40001
 }
 
 # limit SIZE COUNT: the same element changes natwarden sends for a replacement of "lat"
@@ -364,7 +411,7 @@ conn_check() { # conn_check KEY
 # the submitter's own directory, incoming/UID)
 burst() {
 	local key=$1 n=$2 base=$3 how=${4:-} json all acc wd miss
-	json=$(nw_as "$BU" python3 "$HERE/burst.py" "$NW_T/spool/incoming/$(id -u "$BU")" "$n" burst- "$base" 60 $how)
+	json=$(nw_as "$BU" python3 "$HERE/burst.py" "$NW_T/spool/incoming/$(id -u "$BU")" "$n" burst- "$base" 60 ${how:+"$how"})
 	echo "$json" >"$R/$key.json"
 	all=$(jq -r '.all_ms // "null"' <<<"$json")
 	acc=$(jq -r '.accepted' <<<"$json")
@@ -439,20 +486,20 @@ for side in a b; do
 	nw_wait_for 10 grep -qx ready "$NW_T/connsrv-$side.log" || { echo "Bail out! server did not start"; exit 1; }
 done
 
-timed_start startup_0 && on_b timed_start startup_0b || { echo "Bail out! natwardend does not start"; exit 1; }
+stamped_daemon "$NW_T"
+stamped_daemon "$B_T"
+{ timed_start startup_0 && on_b timed_start startup_0b; } || { echo "Bail out! natwardend does not start"; exit 1; }
 ok "two natwardend instances started, each in its router namespace"
 
-add_mappings "$SMALL" && lat_init || not_ok "A: $SMALL mappings and the latency fragment"
-on_b add_mappings "$SMALL" && on_b lat_init || not_ok "B: $SMALL mappings and the latency fragment"
+{ add_mappings "$SMALL" && lat_init; } || not_ok "A: $SMALL mappings and the latency fragment"
+{ on_b add_mappings "$SMALL" && on_b lat_init; } || not_ok "B: $SMALL mappings and the latency fragment"
 diag "== A at $SMALL mappings"
 snapshot "$SMALL"
 
 # B through the sizes; at each, A and B side by side
 for size in $SIZES; do
 	[ "$size" -gt "$SMALL" ] || continue
-	t0=$EPOCHREALTIME
-	on_b add_mappings $((size - B_ACTIVE)) || break
-	res fill_ms "$(ms_between "$t0" "$EPOCHREALTIME")"
+	on_b add_mappings $((size - B_ACTIVE)) "$R/fill.txt" || break
 	diag "== B at $size mappings (A at $SMALL)"
 	on_b snapshot "$size"
 	is "$(on_b nw_rule_count)" "$(nw_rule_count)" "the number of rules is the same at $SMALL and $size mappings"
@@ -461,19 +508,43 @@ for size in $SIZES; do
 	latency "$size" "$n_lat"
 	limit "$size" "$n_lim"
 done
+# What an earlier version of this benchmark timed around every client call besides the client:
+# `id -g USER` and `setpriv --init-groups` (which reads the groups through NSS), measured here
+# as root with the same loop, so old and new figures can be compared.
+"$TIMELOOP" -n "$LAT_N_MID" -b "$LOOP_BUDGET" "$TL/idg" id -g "$BU" ::: "$TL/setpriv" \
+	setpriv --reuid="$BU" --regid="$(id -g "$BU")" --init-groups --reset-env -- /bin/true \
+	>/dev/null 2>>"$NW_T/timeloop.log"
+cp "$TL/idg" "$R/harness-idg.txt"
+cp "$TL/setpriv" "$R/harness-setpriv.txt"
 res fill_mappings $((B_ACTIVE - SMALL))
 res fill_fragments $((B_SEQ - 1))
 # the small size's figures are A's, taken side by side with B at the large size
 for f in lat lim-lib lim-exec; do
 	cp "$R/$f-a-$LARGE.txt" "$R/$f-$SMALL.txt" 2>/dev/null
 done
+for f in check true; do # the same jobs in the same loop: one floor for both sizes
+	cp "$R/$f-$LARGE.txt" "$R/$f-$SMALL.txt" 2>/dev/null
+done
 
+# new connections through both routers: short rounds, many of them, A and B in turn and in
+# alternating order (ABBA...), so a noisy machine hits both alike; the report gives the ratio
+# of the medians and the median of the per-round ratios. The daemons' CPU time over the
+# rounds is kept too (nothing should run in them while only packets flow).
+cpu_ms() { awk '{ printf "%.0f", ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"; }
 : >"$NW_T/conn_$SMALL.rates"
 : >"$NW_T/conn_$LARGE.rates"
+cpu_a0=$(cpu_ms "$NW_DPID") cpu_b0=$(cpu_ms "$B_DPID")
 for ((r = 0; r < CONN_ROUNDS; r++)); do
-	conn_round "conn_$SMALL" "$A_WAN" "$PORT_A"
-	conn_round "conn_$LARGE" "$B_WAN" "$PORT_B"
+	if ((r % 2 == 0)); then
+		conn_round "conn_$SMALL" "$A_WAN" "$PORT_A"
+		conn_round "conn_$LARGE" "$B_WAN" "$PORT_B"
+	else
+		conn_round "conn_$LARGE" "$B_WAN" "$PORT_B"
+		conn_round "conn_$SMALL" "$A_WAN" "$PORT_A"
+	fi
 done
+res "conn_cpu_$SMALL" $(($(cpu_ms "$NW_DPID") - cpu_a0))
+res "conn_cpu_$LARGE" $(($(cpu_ms "$B_DPID") - cpu_b0))
 conn_check "conn_$SMALL"
 conn_check "conn_$LARGE"
 
@@ -486,42 +557,91 @@ for ((r = 0; r < BURST_ROUNDS; r++)); do
 	on_b burst "burstw_$LARGE" "$BURST_N" 30000 withdraw
 done
 
+# burst_floor: the kernel's part of a burst, its floor: the same BURST_N elements added in one
+# transaction (and deleted again) through one libnftables context, against the copies of A's
+# and B's tables the limit left in its namespaces, BURST_ROUNDS times each, interleaved.
+burst_floor() {
+	local side table file i adds="" keys="" good
+	for ((i = 0; i < BURST_N; i++)); do
+		adds="${adds}${adds:+, }tcp . $((30000 + i)) : 192.168.1.240 . $((30000 + i))"
+		keys="${keys}${keys:+, }tcp . $((30000 + i))"
+	done
+	for side in a b; do
+		table=$NW_TABLE
+		[ $side = b ] && table=$B_TABLE
+		file=$NW_T/burst-floor-$side.nft
+		for ((i = 0; i < BURST_ROUNDS; i++)); do
+			printf 'add element inet %s dnat_port { %s }\n--\n' "$table" "$adds"
+			printf 'delete element inet %s dnat_port { %s }\n--\n' "$table" "$keys"
+		done >"$file"
+	done
+	if timeout $LOOP_BUDGET "$NFTLIMIT" --lib "$NW_T" "/run/netns/$LIM_A" "$NW_T/burst-floor-a.nft" \
+		"/run/netns/$LIM_B" "$NW_T/burst-floor-b.nft" >"$NW_T/burst-floor.out" 2>"$NW_T/lim.err"; then
+		good=yes
+	else
+		sed 's/^/#   /' "$NW_T/lim.err" | head -n 5
+	fi
+	# per side, the odd lines are the additions (in milliseconds)
+	res "burst_floor_$SMALL" "$(awk '$1 == 0 && n0++ % 2 == 0 { printf "%.3f ", $2 / 1000 }' "$NW_T/burst-floor.out")"
+	res "burst_floor_$LARGE" "$(awk '$1 == 1 && n1++ % 2 == 0 { printf "%.3f ", $2 / 1000 }' "$NW_T/burst-floor.out")"
+	is "${good:-no}/$(wc -l <"$NW_T/burst-floor.out")" "yes/$((4 * BURST_ROUNDS))" \
+		"burst floor: $BURST_N elements added and deleted in one transaction, $BURST_ROUNDS times at $SMALL and $LARGE"
+}
+burst_floor
+
 # the peer comparison, natwarden's side (on A): PEER_N one-mapping fragments submitted one by
-# one, then withdrawn one by one, by the client as a user runs it
+# one, then withdrawn one by one, by the client as a user runs it (one timing loop each,
+# started once as the submitter: only the client runs inside each timed part)
 peer_nw() {
-	local i t0 t1 deadline=$((SECONDS + LOOP_BUDGET)) okc
+	local i client=("$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run")
 	mkdir -p "$NW_T/peer"
 	for ((i = 0; i < PEER_N; i++)); do
 		echo "dnat tcp $((41000 + i)) to 192.168.1.240" >"$NW_T/peer/$i"
 	done
-	: >"$R/peer-nw-add.txt"
-	for ((i = 0; i < PEER_N; i++)); do
-		((SECONDS < deadline)) || break
-		t0=$EPOCHREALTIME
-		nw_submit "$BU" "peer-$i" <"$NW_T/peer/$i" >/dev/null 2>&1 && okc=1 || okc=0
-		t1=$EPOCHREALTIME
-		echo "$t0 $t1 $okc" >>"$R/peer-nw-add.txt"
-	done
+	nw_as "$BU" "$TIMELOOP" -n "$PEER_N" -b "$LOOP_BUDGET" \
+		"$TL/peer-add" "${client[@]}" submit "peer-{i}" "$NW_T/peer/{i}" >/dev/null 2>>"$NW_T/timeloop.log"
+	cp "$TL/peer-add" "$R/peer-nw-add.txt"
 	is "$(kernel_ports)" "$((ACTIVE + 1 + PEER_N))" "peer, natwarden: $PEER_N mappings added one by one are live"
-	: >"$R/peer-nw-del.txt"
-	for ((i = 0; i < PEER_N; i++)); do
-		((SECONDS < deadline)) || break
-		t0=$EPOCHREALTIME
-		nw_withdraw "$BU" "peer-$i" >/dev/null 2>&1 && okc=1 || okc=0
-		t1=$EPOCHREALTIME
-		echo "$t0 $t1 $okc" >>"$R/peer-nw-del.txt"
-	done
+	nw_as "$BU" "$TIMELOOP" -n "$PEER_N" -b "$LOOP_BUDGET" \
+		"$TL/peer-del" "${client[@]}" withdraw "peer-{i}" >/dev/null 2>>"$NW_T/timeloop.log"
+	cp "$TL/peer-del" "$R/peer-nw-del.txt"
 	is "$(kernel_ports)" "$((ACTIVE + 1))" "peer, natwarden: and all withdrawn again"
 }
 peer_nw
 
-# start-up, A and B in turn
+# start-up, A and B in turn, and the floor: the time the kernel needs to load the same table,
+# `nft -f` of what the daemon renders from its saved state (`natwardend --print-ruleset`, run
+# in the router's namespace while the daemon is stopped) into a namespace of its own; and, as
+# the daemon's restart does it, the same with the old table deleted in the same transaction.
+LOAD_NS=nwload$NW_ID
+nw_netns "$LOAD_NS"
+render_table() { # render_table FILE
+	ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" --print-ruleset >"$1" 2>"$NW_T/print-ruleset.err"
+}
+load_floor() { # load_floor SIZE TABLE FILE: one fresh load, one replace, then delete
+	local size=$1 table=$2 file=$3
+	{ echo "delete table inet $table"; cat "$file"; } >"$file.replace"
+	if ip netns exec "$LOAD_NS" "$TIMELOOP" -n 1 "$TL/load" nft -f "$file" ::: \
+		"$TL/replace" nft -f "$file.replace" ::: "$TL/unload" nft delete table inet "$table" \
+		>/dev/null 2>>"$NW_T/timeloop.log" && [ "$(cut -d' ' -f3 "$TL/load" "$TL/replace" "$TL/unload" | tr -d '\n')" = 111 ]; then
+		res "nftload_$size" "$(awk '{ printf "%.3f", ($2 - $1) * 1000 }' "$TL/load")"
+		res "nftreplace_$size" "$(awk '{ printf "%.3f", ($2 - $1) * 1000 }' "$TL/replace")"
+	else
+		not_ok "nft -f of the rendered table at $size loads in a namespace of its own"
+	fi
+}
 for ((s = 0; s < STARTS; s++)); do
 	nw_stop
+	[ "$s" -gt 0 ] || render_table "$NW_T/rendered.nft" || not_ok "natwardend --print-ruleset at $SMALL"
 	timed_start "startup_$SMALL" || not_ok "restart at $SMALL"
 	on_b nw_stop
+	[ "$s" -gt 0 ] || on_b render_table "$B_T/rendered.nft" || not_ok "natwardend --print-ruleset at $LARGE"
 	on_b timed_start "startup_$LARGE" || { not_ok "restart at $LARGE"; break; }
+	load_floor "$SMALL" "$NW_TABLE" "$NW_T/rendered.nft"
+	load_floor "$LARGE" "$B_TABLE" "$B_T/rendered.nft"
 done
+is "$(grep -o 'tcp \. [0-9]* : ' "$B_T/rendered.nft" | wc -l)" "$((B_ACTIVE + 1))" \
+	"the rendered table at $LARGE holds all $((B_ACTIVE + 1)) mappings"
 is "$(on_b kernel_ports)" "$((B_ACTIVE + 1))" "after the restarts, all $((B_ACTIVE + 1)) mappings are live"
 like "$(grep "^startup_$LARGE " "$R/results.txt")" '[0-9]' "start-up with $LARGE mappings saved was measured"
 res rss_after_start_$LARGE "$(awk '/^VmRSS:/ { print $2 }' "/proc/$B_DPID/status")"
@@ -531,7 +651,7 @@ on_b nw_stop
 
 # ---- the peer: miniupnpd ---------------------------------------------------------------------------
 mu_run() {
-	command -v miniupnpd >/dev/null && command -v upnpc >/dev/null ||
+	{ command -v miniupnpd >/dev/null && command -v upnpc >/dev/null; } ||
 		{ res mu_skipped "miniupnpd or upnpc not installed"; return 0; }
 	# A second home network, the same addresses, its own namespaces: net.sh read again with
 	# another id builds it; then read once more to get the first network's names back.
@@ -554,9 +674,9 @@ mu_run() {
 	# neighbour: no packet is ever sent to or from it. Every connection below goes to
 	# 203.0.113.7, wan0's second address; miniupnpd's DNAT rules match the interface and port,
 	# not the address.
-	ip -n "$MU_NS" addr del "$PUBLIC/24" dev wan0 &&
+	{ ip -n "$MU_NS" addr del "$PUBLIC/24" dev wan0 &&
 		ip -n "$MU_NS" addr add 100.128.0.1/32 dev wan0 &&
-		ip -n "$MU_NS" addr add "$PUBLIC/24" dev wan0 || { not_ok "miniupnpd: WAN addresses"; return 1; }
+		ip -n "$MU_NS" addr add "$PUBLIC/24" dev wan0; } || { not_ok "miniupnpd: WAN addresses"; return 1; }
 	# The layout of miniupnpd's nft_init.sh (table inet filter, its chains jumped to first), plus
 	# what any router has after the jump: established traffic and the LAN going out.
 	ip netns exec "$MU_NS" nft -f - <<-'NFT' || { not_ok "miniupnpd: its nftables structure"; return 1; }
@@ -616,11 +736,25 @@ mu_run() {
 	nw_wait_for 10 grep -qx ready "$NW_T/mu/connsrv.log" || { not_ok "miniupnpd side: server"; return 1; }
 
 	local budget=$LOOP_BUDGET
+	# upnp_loop FIRST COUNT add|del OUT: COUNT sequential upnpc calls from the server's
+	# namespace, one process each, as a UPnP client on the LAN makes them, timed by one loop
+	# started once in that namespace: public TCP port 20000+i to $SERVER:20000+i, for i from
+	# FIRST; a call counts when upnpc reports success
+	upnp_loop() {
+		local count=$2 base=$((20000 + $1))
+		if [ "$3" = add ]; then
+			ip netns exec "$MU_SRV" "$TIMELOOP" -n "$count" -b "$budget" -e "is redirected to internal" \
+				"$4" upnpc -u "$url" -e natwarden-bench -a "$SERVER" "{i+$base}" "{i+$base}" TCP
+		else
+			ip netns exec "$MU_SRV" "$TIMELOOP" -n "$count" -b "$budget" -e "returned : 0" \
+				"$4" upnpc -u "$url" -d "{i+$base}" TCP
+		fi >/dev/null 2>>"$NW_T/timeloop.log"
+	}
 	mu_rules() { ip netns exec "$MU_NS" nft -j list ruleset | jq '[.nftables[] | select(.rule)] | length'; }
 	mu_dnat() { ip netns exec "$MU_NS" nft -j list chain inet filter prerouting_miniupnpd | jq '[.nftables[] | select(.rule)] | length'; }
 	: >"$R/peer-mu-add.txt"
 	# the first SMALL mappings: rules and connection rate at the small size
-	ip netns exec "$MU_SRV" bash "$HERE/upnp-loop.sh" "$url" "$SERVER" 20000 0 "$SMALL" add "$R/peer-mu-add.txt" "$budget"
+	upnp_loop 0 "$SMALL" add "$R/peer-mu-add.txt"
 	res mu_small "$SMALL"
 	res mu_rules_small "$(mu_rules)"
 	is "$(mu_dnat)" "$SMALL" "miniupnpd: $SMALL mappings live (DNAT rules)"
@@ -628,17 +762,16 @@ mu_run() {
 	for ((r = 0; r < CONN_ROUNDS; r++)); do conn_round mu_conn_small "$MU_WAN" $((20000 + SMALL - 1)); done
 	conn_check mu_conn_small
 	# then up to PEER_N: the add total is the sum of both loops (the pause is not counted)
-	local t_pause0 t_pause1
+	local t_pause0
 	t_pause0=$(tail -n 1 "$R/peer-mu-add.txt" | cut -d' ' -f2)
-	t_pause1=$EPOCHREALTIME
-	ip netns exec "$MU_SRV" bash "$HERE/upnp-loop.sh" "$url" "$SERVER" 20000 "$SMALL" $((PEER_N - SMALL)) add "$R/peer-mu-add.txt.2" "$budget"
-	# shift the second loop's stamps back by the pause, so the file's wall time is the add total
-	python3 - "$R/peer-mu-add.txt.2" "$t_pause0" "$t_pause1" >>"$R/peer-mu-add.txt" <<-'PY'
+	upnp_loop "$SMALL" $((PEER_N - SMALL)) add "$R/peer-mu-add.txt.2"
+	# shift the second loop's stamps back, so it starts where the first ended: the file's wall
+	# time is then the add total, as if the calls had run in one loop
+	python3 - "$R/peer-mu-add.txt.2" "$t_pause0" >>"$R/peer-mu-add.txt" <<-'PY'
 	import sys
-	shift = float(sys.argv[3]) - float(sys.argv[2])
-	first = True
-	for line in open(sys.argv[1]):
-	    t0, t1, good = line.split()
+	lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
+	shift = float(lines[0][0]) - float(sys.argv[2]) if lines else 0.0
+	for t0, t1, good in lines:
 	    print("%.6f %.6f %s" % (float(t0) - shift, float(t1) - shift, good))
 	PY
 	res mu_large "$PEER_N"
@@ -664,7 +797,7 @@ mu_run() {
 	for ((r = 0; r < CONN_ROUNDS; r++)); do conn_round mu_conn_large "$MU_WAN" $((20000 + PEER_N - 1)); done
 	conn_check mu_conn_large
 	: >"$R/peer-mu-del.txt"
-	ip netns exec "$MU_SRV" bash "$HERE/upnp-loop.sh" "$url" "$SERVER" 20000 0 "$PEER_N" del "$R/peer-mu-del.txt" "$budget"
+	upnp_loop 0 "$PEER_N" del "$R/peer-mu-del.txt"
 	is "$(mu_dnat)" 0 "miniupnpd: all $PEER_N mappings removed again"
 }
 if [ "$MODE" = full ]; then
@@ -678,15 +811,23 @@ res runtime_s "$(python3 -c 'import sys; print("%.0f" % (float(sys.argv[2]) - fl
 if [ "$MODE" = full ]; then
 	python3 "$HERE/report.py" "$R" markdown "$TOP/BENCHMARKS.md" "$NW_T/apply-time.dat" ||
 		not_ok "report"
-	gnuplot -e "data='$NW_T/apply-time.dat'; out='$HERE/apply-time.png'" "$HERE/apply-time.gp" &&
-		ok "plot written: tests/bench/apply-time.png" || not_ok "plot"
+	if gnuplot -e "data='$NW_T/apply-time.dat'; out='$HERE/apply-time.png'" "$HERE/apply-time.gp"; then
+		ok "plot written: tests/bench/apply-time.png"
+	else
+		not_ok "plot"
+	fi
 	ok "BENCHMARKS.md written"
 else
 	python3 "$HERE/report.py" "$R" markdown "$NW_T/BENCHMARKS.md" "$NW_T/apply-time.dat" | sed 's/^/# /'
 	check "report: BENCHMARKS.md rendered (in the temporary directory)" test -s "$NW_T/BENCHMARKS.md"
 	# every number the smoke run asks for was produced
 	for k in "rules_$SMALL" "rules_$LARGE" "rss_$SMALL" "rss_$LARGE" "startup_$SMALL" "startup_$LARGE" \
-		"burst_${SMALL}_all_ms" "burst_${LARGE}_all_ms"; do
+		"burst_${SMALL}_all_ms" "burst_${LARGE}_all_ms" "burst_floor_$SMALL" "burst_floor_$LARGE" \
+		"nftload_$SMALL" "nftload_$LARGE" "nftreplace_$LARGE" "conn_$SMALL" "conn_$LARGE"; do
 		like "$(grep "^$k " "$R/results.txt" | tail -n 1 | cut -d' ' -f2-)" '[0-9]' "a number for $k"
+	done
+	# every timed series came out, as "START END OK" lines
+	for f in "lat-$SMALL" "lat-$LARGE" "check-$LARGE" "true-$LARGE" peer-nw-add peer-nw-del fill; do
+		like "$(head -n 1 "$R/$f.txt" 2>/dev/null)" '^[0-9]+\.[0-9]{6} [0-9]+\.[0-9]{6} 1$' "timed series $f"
 	done
 fi
