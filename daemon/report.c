@@ -233,7 +233,7 @@ void report(struct daemon *d, const struct txn_op *op, struct submission *sub)
 void report_revoked(struct daemon *d, const struct txn_op *op, const char *context)
 {
 	const struct active_entry *e = op->old;
-	static char reasons[JOINED_MAX];
+	static char reasons[JOURNAL_REASONS_MAX]; /* capped like a submission's journal entry */
 	char uid[16];
 
 	snprintf(uid, sizeof(uid), "%u", (unsigned)e->uid);

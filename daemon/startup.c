@@ -86,7 +86,8 @@ static void restore_report(struct daemon *d, const struct txn_op *op, const char
 	}
 	if (op->outcome != TXN_REVOKED && op->outcome != TXN_REJECTED)
 		return;
-	join_reasons(&op->reasons, name, reasons, sizeof(reasons), NULL);
+	/* --check prints every reason; the journal keeps as many as a submission's entry */
+	join_reasons(&op->reasons, name, reasons, would ? sizeof(reasons) : JOURNAL_REASONS_MAX, NULL);
 	if (would) {
 		fprintf(would, "would revoke %s's fragment '%s': %s\n", user, name, reasons);
 		return;

@@ -5,7 +5,7 @@
 # scaled with the journal's free space) in RateLimitIntervalSec (30 s): one submitter sending
 # no-op withdrawals, each logged at NOTICE, used to push another submitter's "accepted" out of
 # the journal. Now a submitter's submissions past max_submissions_per_minute (120 by default)
-# are refused unjudged and counted in one summary entry per sweep.
+# are refused unjudged and counted in one summary entry per submitter at most every 5 s.
 #
 # A private journald (tests/integration/journald.sh) runs with its default rate limit on a
 # 16 MiB /run/log, so that the scaled burst is known; natwardend runs in a cgroup of its own,

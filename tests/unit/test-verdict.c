@@ -186,7 +186,8 @@ static void test_not_a_verdict(void)
 	struct verdict_text v;
 
 	for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
-		ok(!verdict_is(texts[i], strlen(texts[i])), "not a verdict: '%.20s'", texts[i]);
+		ok(!verdict_is(texts[i], strlen(texts[i])), "not a verdict: '%.*s'",
+		   (int)strcspn(texts[i], "\n"), texts[i]);
 		is_int(parse_exact(texts[i], strlen(texts[i]), &v), -EBADMSG, "and refused");
 	}
 	const char *nov = "natwarden-verdict 1\nfragment a\nuser b\nexpires 5\n";
