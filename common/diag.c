@@ -47,6 +47,15 @@ bool diag_has(const struct diag_list *l, unsigned line, const char *needle)
 	return false;
 }
 
+char *diag_format(const struct diag *d, const char *prefix, char *buf, size_t size)
+{
+	if (d->line)
+		snprintf(buf, size, "%s:%u: %s", prefix, d->line, d->text);
+	else
+		snprintf(buf, size, "%s: %s", prefix, d->text);
+	return buf;
+}
+
 void diag_print(const struct diag_list *l, const char *prefix, FILE *out)
 {
 	for (size_t i = 0; i < l->n; i++) {

@@ -39,5 +39,11 @@ void diag_sort(struct diag_list *l);
 /* Does any finding on `line` contain `needle`? (for tests and callers that merge lists) */
 bool diag_has(const struct diag_list *l, unsigned line, const char *needle);
 
+/*
+ * The finding `d` as "PREFIX:LINE: text", or "PREFIX: text" for line 0, in `buf` (cut to
+ * `size`, NUL-terminated); returns `buf`.
+ */
+char *diag_format(const struct diag *d, const char *prefix, char *buf, size_t size);
+
 /* One finding per line as "PREFIX:LINE: text", or "PREFIX: text" for line 0. */
 void diag_print(const struct diag_list *l, const char *prefix, FILE *out);

@@ -15,6 +15,7 @@
 
 #include "ipv4.h"
 #include "macro.h"
+#include "netlink.h"
 
 #define RCVBUF (4 << 20)   /* 4 MiB of notifications before ENOBUFS */
 #define MSGBUF (32 << 10)  /* a dump fills what recvmsg offers, up to 32 KiB a datagram */
@@ -22,8 +23,7 @@
 #define DUMP_TRIES 5	   /* dumps interrupted by changes (NLM_F_DUMP_INTR) before -EAGAIN */
 
 struct localaddr {
-	struct mnl_socket *nl; /* notifications only */
-	char *buf;
+	struct netlink_listener nl; /* notifications only; its buffer serves the dumps too */
 };
 
 struct link {
@@ -46,55 +46,34 @@ struct dump {
 
 int localaddr_new(struct localaddr **ret)
 {
+	/* rtnetlink lets anyone listen to these groups: no capability needed */
 	static const unsigned groups[] = { RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_LINK };
 	struct localaddr *m = calloc(1, sizeof(*m));
-	int size = RCVBUF, fd, r;
+	int r;
 
 	if (!m)
 		return -ENOMEM;
-	m->buf = malloc(MSGBUF);
-	if (!m->buf) {
-		r = -ENOMEM;
-		goto fail;
+	r = netlink_listener_init(&m->nl, NETLINK_ROUTE, groups, ELEMENTSOF(groups), RCVBUF,
+				  MSGBUF);
+	if (r < 0) {
+		free(m);
+		return r;
 	}
-	m->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!m->nl || mnl_socket_bind(m->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	/* rtnetlink lets anyone listen to these groups: no capability needed */
-	for (size_t i = 0; i < ELEMENTSOF(groups); i++) {
-		unsigned g = groups[i];
-
-		if (mnl_socket_setsockopt(m->nl, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) {
-			r = -errno;
-			goto fail;
-		}
-	}
-	/* RCVBUFFORCE needs CAP_NET_ADMIN; without it, what rmem_max allows */
-	fd = mnl_socket_get_fd(m->nl);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	*ret = m;
 	return 0;
-fail:
-	localaddr_free(m);
-	return r;
 }
 
 void localaddr_free(struct localaddr *m)
 {
 	if (!m)
 		return;
-	if (m->nl)
-		mnl_socket_close(m->nl);
-	free(m->buf);
+	netlink_listener_finish(&m->nl);
 	free(m);
 }
 
 int localaddr_fd(const struct localaddr *m)
 {
-	return mnl_socket_get_fd(m->nl);
+	return netlink_listener_fd(&m->nl);
 }
 
 static bool is_local_type(uint8_t type)
@@ -412,16 +391,16 @@ static int dump_all(struct dump *d)
 
 static int dump_once(struct localaddr *m, struct router_view *ret)
 {
-	struct dump d = { .buf = m->buf };
+	struct dump d = { .buf = m->nl.buf };
 	int r;
 
 	router_view_init(&d.view);
 	router_view_init(&d.subnets);
 	router_view_init(&d.routes);
-	d.nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!d.nl)
-		return -errno;
-	r = mnl_socket_bind(d.nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : dump_all(&d);
+	r = netlink_open(NETLINK_ROUTE, 0, &d.nl);
+	if (r < 0)
+		return r;
+	r = dump_all(&d);
 	if (r >= 0) {
 		*ret = d.view;
 		router_view_init(&d.view);
@@ -480,20 +459,17 @@ int localaddr_drain(struct localaddr *m, bool *ret_changed)
 	bool changed = false;
 
 	for (unsigned i = 0; i < DRAIN_BUDGET; i++) {
-		ssize_t n = mnl_socket_recvfrom(m->nl, m->buf, MSGBUF);
+		ssize_t n = netlink_recv(&m->nl);
 
-		if (n < 0) {
-			if (errno == EAGAIN)
-				break;
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS || errno == ENOSPC) {
-				changed = true; /* overrun or truncated: something was lost */
-				continue;
-			}
-			return -errno;
+		if (n == 0)
+			break;
+		if (n == -ENOBUFS) {
+			changed = true; /* overrun or truncated: something was lost */
+			continue;
 		}
-		if (mnl_cb_run(m->buf, (size_t)n, 0, 0, on_notification, &changed) < 0)
+		if (n < 0)
+			return (int)n;
+		if (mnl_cb_run(m->nl.buf, (size_t)n, 0, 0, on_notification, &changed) < 0)
 			changed = true; /* cannot read it: assume the worst */
 	}
 	*ret_changed = changed;

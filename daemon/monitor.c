@@ -13,15 +13,15 @@
 #include <sys/socket.h>
 
 #include "macro.h"
+#include "netlink.h"
 
-#define RCVBUF (8 << 20) /* 8 MiB */
+#define RCVBUF (8 << 20) /* 8 MiB: a flush storm is many messages */
 #define MSGBUF (256 << 10) /* 256 KiB: one notification can exceed 64 KiB */
 
 struct monitor {
-	struct mnl_socket *nl;
+	struct netlink_listener nl;
 	char table[64];
 	uint32_t own_portid;
-	char *buf;
 	/* the transaction being read: its objects come before its NEWGEN */
 	unsigned objects;
 	bool touched, deleted;
@@ -32,51 +32,40 @@ struct monitor {
 
 int monitor_new(const char *table, struct monitor **ret)
 {
+	/* joining the group needs CAP_NET_ADMIN */
+	static const unsigned groups[] = { NFNLGRP_NFTABLES };
 	struct monitor *m = calloc(1, sizeof(*m));
-	unsigned group = NFNLGRP_NFTABLES;
-	int size = RCVBUF, r;
+	int r;
 
 	if (!m)
 		return -ENOMEM;
 	snprintf(m->table, sizeof(m->table), "%s", table);
-	m->buf = malloc(MSGBUF);
-	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!m->buf || !m->nl)
-		goto fail;
-	if (mnl_socket_bind(m->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
-	/* joining the group needs CAP_NET_ADMIN */
-	if (mnl_socket_setsockopt(m->nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
-		goto fail;
-	/* A flush storm is many messages: make room. RCVBUFFORCE needs CAP_NET_ADMIN. */
-	if (setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	r = netlink_listener_init(&m->nl, NETLINK_NETFILTER, groups, ELEMENTSOF(groups), RCVBUF,
+				  MSGBUF);
+	if (r < 0) {
+		free(m);
+		return r;
+	}
 	*ret = m;
 	return 0;
-fail:
-	r = errno ? -errno : -ENOMEM;
-	monitor_free(m);
-	return r;
 }
 
 void monitor_free(struct monitor *m)
 {
 	if (!m)
 		return;
-	if (m->nl)
-		mnl_socket_close(m->nl);
-	free(m->buf);
+	netlink_listener_finish(&m->nl);
 	free(m);
 }
 
 int monitor_fd(const struct monitor *m)
 {
-	return mnl_socket_get_fd(m->nl);
+	return netlink_listener_fd(&m->nl);
 }
 
 uint32_t monitor_portid(const struct monitor *m)
 {
-	return mnl_socket_get_portid(m->nl);
+	return mnl_socket_get_portid(m->nl.sock);
 }
 
 void monitor_set_own_portid(struct monitor *m, uint32_t portid)
@@ -99,6 +88,13 @@ static const char *table_of(const struct nlmsghdr *nlh)
 		if (mnl_attr_get_type(a) == 1 && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			return mnl_attr_get_str(a);
 	return NULL;
+}
+
+/* Forget the transaction being read: it ended, or some of it was lost. */
+static void reset_transaction(struct monitor *m)
+{
+	m->objects = 0;
+	m->touched = m->deleted = false;
 }
 
 static void end_transaction(struct monitor *m, const struct nlmsghdr *nlh)
@@ -132,8 +128,7 @@ static void end_transaction(struct monitor *m, const struct nlmsghdr *nlh)
 		m->result->pid = pid;
 		snprintf(m->result->comm, sizeof(m->result->comm), "%s", comm);
 	}
-	m->objects = 0;
-	m->touched = m->deleted = false;
+	reset_transaction(m);
 }
 
 static int on_message(const struct nlmsghdr *nlh, void *data)
@@ -153,8 +148,7 @@ static int on_message(const struct nlmsghdr *nlh, void *data)
 	if (m->objects && (ntohs(g->res_id) != m->obj_res_id || nlh->nlmsg_pid != m->obj_portid)) {
 		/* the previous transaction's NEWGEN never came */
 		m->result->lost = true;
-		m->objects = 0;
-		m->touched = m->deleted = false;
+		reset_transaction(m);
 	}
 	if (m->objects++ == 0) {
 		m->obj_portid = nlh->nlmsg_pid;
@@ -174,22 +168,19 @@ int monitor_drain(struct monitor *m, unsigned budget, struct monitor_result *ret
 	*ret = (struct monitor_result){ 0 };
 	m->result = ret;
 	for (unsigned i = 0; i < budget; i++) {
-		ssize_t n = mnl_socket_recvfrom(m->nl, m->buf, MSGBUF);
-		if (n < 0) {
-			if (errno == EAGAIN)
-				return 0;
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS || errno == ENOSPC) {
-				/* overrun or truncation: something was lost; the rest still comes */
-				ret->lost = true;
-				m->objects = 0;
-				m->touched = m->deleted = false;
-				continue;
-			}
-			return -errno;
+		ssize_t n = netlink_recv(&m->nl);
+
+		if (n == 0)
+			return 0;
+		if (n == -ENOBUFS) {
+			/* overrun or truncation: something was lost; the rest still comes */
+			ret->lost = true;
+			reset_transaction(m);
+			continue;
 		}
-		if (mnl_cb_run(m->buf, (size_t)n, 0, 0, on_message, m) < 0 && errno != EINTR)
+		if (n < 0)
+			return (int)n;
+		if (mnl_cb_run(m->nl.buf, (size_t)n, 0, 0, on_message, m) < 0 && errno != EINTR)
 			ret->lost = true;
 	}
 	return 0;

@@ -117,11 +117,8 @@ static void reload_failed(struct daemon *d, const struct diag_list *errs, int r)
 	char first[DIAG_TEXT + 320] = "";
 	static char all_errs[JOINED_MAX];
 
-	if (errs->n && errs->items[0].line)
-		snprintf(first, sizeof(first), "%s:%u: %s", d->config_path, errs->items[0].line,
-			 errs->items[0].text);
-	else if (errs->n)
-		snprintf(first, sizeof(first), "%s: %s", d->config_path, errs->items[0].text);
+	if (errs->n)
+		diag_format(&errs->items[0], d->config_path, first, sizeof(first));
 	for (size_t i = 0; i < errs->n; i++) {
 		if (errs->items[i].line)
 			log_error("%s:%u: %s", d->config_path, errs->items[i].line, errs->items[i].text);

@@ -61,10 +61,8 @@ void join_reasons(const struct diag_list *l, const char *name, char *buf, size_t
 	buf[0] = '\0';
 	for (size_t i = 0; i < l->n; i++) {
 		char line[DIAG_TEXT + STR_QUOTE_MAX + 32];
-		if (l->items[i].line)
-			snprintf(line, sizeof(line), "%s:%u: %s", name, l->items[i].line, l->items[i].text);
-		else
-			snprintf(line, sizeof(line), "%s: %s", name, l->items[i].text);
+
+		diag_format(&l->items[i], name, line, sizeof(line));
 		if (verdict)
 			verdict_write_reason(verdict, line);
 		if (o < size && o + strlen(line) + 2 < size - 32) {

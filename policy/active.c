@@ -221,7 +221,9 @@ static int compare_entries(const void *x, const void *y)
 	return r ? r : strcmp(a->frag->name, b->frag->name);
 }
 
-struct active_entry **active_set_sorted(const struct active_set *a)
+/* The entries in the order of `cmp`, NULL-terminated; NULL when out of memory. */
+static struct active_entry **sorted_by(const struct active_set *a,
+				       int (*cmp)(const void *, const void *))
 {
 	/* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
 	struct active_entry **v = calloc(a->n + 1, sizeof(*v));
@@ -230,9 +232,14 @@ struct active_entry **active_set_sorted(const struct active_set *a)
 		return NULL;
 	if (a->n)
 		memcpy(v, a->entries, a->n * sizeof(*v));
-	qsort(v, a->n, sizeof(*v), compare_entries);
+	qsort(v, a->n, sizeof(*v), cmp);
 	/* NOLINTEND(bugprone-sizeof-expression) */
 	return v;
+}
+
+struct active_entry **active_set_sorted(const struct active_set *a)
+{
+	return sorted_by(a, compare_entries);
 }
 
 /* Oldest acceptance first; ties (one batch) by uid, then name: the order start-up uses too. */
@@ -250,16 +257,7 @@ static int compare_acceptance(const void *x, const void *y)
 
 struct active_entry **active_set_by_acceptance(const struct active_set *a)
 {
-	/* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
-	struct active_entry **v = calloc(a->n + 1, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	if (a->n)
-		memcpy(v, a->entries, a->n * sizeof(*v));
-	qsort(v, a->n, sizeof(*v), compare_acceptance);
-	/* NOLINTEND(bugprone-sizeof-expression) */
-	return v;
+	return sorted_by(a, compare_acceptance);
 }
 
 size_t active_set_user_fragments(const struct active_set *a, const char *user)

@@ -50,51 +50,46 @@ struct ctx {
 
 #define Q(s) str_quote((char[STR_QUOTE_MAX]){ 0 }, STR_QUOTE_MAX, (s), strlen(s))
 
+/* Whether the bytes of `s` from `from` to `len` are all ASCII letters, digits or in `extra`. */
+static bool chars_valid(const char *s, size_t from, size_t len, const char *extra)
+{
+	for (size_t i = from; i < len; i++)
+		if (!char_is_alpha(s[i]) && !char_is_digit(s[i]) && !strchr(extra, s[i]))
+			return false;
+	return true;
+}
+
 static bool name_valid(const char *s, size_t max)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len > max || !(char_is_alpha(s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!char_is_alpha(s[i]) && !char_is_digit(s[i]) && !strchr("_.-", s[i]))
-			return false;
-	return true;
+	return len > 0 && len <= max && (char_is_alpha(s[0]) || s[0] == '_') &&
+	       chars_valid(s, 1, len, "_.-");
 }
 
 static bool table_name_valid(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len > NAME_MAX_TABLE || !char_is_alpha(s[0]))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!char_is_alpha(s[i]) && !char_is_digit(s[i]) && s[i] != '_')
-			return false;
-	return true;
+	return len > 0 && len <= NAME_MAX_TABLE && char_is_alpha(s[0]) &&
+	       chars_valid(s, 1, len, "_");
 }
 
 static bool ifname_valid(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len > IFNAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!char_is_alpha(s[i]) && !char_is_digit(s[i]) && !strchr("_.-", s[i]))
-			return false;
-	return true;
+	return len > 0 && len <= IFNAME_MAX && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
+	       chars_valid(s, 0, len, "_.-");
 }
 
 static bool path_valid(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (len < 2 || len > 255 || s[0] != '/' || s[len - 1] == '/')
+	if (len < 2 || len > 255 || s[0] != '/' || s[len - 1] == '/' ||
+	    !chars_valid(s, 0, len, "_.-/"))
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!char_is_alpha(s[i]) && !char_is_digit(s[i]) && !strchr("_.-/", s[i]))
-			return false;
 	return !strstr(s, "//") && !strstr(s, "/./") && !strstr(s, "/../") &&
 	       strcmp(s + len - 2, "/.") != 0 && strcmp(s + len - 3, "/..") != 0;
 }

@@ -97,14 +97,9 @@ note "from the internet it does not (the router forwards nothing yet):"
 show ip netns exec "$WAN_NS" curl -sS --max-time 3 "http://$PUBLIC/"
 
 say "The router: the administrator's policy"
-cat >"$NW_T/policy.ini" <<EOF
-[daemon]
-user = $NW_DUSER
-group = $NW_GROUP
-table = $NW_TABLE
-spool = $NW_T/spool
-state = $NW_T/state
-runtime = $NW_T/run
+{
+	nw_policy_daemon
+	cat <<EOF
 
 [wan]
 interface = wan0
@@ -122,6 +117,7 @@ destinations = 192.168.1.240/28
 masquerade = yes
 max_fragments = 8
 EOF
+} >"$NW_T/policy.ini"
 chmod 0644 "$NW_T/policy.ini"
 sed -n '/^\[wan\]/,$p' "$NW_T/policy.ini" | indent
 show -as "natwardend --config policy.ini --check" "$NW_DAEMON" --config "$NW_T/policy.ini" --check

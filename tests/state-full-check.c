@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "unit/fixtures.h"
 #include "unit/tap.h"
 
 #define UID 1001
@@ -20,18 +21,10 @@
 static struct active_entry *entry(int i)
 {
 	char name[32], text[64];
-	struct fragment *f = NULL;
-	struct diag_list errs;
-	struct active_entry *e;
 
 	snprintf(name, sizeof(name), "f%d", i);
 	snprintf(text, sizeof(text), "dnat tcp %d to 10.0.0.1\n", i);
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0 ||
-	    !(e = active_entry_new("alice", UID, f)))
-		abort();
-	e->accepted = i;
-	return e;
+	return fixture_entry("alice", UID, name, text, i);
 }
 
 /* Save fragments [from, to) in one batch, and keep them in `set`. */
@@ -76,18 +69,7 @@ static int drop(struct state *s, struct active_set *set, int from, int to)
 /* "N records, M notes, first fA, last fB" of a load. */
 static const char *loaded(int dir)
 {
-	struct state_record *recs = NULL;
-	struct diag_list errs;
-	size_t n = 0;
-	static char buf[256];
-
-	diag_init(&errs);
-	if (state_load(dir, &recs, &n, &errs) < 0)
-		return "error";
-	snprintf(buf, sizeof(buf), "%zu records, %zu notes, first %s, last %s", n, errs.n,
-		 n ? recs[0].frag->name : "-", n ? recs[n - 1].frag->name : "-");
-	state_records_free(recs, n);
-	return buf;
+	return fixture_state_counts(dir, true);
 }
 
 static off_t size_of(int dir, const char *name)

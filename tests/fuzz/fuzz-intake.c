@@ -501,12 +501,8 @@ static void check_verdict(const char *user, const char *word, bool renewed, int6
 	}
 	for (size_t i = 0; reasons && i < reasons->n; i++) {
 		char line[DIAG_TEXT + 96];
-		if (reasons->items[i].line)
-			snprintf(line, sizeof(line), "%s:%u: %s", NAME, reasons->items[i].line,
-				 reasons->items[i].text);
-		else
-			snprintf(line, sizeof(line), "%s: %s", NAME, reasons->items[i].text);
-		verdict_write_reason(out, line);
+
+		verdict_write_reason(out, diag_format(&reasons->items[i], NAME, line, sizeof(line)));
 	}
 	if (reasons && reasons->dropped) {
 		char more[96];
@@ -556,11 +552,8 @@ static void check_verdict(const char *user, const char *word, bool renewed, int6
 	CHECK(v.n_reasons == (reasons ? reasons->n + (reasons->dropped ? 1 : 0) : 0));
 	for (size_t i = 0; reasons && i < reasons->n; i++) {
 		char want[DIAG_TEXT + 96];
-		if (reasons->items[i].line)
-			snprintf(want, sizeof(want), "%s:%u: %s", NAME, reasons->items[i].line,
-				 reasons->items[i].text);
-		else
-			snprintf(want, sizeof(want), "%s: %s", NAME, reasons->items[i].text);
+
+		diag_format(&reasons->items[i], NAME, want, sizeof(want));
 		CHECK(strcmp(v.reasons[i], want) == 0);
 	}
 	verdict_text_free(&v);

@@ -51,6 +51,22 @@ table inet filter {
 NFT
 
 table_is_back() { [ "$(nw_kernel 2>/dev/null)" = "$want" ]; }
+wan_answers() { wan 80 >/dev/null; }
+
+# first_ms T0 PAUSE COMMAND...: the time (nw_ms) at which COMMAND first succeeds, tried every
+# PAUSE seconds until 10 s after T0; nothing (and 1) when it never does.
+first_ms() {
+	local t0=$1 pause=$2
+	shift 2
+	while :; do
+		if "$@"; then
+			nw_ms
+			return 0
+		fi
+		[ $(($(nw_ms) - t0)) -lt 10000 ] || return 1
+		sleep "$pause"
+	done
+}
 
 # disrupt DESCRIPTION COMMAND...: run it, then time until the table and traffic are back.
 disrupt() {
@@ -58,12 +74,7 @@ disrupt() {
 	shift
 	t0=$(nw_ms)
 	ip netns exec "$NW_NS" "$@" || { not_ok "$desc: the disruption itself ran"; return; }
-	t_table=
-	for _ in $(seq 1000); do
-		if table_is_back; then t_table=$(nw_ms); break; fi
-		[ $(($(nw_ms) - t0)) -lt 10000 ] || break
-		sleep 0.01
-	done
+	t_table=$(first_ms "$t0" 0.01 table_is_back)
 	if [ -n "$t_table" ]; then
 		ok "$desc: the table is back with exactly its content"
 	else
@@ -71,12 +82,7 @@ disrupt() {
 		diag "kernel now: $(nw_kernel 2>&1 | tr '\n' ' ')"
 		return
 	fi
-	t_conn=
-	for _ in $(seq 200); do
-		if wan 80 >/dev/null; then t_conn=$(nw_ms); break; fi
-		[ $(($(nw_ms) - t0)) -lt 10000 ] || break
-		sleep 0.02
-	done
+	t_conn=$(first_ms "$t0" 0.02 wan_answers)
 	if [ -n "$t_conn" ]; then
 		ok "$desc: a new connection succeeds afterwards ($((t_conn - t0)) ms; bound 10 s)"
 	else

@@ -35,10 +35,7 @@ nw_init
 # shellcheck disable=SC2317 # the EXIT trap
 jf_exit() {
 	local rc=$?
-	if [ "$NW_TAP_FAILED" -gt 0 ] && [ -S "$JSOCK" ]; then
-		echo "# natwardend's and journald's last journal entries:"
-		journalctl --no-pager -q -t natwardend -t systemd-journald 2>&1 | tail -n 15 | sed 's/^/#   /'
-	fi
+	jr_show_on_failure 15 natwardend systemd-journald
 	nw_stop # before its cgroup can go
 	jr_unit_cleanup
 	nw_cleanup || { [ "$rc" -ne 0 ] || rc=1; }

@@ -27,10 +27,7 @@ nw_init
 # shellcheck disable=SC2317 # run by the EXIT trap
 jr_exit() {
 	local rc=$?
-	if [ "$NW_TAP_FAILED" -gt 0 ] && [ -S "$JSOCK" ]; then
-		echo "# natwardend's journal entries (last 40):"
-		journalctl --no-pager -q -t natwardend 2>&1 | tail -n 40 | sed 's/^/#   /'
-	fi
+	jr_show_on_failure 40 natwardend
 	nw_cleanup || { [ "$rc" -ne 0 ] || rc=1; }
 	exit "$rc"
 }
@@ -121,11 +118,7 @@ jr_start_streamed() {
 		"$NW_DAEMON" --config "$NW_T/policy.ini" &
 	NW_DPID=$!
 	NW_PIDS+=("$NW_DPID")
-	for _ in $(seq 200); do
-		[ "$(grep -c 'READY=1' "$NW_T/notify.log")" -gt "$before" ] && return 0
-		kill -0 "$NW_DPID" 2>/dev/null || break
-		sleep 0.05
-	done
+	nw_wait_alive "$NW_DPID" 200 0.05 nw_readied "$before" && return 0
 	echo "# natwardend (stderr to the journal) did not become ready"
 	return 1
 }

@@ -117,14 +117,28 @@ jr_start_journald() {
 		setpriv --bounding-set=-audit_control,-audit_read -- "$JR_JOURNALD" \
 		>"$NW_T/journald.log" 2>&1 &
 	JR_JPID=$!
-	for _ in $(seq 500); do
-		[ -S "$JSOCK" ] && journalctl --sync 2>/dev/null && return 0
-		kill -0 "$JR_JPID" 2>/dev/null || break
-		sleep 0.01
-	done
+	nw_wait_alive "$JR_JPID" 500 0.01 jr_listening && return 0
 	echo "# journald did not come up; its log:"
 	sed 's/^/#   /' "$NW_T/journald.log" | tail -n 20
 	return 1
+}
+
+# journald takes entries: its socket is there and it answers a sync.
+jr_listening() {
+	[ -S "$JSOCK" ] && journalctl --sync 2>/dev/null
+}
+
+# jr_show_on_failure N IDENTIFIER...: when a test point has failed, the last N journal entries
+# of these syslog identifiers, as TAP comments.
+jr_show_on_failure() {
+	local n=$1 id ids=()
+	shift
+	[ "$NW_TAP_FAILED" -gt 0 ] && [ -S "$JSOCK" ] || return 0
+	for id in "$@"; do
+		ids+=(-t "$id")
+	done
+	echo "# the last $n journal entries of $*:"
+	journalctl --no-pager -q "${ids[@]}" 2>&1 | tail -n "$n" | sed 's/^/#   /'
 }
 
 # The catalog, compiled like `journalctl --update-catalog` does, but into a private root that

@@ -193,14 +193,9 @@ nw_setup() {
 # NW_U1_MAX_SPOOL_ENTRIES, NW_U1_MAX_SPOOL_BYTES and NW_U1_MAX_SUBMISSIONS (per minute) set
 # $NW_U1's spool limits (unset: the daemon's defaults).
 nw_policy() {
-	cat >"$NW_T/policy.ini" <<-INI
-	[daemon]
-	user = $NW_DUSER
-	group = $NW_GROUP
-	table = $NW_TABLE
-	spool = $NW_T/spool
-	state = $NW_T/state
-	runtime = $NW_T/run
+	{
+		nw_policy_daemon
+		cat <<-INI
 
 	[wan]
 	interface = ${NW_WAN_IF:-wan0}
@@ -229,7 +224,22 @@ nw_policy() {
 	max_rules = ${NW_MAX_RULES:-64}
 	${1:-}
 	INI
+	} >"$NW_T/policy.ini"
 	chmod 0644 "$NW_T/policy.ini"
+}
+
+# nw_policy_daemon: the [daemon] section of a test policy: the test's daemon user, group and
+# table; its spool, state and runtime directories below $NW_T.
+nw_policy_daemon() {
+	cat <<-INI
+	[daemon]
+	user = $NW_DUSER
+	group = $NW_GROUP
+	table = $NW_TABLE
+	spool = $NW_T/spool
+	state = $NW_T/state
+	runtime = $NW_T/run
+	INI
 }
 
 # ---- the Python side -------------------------------------------------------------------
@@ -279,6 +289,25 @@ nw_notify_listen() {
 	exit 1
 }
 
+# nw_wait_alive PID TRIES PAUSE CMD...: run CMD every PAUSE seconds, at most TRIES times,
+# until it succeeds (0); 1 when it never does, at once when PID has exited.
+nw_wait_alive() {
+	local pid=$1 tries=$2 pause=$3
+	shift 3
+	for _ in $(seq "$tries"); do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep "$pause"
+	done
+	return 1
+}
+
+# nw_readied BEFORE: natwardend has sent READY=1 more than BEFORE times (a count of them in
+# $NW_T/notify.log taken before it was started).
+nw_readied() {
+	[ "$(grep -c 'READY=1' "$NW_T/notify.log")" -gt "$1" ]
+}
+
 # nw_start [EXTRA ARGS]: start natwardend in $NW_NS and wait (max 10 s) for READY=1.
 nw_start() {
 	[ -S "${NW_NOTIFY:-/nonexistent}" ] || nw_notify_listen
@@ -297,13 +326,7 @@ nw_start() {
 		--config "$NW_T/policy.ini" "$@" >>"$NW_T/daemon.log" 2>&1 &
 	NW_DPID=$!
 	NW_PIDS+=("$NW_DPID")
-	for _ in $(seq $((200 * NW_SLOW))); do
-		if [ "$(grep -c 'READY=1' "$NW_T/notify.log")" -gt "$before" ]; then
-			return 0
-		fi
-		kill -0 "$NW_DPID" 2>/dev/null || break
-		sleep 0.05
-	done
+	nw_wait_alive "$NW_DPID" $((200 * NW_SLOW)) 0.05 nw_readied "$before" && return 0
 	echo "# natwardend did not become ready; its log:"
 	sed 's/^/#   /' "$NW_T/daemon.log" | tail -n 30
 	return 1

@@ -263,6 +263,20 @@ def gen_mixed(rng, tag, u1, u2, n, names, unique_prefix=None, rnd=""):
     return plan
 
 
+def plan_item(i, user, name, kind, stmts, body, **more):
+    """One submission of a plan: its order, submitter, fragment name, kind ("valid", "withdraw",
+    "port", "lease", "renew"), the statements it should put into the kernel and the text to
+    submit (empty: withdraw the fragment); `more` adds what its kind needs (port, proto, lease)."""
+    return {"i": i, "user": user, "name": name, "kind": kind, **more, "stmts": stmts, "body": body}
+
+
+def valid_or_withdrawal(rng, share, i, user, name, stmt, body):
+    """A withdrawal of `name` with the probability `share`, else `body`, which yields `stmt`."""
+    if rng.random() < share:
+        return plan_item(i, user, name, "withdraw", [], "")
+    return plan_item(i, user, name, "valid", [stmt], body)
+
+
 def write_plan(path, plan):
     with open(path, "w") as f:
         for item in plan:
@@ -621,19 +635,14 @@ def cmd_plan_reload(seed, u1, u2, n1, n2, out1, out2):
     for i in range(int(n1)):
         port = rng.randint(8500, 8620)
         name = "p%d" % port
-        stmts = ["dnat tcp %d to 192.168.1.%d" % (port, 241 + i % 10)]
-        p1.append({"i": i, "user": u1, "name": name, "kind": "port", "port": port, "stmts": stmts,
-                   "body": "# reload #%d\n%s\n" % (i, stmts[0])})
+        stmt = "dnat tcp %d to 192.168.1.%d" % (port, 241 + i % 10)
+        p1.append(plan_item(i, u1, name, "port", [stmt], "# reload #%d\n%s\n" % (i, stmt),
+                            port=port))
     for i in range(int(n2)):
         port = rng.randint(9200, 9399)
-        name = "q%d" % port
-        if rng.random() < 0.15:
-            p2.append({"i": i, "user": u2, "name": name, "kind": "withdraw", "stmts": [],
-                       "body": ""})
-        else:
-            stmts = ["dnat tcp %d to 192.168.2.%d" % (port, 1 + i % 250)]
-            p2.append({"i": i, "user": u2, "name": name, "kind": "valid", "stmts": stmts,
-                       "body": "# reload #%d\n%s\n" % (i, stmts[0])})
+        stmt = "dnat tcp %d to 192.168.2.%d" % (port, 1 + i % 250)
+        p2.append(valid_or_withdrawal(rng, 0.15, i, u2, "q%d" % port, stmt,
+                                      "# reload #%d\n%s\n" % (i, stmt)))
     write_plan(out1, p1)
     write_plan(out2, p2)
 
@@ -727,10 +736,10 @@ def cmd_plan_lease(user, n, renew, out):
     for i in range(n):
         lease = 2 + i % 3
         proto, port = keys[i]
-        stmts = ["dnat %s %d to 192.168.1.%d" % (proto, port, 241 + i % 10)]
-        plan.append({"i": i, "user": user, "name": "l%04d" % i, "kind": "lease", "port": port,
-                     "proto": proto, "lease": lease, "stmts": stmts,
-                     "body": "%s\nlease %d\n" % (stmts[0], lease)})
+        stmt = "dnat %s %d to 192.168.1.%d" % (proto, port, 241 + i % 10)
+        plan.append(plan_item(i, user, "l%04d" % i, "lease", [stmt],
+                              "%s\nlease %d\n" % (stmt, lease), port=port, proto=proto,
+                              lease=lease))
     for j in range(renew):
         item = dict(plan[3 * j + 2])  # a 4 s lease, renewed after about a second
         item["i"] = n + j
@@ -747,9 +756,8 @@ def cmd_plan_flush_leases(user, n, out):
     """Fragments with a one-second lease, to end while the ruleset is being flushed."""
     plan = []
     for i in range(int(n)):
-        stmts = ["dnat udp %d to 192.168.1.%d" % (8950 + i, 241 + i % 10)]
-        plan.append({"i": i, "user": user, "name": "lf%02d" % i, "kind": "lease", "stmts": stmts,
-                     "body": "%s\nlease 1\n" % stmts[0]})
+        stmt = "dnat udp %d to 192.168.1.%d" % (8950 + i, 241 + i % 10)
+        plan.append(plan_item(i, user, "lf%02d" % i, "lease", [stmt], stmt + "\nlease 1\n"))
     write_plan(out, plan)
 
 
@@ -775,14 +783,8 @@ def cmd_plan_traffic(seed, user, n, out):
     plan = []
     for i in range(int(n)):
         port = rng.randint(9400, 9999)
-        name = "t%d" % port
-        if rng.random() < 0.3:
-            plan.append({"i": i, "user": user, "name": name, "kind": "withdraw", "stmts": [],
-                         "body": ""})
-        else:
-            stmts = ["dnat tcp %d to 192.168.2.%d" % (port, 1 + i % 250)]
-            plan.append({"i": i, "user": user, "name": name, "kind": "valid", "stmts": stmts,
-                         "body": stmts[0] + "\n"})
+        stmt = "dnat tcp %d to 192.168.2.%d" % (port, 1 + i % 250)
+        plan.append(valid_or_withdrawal(rng, 0.3, i, user, "t%d" % port, stmt, stmt + "\n"))
     write_plan(out, plan)
 
 

@@ -126,23 +126,23 @@ wait_line() { nw_wait_for "$1" grep -Eq -- "$3" "$2"; }
 
 # logged LINE DESCRIPTION: the daemon logged exactly this line (waits up to 10 s)
 logged() {
-	if nw_wait_for 10 grep -Fxq -- "$1" "$LOG"; then
-		ok "$2"
-	else
-		not_ok "$2"
-		echo "#   want log line: $1"
-		grep -F -- "$(printf '%s' "$1" | cut -c1-40)" "$LOG" | tail -n 3 | sed 's/^/#   got: /'
-	fi
+	log_has -F "$1" "$2" "want log line" 40
 }
 
 # logged_re PATTERN DESCRIPTION: a log line matches (grep -E, whole line; waits up to 10 s)
 logged_re() {
-	if nw_wait_for 10 grep -Exq -- "$1" "$LOG"; then
-		ok "$2"
+	log_has -E "$1" "$2" "want a log line matching" 30
+}
+
+# log_has -F|-E WANT DESCRIPTION WHAT N: a whole log line is WANT (grep -F or -E); otherwise
+# "WHAT: WANT" and the last lines that begin with the first N characters of WANT, as comments
+log_has() {
+	if nw_wait_for 10 grep "$1"xq -- "$2" "$LOG"; then
+		ok "$3"
 	else
-		not_ok "$2"
-		echo "#   want a log line matching: $1"
-		grep -F -- "$(printf '%s' "$1" | cut -c1-30)" "$LOG" | tail -n 3 | sed 's/^/#   got: /'
+		not_ok "$3"
+		echo "#   $4: $2"
+		grep -F -- "$(printf '%s' "$2" | cut -c1-"$5")" "$LOG" | tail -n 3 | sed 's/^/#   got: /'
 	fi
 }
 
@@ -666,11 +666,7 @@ part_restart() {
 	NW_DPID=$!
 	NW_PIDS+=("$NW_DPID")
 	ready=1
-	for _ in $(seq 100); do
-		[ "$(grep -c 'READY=1' "$NW_T/notify.log")" -gt "$before_ready" ] && { ready=0; break; }
-		kill -0 "$NW_DPID" 2>/dev/null || break
-		sleep 0.05
-	done
+	nw_wait_alive "$NW_DPID" 100 0.05 nw_readied "$before_ready" && ready=0
 	point $ready "with 1025 such directories left behind, the daemon restarts ($(($(nw_ms) - t0)) ms; bound 5 s)"
 	if [ "$ready" != 0 ]; then
 		diag "not ready after 5 s; killing it (SIGTERM is blocked before the event loop)"

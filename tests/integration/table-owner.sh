@@ -249,20 +249,21 @@ check "the daemon is still running" nw_alive
 
 nw_stop
 remove() { ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" --remove 2>&1; }
+# remove_refused WITH WHAT: --remove (table = $THIRD) is refused, leaves the table, here WHAT
+# (described as WITH), unchanged; then the table is deleted
+remove_refused() {
+	local before out
+	before=$(listing "$THIRD")
+	out=$(remove)
+	is "exit $?: $out" "exit 1: table inet $THIRD is not natwarden's (it lacks natwarden's mark): not removed" \
+		"--remove with $1: refused"
+	is "$(listing "$THIRD")" "$before" "the $2 table is unchanged"
+	nw_nft delete table inet "$THIRD"
+}
 set_table "$THIRD"
-before=$(listing "$THIRD")
-out=$(remove)
-is "exit $?: $out" "exit 1: table inet $THIRD is not natwarden's (it lacks natwarden's mark): not removed" \
-	"--remove with a foreign table of that name: refused"
-is "$(listing "$THIRD")" "$before" "the foreign table is unchanged"
-nw_nft delete table inet "$THIRD"
+remove_refused "a foreign table of that name" foreign
 foreign "$THIRD" "natwarden: managed by" | nw_nft -f -
-before=$(listing "$THIRD")
-out=$(remove)
-is "exit $?: $out" "exit 1: table inet $THIRD is not natwarden's (it lacks natwarden's mark): not removed" \
-	"--remove with a lookalike comment: refused"
-is "$(listing "$THIRD")" "$before" "the lookalike table is unchanged"
-nw_nft delete table inet "$THIRD"
+remove_refused "a lookalike comment" lookalike
 
 set_table "$FOURTH"
 out=$(remove)

@@ -5,24 +5,8 @@
 #include <string.h>
 
 #include "active.h"
+#include "fixtures.h"
 #include "tap.h"
-
-static struct active_entry *entry(const char *user, uint32_t uid, const char *name,
-				  const char *text, int64_t accepted)
-{
-	struct fragment *f = NULL;
-	struct diag_list errs;
-	struct active_entry *e;
-
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0)
-		abort();
-	e = active_entry_new(user, uid, f);
-	if (!e)
-		abort();
-	e->accepted = accepted;
-	return e;
-}
 
 static void test_empty(void)
 {
@@ -51,11 +35,12 @@ static void test_empty(void)
 static void test_insert_find_claim(void)
 {
 	struct active_set *a = active_set_new();
-	struct active_entry *web = entry(
+	struct active_entry *web = fixture_entry(
 	    "alice", 1000, "web", "dnat tcp 80 to 10.0.0.1\ndnat tcp 8000-8010 to 10.0.0.2\n", 3);
-	struct active_entry *game = entry(
+	struct active_entry *game = fixture_entry(
 	    "alice", 1000, "game", "dnat udp 27015-27030 to 10.0.0.3\nmasquerade 10.0.0.0/24\n", 1);
-	struct active_entry *ssh = entry("bob", 1001, "ssh", "dnat tcp 2222 to 10.0.1.1:22\n", 2);
+	struct active_entry *ssh =
+	    fixture_entry("bob", 1001, "ssh", "dnat tcp 2222 to 10.0.1.1:22\n", 2);
 
 	is_int(active_set_insert(a, web), 0, "insert alice/web");
 	is_int(active_set_insert(a, game), 0, "insert alice/game");
@@ -90,11 +75,14 @@ static void test_insert_find_claim(void)
 	is_int(active_set_rules(a), 5, "five rules in all");
 
 	/* conflicts: nothing changes */
-	struct active_entry *again = entry("alice", 1000, "web", "dnat tcp 9 to 10.0.0.9\n", 4);
-	struct active_entry *port = entry("carol", 1002, "x", "dnat tcp 80 to 10.0.2.1\n", 4);
+	struct active_entry *again =
+	    fixture_entry("alice", 1000, "web", "dnat tcp 9 to 10.0.0.9\n", 4);
+	struct active_entry *port =
+	    fixture_entry("carol", 1002, "x", "dnat tcp 80 to 10.0.2.1\n", 4);
 	struct active_entry *overlap =
-	    entry("carol", 1002, "y", "dnat tcp 7990-8000 to 10.0.2.1\n", 4);
-	struct active_entry *own = entry("alice", 1000, "web2", "dnat udp 27030 to 10.0.2.1\n", 4);
+	    fixture_entry("carol", 1002, "y", "dnat tcp 7990-8000 to 10.0.2.1\n", 4);
+	struct active_entry *own =
+	    fixture_entry("alice", 1000, "web2", "dnat udp 27030 to 10.0.2.1\n", 4);
 	is_int(active_set_insert(a, again), -EEXIST, "the same (user, name) again: -EEXIST");
 	is_int(active_set_insert(a, port), -EEXIST, "a port someone claims: -EEXIST");
 	is_int(active_set_insert(a, overlap), -EEXIST, "a range that overlaps a claim: -EEXIST");
@@ -109,13 +97,16 @@ static void test_insert_find_claim(void)
 	ok(active_set_find(a, "alice", "web") == web, "nor what is found");
 
 	/* a dnat of a protocol that cannot be claimed is refused too */
-	struct active_entry *icmp = entry("carol", 1002, "z", "dnat tcp 5 to 10.0.2.1\n", 4);
+	struct active_entry *icmp =
+	    fixture_entry("carol", 1002, "z", "dnat tcp 5 to 10.0.2.1\n", 4);
 	icmp->frag->stmts[0].proto = 1;
 	is_int(active_set_insert(a, icmp), -EEXIST, "a dnat of another protocol: -EEXIST");
 
 	/* what does not conflict */
-	struct active_entry *udp80 = entry("carol", 1002, "x", "dnat udp 80 to 10.0.2.1\n", 5);
-	struct active_entry *masq = entry("carol", 1002, "m", "masquerade 10.0.0.0/24\n", 5);
+	struct active_entry *udp80 =
+	    fixture_entry("carol", 1002, "x", "dnat udp 80 to 10.0.2.1\n", 5);
+	struct active_entry *masq =
+	    fixture_entry("carol", 1002, "m", "masquerade 10.0.0.0/24\n", 5);
 	is_int(active_set_insert(a, udp80), 0, "udp 80 while tcp 80 is taken");
 	is_int(active_set_insert(a, masq), 0, "a masquerade someone else has too");
 	is_int(active_set_users(a), 3, "a third user");
@@ -160,6 +151,23 @@ static void test_insert_find_claim(void)
 	ok(true, "the set freed with its entries (the sanitizer build checks for leaks)");
 }
 
+/* Whether `v` is the NULL-terminated list of the `n` entries "user/name" in `want`. */
+static bool in_order(struct active_entry **v, const char *const *want, size_t n)
+{
+	char got[NAME_MAX_USER + FRAGMENT_NAME_MAX + 2];
+
+	if (!v)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i])
+			return false;
+		snprintf(got, sizeof(got), "%s/%s", v[i]->user, v[i]->frag->name);
+		if (strcmp(got, want[i]) != 0)
+			return false;
+	}
+	return v[n] == NULL;
+}
+
 static void test_orders(void)
 {
 	struct active_set *a = active_set_new();
@@ -177,31 +185,20 @@ static void test_orders(void)
 	/* by acceptance, then uid, then name */
 	static const char *const accepted[] = { "bob/a",   "alice/a", "alice/z",
 						"carol/a", "carol/b", "alice/c" };
-	char port[64], got[NAME_MAX_USER + FRAGMENT_NAME_MAX + 2];
+	char port[64];
 	struct active_entry **v;
-	bool same = true;
 
 	for (size_t i = 0; i < ELEMENTSOF(e); i++) {
 		snprintf(port, sizeof(port), "dnat tcp %zu to 10.0.0.1\n", 100 + i);
 		if (active_set_insert(
-			a, entry(e[i].user, e[i].uid, e[i].name, port, e[i].accepted)) < 0)
+			a, fixture_entry(e[i].user, e[i].uid, e[i].name, port, e[i].accepted)) < 0)
 			abort();
 	}
 	v = active_set_sorted(a);
-	for (size_t i = 0; v && i < ELEMENTSOF(sorted); i++) {
-		snprintf(got, sizeof(got), "%s/%s", v[i]->user, v[i]->frag->name);
-		same = same && strcmp(got, sorted[i]) == 0;
-	}
-	ok(v && same && v[ELEMENTSOF(sorted)] == NULL,
-	   "sorted by user, then name; NULL-terminated");
+	ok(in_order(v, sorted, ELEMENTSOF(sorted)), "sorted by user, then name; NULL-terminated");
 	free(v);
 	v = active_set_by_acceptance(a);
-	same = true;
-	for (size_t i = 0; v && i < ELEMENTSOF(accepted); i++) {
-		snprintf(got, sizeof(got), "%s/%s", v[i]->user, v[i]->frag->name);
-		same = same && strcmp(got, accepted[i]) == 0;
-	}
-	ok(v && same && v[ELEMENTSOF(accepted)] == NULL,
+	ok(in_order(v, accepted, ELEMENTSOF(accepted)),
 	   "by acceptance: oldest first, then uid, then name");
 	free(v);
 	active_set_free(a);
@@ -221,7 +218,7 @@ static void test_many(void)
 		snprintf(name, sizeof(name), "f%zu", i);
 		snprintf(text, sizeof(text), "dnat %s %zu to 10.0.0.1\n", i % 2 ? "udp" : "tcp",
 			 1 + i / 2);
-		all[i] = entry(user, (uint32_t)(i % 50), name, text, (int64_t)i);
+		all[i] = fixture_entry(user, (uint32_t)(i % 50), name, text, (int64_t)i);
 		if (active_set_insert(a, all[i]) < 0)
 			abort();
 	}

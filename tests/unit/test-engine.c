@@ -5,6 +5,7 @@
 
 #include "active.h"
 #include "engine.h"
+#include "fixtures.h"
 #include "tap.h"
 
 static const char *policy_text =
@@ -30,23 +31,10 @@ static const char *policy_text =
 
 static struct policy *policy;
 
-static struct fragment *parse(const char *name, const char *text)
-{
-	struct fragment *f = NULL;
-	struct diag_list errs;
-
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0) {
-		diag_print(&errs, name, stdout);
-		abort();
-	}
-	return f;
-}
-
 static void judge(const struct active_set *a, const char *user, const char *name,
 		  const char *text, struct judgement *j)
 {
-	struct fragment *f = parse(name, text);
+	struct fragment *f = fixture_fragment(name, text);
 
 	engine_judge(policy, NULL, user, a, f, j);
 	fragment_free(f);
@@ -54,9 +42,7 @@ static void judge(const struct active_set *a, const char *user, const char *name
 
 static void activate(struct active_set *a, const char *user, const char *name, const char *text)
 {
-	struct active_entry *e = active_entry_new(user, 1000, parse(name, text));
-
-	if (!e || active_set_insert(a, e) < 0)
+	if (active_set_insert(a, fixture_entry(user, 1000, name, text, 0)) < 0)
 		abort();
 }
 
@@ -264,7 +250,8 @@ static void test_active_set(void)
 	ok(active_set_find(a, "nat_update", "f4999") == NULL, "names are per user");
 	const struct active_entry *c = active_set_claim(a, PROTO_UDP, 12345);
 	ok(c && strcmp(c->frag->name, "f2345") == 0, "claim index");
-	struct active_entry *dup = active_entry_new("alice", 1, parse("f1", "dnat udp 9 to 10.0.0.1\n"));
+	struct active_entry *dup =
+	    active_entry_new("alice", 1, fixture_fragment("f1", "dnat udp 9 to 10.0.0.1\n"));
 	is_int(active_set_insert(a, dup), -EEXIST, "same user and name twice refused");
 	active_entry_free(dup);
 	for (int i = 0; i < 5000; i += 2) {

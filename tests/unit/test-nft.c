@@ -10,22 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "fixtures.h"
 #include "nft.h"
 #include "ruleset.h"
 #include "tap.h"
 
 static struct ruleset_config cfg = { .table = "nwunit", .wan_interface = "wan0" };
-
-static struct fragment *parse(const char *name, const char *text)
-{
-	struct fragment *f = NULL;
-	struct diag_list errs;
-
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0)
-		abort();
-	return f;
-}
 
 static int run(struct nft *n, const char *cmds)
 {
@@ -65,10 +55,11 @@ static void test_render_loads(struct nft *n)
 	struct ruleset_config hp = cfg;
 	struct elements e, kernel;
 	struct touched t;
-	struct fragment *f = parse("a", "dnat tcp 80 to 192.168.1.240\n"
-					 "dnat tcp 443 to 192.168.1.241\n"
-					 "dnat udp 30000-30010 to 10.0.0.1\n"
-					 "masquerade 192.168.1.240\nmasquerade 10.0.0.0/8\n");
+	struct fragment *f =
+	    fixture_fragment("a", "dnat tcp 80 to 192.168.1.240\n"
+				  "dnat tcp 443 to 192.168.1.241\n"
+				  "dnat udp 30000-30010 to 10.0.0.1\n"
+				  "masquerade 192.168.1.240\nmasquerade 10.0.0.0/8\n");
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out;

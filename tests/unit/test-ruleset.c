@@ -2,21 +2,11 @@
 /* The nftables text natwardend renders: the table, and minimal element diffs. */
 #include <stdlib.h>
 
+#include "fixtures.h"
 #include "ruleset.h"
 #include "tap.h"
 
 static struct ruleset_config cfg = { .table = "nw", .wan_interface = "wan0" };
-
-static struct fragment *parse(const char *name, const char *text)
-{
-	struct fragment *f = NULL;
-	struct diag_list errs;
-
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0)
-		abort();
-	return f;
-}
 
 /* Render the delta kernel -> desired over what `frags` touch; commit it to the view. */
 static char *delta(struct elements *kernel, const struct elements *desired,
@@ -35,6 +25,24 @@ static char *delta(struct elements *kernel, const struct elements *desired,
 	ruleset_commit_view(kernel, desired, &t);
 	touched_finish(&t);
 	return text;
+}
+
+/* Take `old` out of the desired view and put `new` in (either may be NULL); the delta, as above. */
+static char *change(struct elements *kernel, struct elements *desired, struct fragment *old,
+		    struct fragment *new, int *ret_changes)
+{
+	struct fragment *frags[2];
+	size_t n = 0;
+
+	if (old) {
+		elements_remove_fragment(desired, old);
+		frags[n++] = old;
+	}
+	if (new) {
+		elements_add_fragment(desired, new);
+		frags[n++] = new;
+	}
+	return delta(kernel, desired, frags, n, ret_changes);
 }
 
 static char *render_full(const struct ruleset_config *c, const struct elements *e)
@@ -69,9 +77,10 @@ static void test_full(void)
 	struct elements e;
 	char *text;
 	/* the masquerades cover tcp/80 and the udp range, not tcp/443 (another host) */
-	struct fragment *f = parse("a", "dnat tcp 80 to 192.168.1.240\ndnat udp 100-200 to 10.0.0.1\n"
-					 "dnat tcp 443 to 192.168.1.241\n"
-					 "masquerade 192.168.1.240\nmasquerade 10.0.0.0/8\n");
+	struct fragment *f =
+	    fixture_fragment("a", "dnat tcp 80 to 192.168.1.240\ndnat udp 100-200 to 10.0.0.1\n"
+				  "dnat tcp 443 to 192.168.1.241\n"
+				  "masquerade 192.168.1.240\nmasquerade 10.0.0.0/8\n");
 
 	elements_init(&e);
 	elements_add_fragment(&e, f);
@@ -156,24 +165,25 @@ static void test_full(void)
 static void test_deltas(void)
 {
 	struct elements kernel, desired;
-	struct fragment *a = parse("a", "dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.240:8443\n"
-					"masquerade 192.168.1.240\n");
+	struct fragment *a = fixture_fragment(
+	    "a", "dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.240:8443\n"
+		 "masquerade 192.168.1.240\n");
 	/* tcp/80 now goes to .241, outside the masquerade: it leaves masq_tcp */
-	struct fragment *a2 = parse("a", "dnat tcp 80 to 192.168.1.241\ndnat tcp 443 to 192.168.1.240:8443\n"
-					 "masquerade 192.168.1.240\n");
+	struct fragment *a2 = fixture_fragment(
+	    "a", "dnat tcp 80 to 192.168.1.241\ndnat tcp 443 to 192.168.1.240:8443\n"
+		 "masquerade 192.168.1.240\n");
 	/* the same forwards, a wider masquerade: tcp/80 comes back in, nothing else moves */
-	struct fragment *a3 = parse("a", "dnat tcp 80 to 192.168.1.241\ndnat tcp 443 to 192.168.1.240:8443\n"
-					 "masquerade 192.168.1.240/28\n");
+	struct fragment *a3 = fixture_fragment(
+	    "a", "dnat tcp 80 to 192.168.1.241\ndnat tcp 443 to 192.168.1.240:8443\n"
+		 "masquerade 192.168.1.240/28\n");
 	/* another user's forward to the same host, without masquerade */
-	struct fragment *b = parse("b", "dnat tcp 8080 to 192.168.1.240\n");
-	struct fragment *pair[2];
+	struct fragment *b = fixture_fragment("b", "dnat tcp 8080 to 192.168.1.240\n");
 	char *text;
 	int n;
 
 	elements_init(&kernel);
 	elements_init(&desired);
-	elements_add_fragment(&desired, a);
-	text = delta(&kernel, &desired, &a, 1, &n);
+	text = change(&kernel, &desired, NULL, a, &n);
 	is_str(text,
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.240 . 8443, tcp . 80 : 192.168.1.240 . 80 }\n"
 	       "add element inet nw masq_tcp { 80, 443 }\n",
@@ -182,11 +192,7 @@ static void test_deltas(void)
 	free(text);
 
 	/* replace a by a2: tcp/80 moves to another host, out of the masquerade */
-	elements_remove_fragment(&desired, a);
-	elements_add_fragment(&desired, a2);
-	pair[0] = a;
-	pair[1] = a2;
-	text = delta(&kernel, &desired, pair, 2, &n);
+	text = change(&kernel, &desired, a, a2, &n);
 	is_str(text,
 	       "delete element inet nw dnat_port { tcp . 80 }\n"
 	       "delete element inet nw masq_tcp { 80 }\n"
@@ -196,34 +202,27 @@ static void test_deltas(void)
 	free(text);
 
 	/* replace a2 by a3: the forwards stay, tcp/80 is masqueraded again */
-	elements_remove_fragment(&desired, a2);
-	elements_add_fragment(&desired, a3);
-	pair[0] = a2;
-	pair[1] = a3;
-	text = delta(&kernel, &desired, pair, 2, &n);
+	text = change(&kernel, &desired, a2, a3, &n);
 	is_str(text, "add element inet nw masq_tcp { 80 }\n",
 	       "a replacement that moves a forward into the masquerade touches only masq_tcp");
 	is_int(n, 1, "one change");
 	free(text);
 
 	/* b forwards to the same host without masquerade: a's masquerade is not b's */
-	elements_add_fragment(&desired, b);
-	text = delta(&kernel, &desired, &b, 1, &n);
+	text = change(&kernel, &desired, NULL, b, &n);
 	is_str(text, "add element inet nw dnat_port { tcp . 8080 : 192.168.1.240 . 8080 }\n",
 	       "another user's forward to the same host is not masqueraded");
 	ok(!u64map_get(&kernel.masq, range_key(PROTO_TCP, 8080, 8080), NULL) && kernel.masq.n == 2,
 	   "b's key is not in masq, a's two are");
 	free(text);
 
-	elements_remove_fragment(&desired, a3);
-	text = delta(&kernel, &desired, &a3, 1, &n);
+	text = change(&kernel, &desired, a3, NULL, &n);
 	is_str(text,
 	       "delete element inet nw dnat_port { tcp . 443, tcp . 80 }\n"
 	       "delete element inet nw masq_tcp { 80, 443 }\n",
 	       "removing a fragment takes its forwards and their masquerade with it");
 	free(text);
-	elements_remove_fragment(&desired, b);
-	text = delta(&kernel, &desired, &b, 1, &n);
+	text = change(&kernel, &desired, b, NULL, &n);
 	is_str(text, "delete element inet nw dnat_port { tcp . 8080 }\n", "and b's forward");
 	free(text);
 	text = delta(&kernel, &desired, &b, 1, &n);
@@ -242,22 +241,21 @@ static void test_masq_ranges(void)
 {
 	struct elements kernel, desired;
 	/* a udp range inside the prefix, a tcp range and a udp port outside it */
-	struct fragment *f = parse("r", "dnat udp 30000-30010 to 10.0.0.5\n"
-					"dnat tcp 30000-30010 to 10.1.0.5\n"
-					"dnat udp 5000 to 10.2.0.1\n"
-					"masquerade 10.0.0.0/24\n");
-	struct fragment *g = parse("r", "dnat udp 30000-30010 to 10.0.0.5\n"
-					"dnat tcp 30000-30010 to 10.1.0.5\n"
-					"dnat udp 5000 to 10.2.0.1\n"
-					"masquerade 10.0.0.0/24\nmasquerade 10.1.0.0/16\n");
-	struct fragment *pair[2] = { f, g };
+	struct fragment *f = fixture_fragment("r", "dnat udp 30000-30010 to 10.0.0.5\n"
+						   "dnat tcp 30000-30010 to 10.1.0.5\n"
+						   "dnat udp 5000 to 10.2.0.1\n"
+						   "masquerade 10.0.0.0/24\n");
+	struct fragment *g =
+	    fixture_fragment("r", "dnat udp 30000-30010 to 10.0.0.5\n"
+				  "dnat tcp 30000-30010 to 10.1.0.5\n"
+				  "dnat udp 5000 to 10.2.0.1\n"
+				  "masquerade 10.0.0.0/24\nmasquerade 10.1.0.0/16\n");
 	char *text;
 	int n;
 
 	elements_init(&kernel);
 	elements_init(&desired);
-	elements_add_fragment(&desired, f);
-	text = delta(&kernel, &desired, &f, 1, &n);
+	text = change(&kernel, &desired, NULL, f, &n);
 	is_str(text,
 	       "add element inet nw dnat_port { udp . 5000 : 10.2.0.1 . 5000 }\n"
 	       "add element inet nw dnat_range { tcp . 30000-30010 : 10.1.0.5, udp . 30000-30010 : 10.0.0.5 }\n"
@@ -265,14 +263,11 @@ static void test_masq_ranges(void)
 	       "a masquerade covering some of the fragment's forwards: only those, by protocol");
 	is_int(n, 4, "four changes");
 	free(text);
-	elements_remove_fragment(&desired, f);
-	elements_add_fragment(&desired, g);
-	text = delta(&kernel, &desired, pair, 2, &n);
+	text = change(&kernel, &desired, f, g, &n);
 	is_str(text, "add element inet nw masq_tcp { 30000-30010 }\n",
 	       "the same public range of the other protocol is a separate set");
 	free(text);
-	elements_remove_fragment(&desired, g);
-	text = delta(&kernel, &desired, &g, 1, &n);
+	text = change(&kernel, &desired, g, NULL, &n);
 	is_str(text,
 	       "delete element inet nw dnat_port { udp . 5000 }\n"
 	       "delete element inet nw dnat_range { tcp . 30000-30010, udp . 30000-30010 }\n"
@@ -301,7 +296,7 @@ static void test_chunks(void)
 		for (int i = 0; i < 150; i++)
 			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "dnat udp %d to 10.0.0.1\n",
 					      1000 + k * 150 + i);
-		f[k] = parse(k ? "b" : "a", buf);
+		f[k] = fixture_fragment(k ? "b" : "a", buf);
 	}
 	elements_init(&kernel);
 	elements_init(&desired);

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "state.h"
 #include "tap.h"
 
@@ -38,15 +39,8 @@ static int dirfd_of(const char *path)
 static struct active_entry *entry(const char *user, uint32_t uid, const char *name, const char *text,
 				  int64_t accepted)
 {
-	struct fragment *f = NULL;
-	struct diag_list errs;
-	struct active_entry *e;
+	struct active_entry *e = fixture_entry(user, uid, name, text, accepted);
 
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0)
-		abort();
-	e = active_entry_new(user, uid, f);
-	e->accepted = accepted;
 	e->expires = accepted + 60000;
 	return e;
 }
@@ -75,17 +69,7 @@ static char *summary(int dir)
 /* "N records, M notes" of a load. */
 static const char *counts(int dir)
 {
-	struct state_record *recs = NULL;
-	struct diag_list errs;
-	size_t n = 0;
-	static char buf[64];
-
-	diag_init(&errs);
-	if (state_load(dir, &recs, &n, &errs) < 0)
-		return "error";
-	snprintf(buf, sizeof(buf), "%zu records, %zu notes", n, errs.n);
-	state_records_free(recs, n);
-	return buf;
+	return fixture_state_counts(dir, false);
 }
 
 static off_t size_of(int dir, const char *name)

@@ -5,42 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixtures.h"
 #include "fragment.h"
 #include "macro.h"
 #include "staterecord.h"
 #include "tap.h"
-
-struct text {
-	char *s;
-	size_t len;
-	FILE *out;
-};
-
-static FILE *text_open(struct text *t)
-{
-	*t = (struct text){ 0 };
-	t->out = open_memstream(&t->s, &t->len);
-	if (!t->out)
-		abort();
-	return t->out;
-}
-
-static void text_close(struct text *t)
-{
-	if (fclose(t->out) != 0)
-		abort();
-}
-
-static struct fragment *frag(const char *name, const char *text)
-{
-	struct fragment *f = NULL;
-	struct diag_list errs;
-
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0)
-		abort();
-	return f;
-}
 
 /* The head of the record at `text`: its line without the '\n'. */
 static int head_of(const char *text, struct staterecord_head *h)
@@ -66,8 +35,8 @@ static void test_checksum(void)
 
 static void test_put(void)
 {
-	_cleanup_fragment_ struct fragment *f =
-		frag("web", "dnat tcp 80 to 192.168.1.10\nmasquerade 192.168.1.0/24\nlease 3600\n");
+	_cleanup_fragment_ struct fragment *f = fixture_fragment(
+	    "web", "dnat tcp 80 to 192.168.1.10\nmasquerade 192.168.1.0/24\nlease 3600\n");
 	_cleanup_fragment_ struct fragment *back = NULL;
 	struct staterecord_head h;
 	struct text t;
@@ -93,7 +62,7 @@ static void test_put(void)
 
 	/* the edges of every field */
 	_cleanup_fragment_ struct fragment *g =
-	    frag("a234567890123456789012345678901234567890123456789012345678901234",
+	    fixture_fragment("a234567890123456789012345678901234567890123456789012345678901234",
 		 "dnat udp 1-65535 to 10.0.0.1\n");
 	char user32[33];
 	memset(user32, 'u', 32);
@@ -118,7 +87,8 @@ static void test_put(void)
 /* What would not read back is not written. */
 static void test_put_refused(void)
 {
-	_cleanup_fragment_ struct fragment *f = frag("web", "dnat tcp 80 to 192.168.1.10\n");
+	_cleanup_fragment_ struct fragment *f =
+	    fixture_fragment("web", "dnat tcp 80 to 192.168.1.10\n");
 	static const char *const users[] = { "", "a b", "a\nput 1 1 1 x y 0", "a\tb",
 					      "123456789012345678901234567890123" };
 	struct text t;
@@ -176,8 +146,8 @@ static void test_del_commit(void)
 /* A batch as state.c writes and reads it: records, then the checksum of their bytes. */
 static void test_batch(void)
 {
-	_cleanup_fragment_ struct fragment *a = frag("a", "dnat tcp 22 to 10.0.0.1\n");
-	_cleanup_fragment_ struct fragment *b = frag("b", "masquerade 10.0.0.0/8\n");
+	_cleanup_fragment_ struct fragment *a = fixture_fragment("a", "dnat tcp 22 to 10.0.0.1\n");
+	_cleanup_fragment_ struct fragment *b = fixture_fragment("b", "masquerade 10.0.0.0/8\n");
 	struct text t;
 	FILE *out = text_open(&t);
 	size_t records = 0, seen = 0;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "ruleset.h"
 #include "state.h"
 #include "tap.h"
@@ -36,17 +37,6 @@ static const char *policy_text =
 
 static struct policy *policy;
 static char dir[] = "/tmp/natwarden-test-txn.XXXXXX";
-
-static struct fragment *parse(const char *name, const char *text)
-{
-	struct fragment *f = NULL;
-	struct diag_list errs;
-
-	diag_init(&errs);
-	if (fragment_parse(name, text, strlen(text), &f, &errs) < 0)
-		abort();
-	return f;
-}
 
 struct world {
 	struct txn_world w;
@@ -99,7 +89,8 @@ static int run(struct world *x, struct txn_op *ops, size_t n, int64_t now, bool 
 
 static void submit(struct txn_op *op, const char *user, const char *name, const char *text)
 {
-	txn_op_submit(op, user, strcmp(user, "alice") == 0 ? 1001 : 1002, parse(name, text));
+	txn_op_submit(op, user, strcmp(user, "alice") == 0 ? 1001 : 1002,
+		      fixture_fragment(name, text));
 }
 
 static void release(struct txn_op *ops, size_t n)

@@ -5,44 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixtures.h"
 #include "fragment.h"
 #include "macro.h"
 #include "tap.h"
 #include "verdict.h"
 
-struct text {
-	char *s;
-	size_t len;
-	FILE *out;
-};
-
-static FILE *text_open(struct text *t)
-{
-	*t = (struct text){ 0 };
-	t->out = open_memstream(&t->s, &t->len);
-	if (!t->out)
-		abort();
-	return t->out;
-}
-
-static void text_close(struct text *t)
-{
-	if (fclose(t->out) != 0)
-		abort();
-}
-
 /* Parse exactly `len` bytes in a buffer of that size: no NUL after them to lean on. */
 static int parse_exact(const char *s, size_t len, struct verdict_text *v)
 {
-	char *copy = malloc(len ? len : 1);
-	int r;
+	_cleanup_free_ char *copy = fixture_copy(s, len);
 
-	if (!copy)
-		abort();
-	memcpy(copy, s, len);
-	r = verdict_parse(copy, len, v);
-	free(copy);
-	return r;
+	return verdict_parse(copy, len, v);
 }
 
 static void test_round_trip(void)
