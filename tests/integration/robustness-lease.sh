@@ -43,13 +43,21 @@ NW_PIDS+=("$follower")
 writer "$NW_U2" "$P/plan-traffic" "$P/out-traffic" 120 5 "$P/stop-traffic"
 wt=$W
 sleep 0.3
-watch_max=$((20 + LEASES / 50))
-rb_py lease-watch "$NW_NS" "$NW_TABLE" "$P/plan-lease.ports" "$P/watch.json" "$watch_max" - &
+# the watcher stops once every lease was seen and gone, or at this generous bound
+watch_max=$((240 + LEASES / 5))
+rm -f "$P/stop-watch"
+rb_py lease-watch "$NW_NS" "$NW_TABLE" "$P/plan-lease.ports" "$P/watch.json" "$watch_max" "$P/stop-watch" &
 watcher=$!
 NW_PIDS+=("$watcher")
+# the first leases last 2 s: they are submitted only once the watcher is looking
+nw_wait_for 60 test -e "$P/watch.json.ready" || diag "the kernel watcher did not start looking within 60 s"
 writer "$NW_U1" "$P/plan-lease" "$P/out-lease" 60 0 -
 wl=$W
 nw_wait_pids 60 "$wl"
+# the last lease (4 s, or renewed after about 1 s) ends within 5 s of the last submission; past
+# that and MAX_LATE_MS, anything still in the kernel is late whatever the watcher sees later
+watcher_done() { ! nw_ours "$watcher"; }
+nw_wait_for $((5 + MAX_LATE_MS / 1000 + 2)) watcher_done || touch "$P/stop-watch"
 nw_wait_pids "$watch_max" "$watcher"
 touch "$P/stop-traffic"
 nw_wait_pids 120 "$wt"
