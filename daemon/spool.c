@@ -305,12 +305,17 @@ static int remove_in_place(struct submission *s, uint64_t seq)
 void spool_answer(struct submission *s, const char *verdict, size_t len)
 {
 	if (s->fd >= 0 && s->can_answer && verdict) {
+		struct stat st;
 		/*
 		 * Overwrite, then cut what is left of the fragment: truncating to 0 first would
-		 * free the file's block only to allocate it again (slow with online discard).
+		 * free the file's block only to allocate it again (slow with online discard). A
+		 * file no longer than the verdict has nothing to cut; a truncation anyway would
+		 * free the blocks its client reserved past the end, a journalled change the
+		 * submitter waits for (ext4: 0.3-3 ms).
 		 */
 		errno = 0;
-		if (pwrite(s->fd, verdict, len, 0) != (ssize_t)len || ftruncate(s->fd, (off_t)len) < 0) {
+		if (pwrite(s->fd, verdict, len, 0) != (ssize_t)len || fstat(s->fd, &st) < 0 ||
+		    (st.st_size > (off_t)len && ftruncate(s->fd, (off_t)len) < 0)) {
 			s->answer_error = errno ? -errno : -EIO;
 			s->can_answer = false;
 		}
