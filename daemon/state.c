@@ -57,7 +57,6 @@ static bool out_of_space(int r)
 static int allocate(struct state *s, off_t len)
 {
 	off_t want = s->journal_size + len;
-	off_t ahead = (want + ALLOCATE_STEP - 1) / ALLOCATE_STEP * ALLOCATE_STEP;
 
 	if (s->allocated < s->journal_size)
 		s->allocated = s->journal_size;
@@ -68,18 +67,11 @@ static int allocate(struct state *s, off_t len)
 			step = ALLOCATE_STEP;
 		if (fallocate(s->journal, FALLOC_FL_KEEP_SIZE, s->allocated, step) < 0) {
 			s->space_error = -errno;
-			return s->space_error;
+			break;
 		}
 		s->allocated += step;
 	}
-	/*
-	 * Up to the next whole step besides, should there be room (else nothing is lost): the
-	 * commits after this one then find their room allocated and call nothing.
-	 */
-	if (s->allocated < ahead &&
-	    fallocate(s->journal, FALLOC_FL_KEEP_SIZE, s->allocated, ahead - s->allocated) == 0)
-		s->allocated = ahead;
-	return 0;
+	return s->space_error;
 }
 
 /* Cut off what a failed append left past the last batch, so the batches after it count. */
