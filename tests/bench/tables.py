@@ -3,7 +3,7 @@
 # one nftables table holding N single-port TCP forwards (public port 20000+i to
 # 192.168.1.240, same port) in one of these layouts:
 #
-#   daemon       natwarden's table exactly as daemon/ruleset.c renders it (hairpin on):
+#   daemon       natwarden's table exactly as policy/ruleset.c renders it (hairpin on):
 #                the forwards in dnat_port, no masquerade (what tests/bench/run.sh loads)
 #   daemon-masq  the same, with every forward masqueraded: each public port also in the
 #                interval set masq_tcp (the kernel's rbtree), looked up in postrouting for
@@ -21,10 +21,10 @@
 #                the packets per connection); the packet path is otherwise daemon-masq's.
 #                For amp-range, dnat_range also holds N two-port ranges from 30000 (the
 #                measured port is in none of them: a miss, like every new connection that
-#                is no single-port forward)
-#   amp-range-pf amp-range with dnat_range keyed port first (inet_service . inet_proto, and
-#                `th dport . meta l4proto` in the rules): the same elements, the field that
-#                tells them apart first
+#                is no single-port forward), keyed protocol first (inet_proto . inet_service),
+#                as the renderer did before: pipapo's lookup then walks every range
+#   amp-range-pf amp-range with dnat_range keyed port first (inet_service . inet_proto), as
+#                the renderer does and as every other layout here does
 #
 # usage: python3 tables.py LAYOUT N TABLE [PORT]
 #   PORT (default 20000+N-1) is the port the rule layout translates.
@@ -90,7 +90,7 @@ def render(layout, n, table, port):
             f'\t\tiifname "{WAN_IF}" tcp dport {port} dnat ip to {TARGET}',
             "\t}", "}", ""])
     split = layout == "split-masq"
-    pf = layout == "amp-range-pf"
+    pf = layout != "amp-range"
     rtype = "inet_service . inet_proto" if pf else "inet_proto . inet_service"
     lines = [f"table inet {table} {{", f'\tcomment "{COMMENT}"',
              "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }",
