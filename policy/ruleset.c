@@ -191,7 +191,7 @@ static void format_range(char *buf, size_t size, uint64_t key, uint64_t value, b
 {
 	char a[IPV4_STRLEN];
 	unsigned lo = (unsigned)(key >> 16) & 0xffff, hi = (unsigned)key & 0xffff;
-	int n = snprintf(buf, size, "%s . %u-%u", proto_name((uint8_t)(key >> 32)), lo, hi);
+	int n = snprintf(buf, size, "%u-%u . %s", lo, hi, proto_name((uint8_t)(key >> 32)));
 
 	if (with_value && n > 0 && (size_t)n < size)
 		snprintf(buf + n, size - (size_t)n, " : %s", ipv4_format((uint32_t)value, a));
@@ -355,11 +355,13 @@ int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 
 /*
  * The prerouting rules: a membership test on the map first, so only our own keys get the
- * label, then the label, then the translation.
+ * label, then the label, then the translation. dnat_range is keyed port first (see
+ * ruleset.h), dnat_port protocol first.
  */
 static void render_prerouting(const struct ruleset_config *c, FILE *out)
 {
 	static const char *const maps[] = { "dnat_port", "dnat_range" };
+	static const char *const keys[] = { "meta l4proto . th dport", "th dport . meta l4proto" };
 	char a[IPV4_STRLEN];
 
 	fprintf(out, "\tchain prerouting {\n"
@@ -372,10 +374,8 @@ static void render_prerouting(const struct ruleset_config *c, FILE *out)
 			else
 				fprintf(out, "\t\tiifname \"%s\" %s", c->wan_interface,
 					"fib daddr type local meta nfproto ipv4");
-			fprintf(out,
-				" meta l4proto . th dport @%s ct label set %d"
-				" dnat ip to meta l4proto . th dport map @%s\n",
-				maps[m], RULESET_CT_LABEL, maps[m]);
+			fprintf(out, " %s @%s ct label set %d dnat ip to %s map @%s\n", keys[m],
+				maps[m], RULESET_CT_LABEL, keys[m], maps[m]);
 		}
 	}
 	fprintf(out, "\t}\n");
@@ -427,7 +427,7 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 		"table inet %s {\n"
 		"\tcomment \"%s\"\n"
 		"\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
-		"\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
+		"\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 		"\tset masq_tcp { type inet_service; flags interval; }\n"
 		"\tset masq_udp { type inet_service; flags interval; }\n",
 		c->table, RULESET_TABLE_COMMENT);

@@ -15,7 +15,7 @@
  *
  * The packet path is a constant set of rules over two maps and two sets, whatever the number
  * of forwards (5 rules, 8 with hairpin): single public ports in `dnat_port` (protocol . port
- * -> address . port), port ranges in the interval map `dnat_range` (protocol . ports ->
+ * -> address . port), port ranges in the interval map `dnat_range` (ports . protocol ->
  * address, same port), and the public ports (or ranges) whose connections are masqueraded in
  * the interval sets `masq_tcp` and `masq_udp`.
  *
@@ -24,6 +24,12 @@
  * fragment at a time (the engine guarantees it), so the public port names the forward, and
  * so the fragment: masquerading by the original destination port of our own translations
  * touches no other user's forward and no translation made outside this table.
+ *
+ * dnat_range is keyed port first: the kernel keeps a concatenation with intervals in a pipapo
+ * set, whose lookup matches field by field, and every element of one protocol matches a
+ * protocol-first key's first field, so each lookup walked all of them (about 34 us at 10,000
+ * ranges); the port first leaves the protocol only the few elements whose ports matched
+ * (tests/bench/analysis.md, "Connection rate at 10,000 mappings").
  */
 
 /*

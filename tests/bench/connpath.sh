@@ -9,8 +9,8 @@
 #   e.g. tests/bench/connpath.sh daemon:10 daemon:10000 daemon-masq:10000 split-masq:10000
 #   --perf DIR: afterwards, one more round per case under `perf record -a -g` (cpu-clock),
 #               kept in DIR/perf-LAYOUT-N.data, and the share of the samples spent in
-#               nf_tables, set lookups, conntrack and NAT printed per case (rounds under perf
-#               do not count for the rates)
+#               nf_tables, set lookups, conntrack and NAT printed per case, and the CPU time
+#               per connection in each (rounds under perf do not count for the rates)
 # Prints TAP (the topology, the loads) and then one line per case: median rate, its ratio to
 # the first case, the median of the per-round ratios to the first case, every round's rate.
 # As root; only namespaces it makes; removes them (and its directory) on exit.
@@ -56,6 +56,7 @@ done
 ip netns exec "$SRV_NS" python3 "$HERE/connrate.py" serve "$NW_T/srv.log" "$SERVER" 3600 \
 	$(printf '%s\n' "${ports[@]}" | sort -u) &
 NW_PIDS+=($!)
+SRV_PID=$! # ip netns exec and python3 exec in place: the server's own pid
 nw_wait_for 10 grep -qx ready "$NW_T/srv.log" || { echo "Bail out! server did not start"; exit 1; }
 
 load() { # load CASE: the case's table replaces whatever table is there, in one transaction
@@ -93,8 +94,9 @@ if [ -n "$PERF_DIR" ]; then
 	mkdir -p "$PERF_DIR"
 	for c in "${CASES[@]}"; do
 		load "$c" || continue
+		# shellcheck disable=SC2016 # $$ and $0 belong to the inner shell
 		perf record -q -a -g -e cpu-clock -F 2999 -o "$PERF_DIR/perf-${c/:/-}.data" -- \
-			ip netns exec "$WAN_NS" python3 "$HERE/connrate.py" client "$PUBLIC" \
+			sh -c 'echo $$ >"$0"; exec "$@"' "$NW_T/$c.perf-pid" ip netns exec "$WAN_NS" python3 "$HERE/connrate.py" client "$PUBLIC" \
 			$((20000 + ${c#*:} - 1)) "$SECS" 10000000 >"$NW_T/$c.perf-rate" 2>/dev/null
 	done
 fi
@@ -129,6 +131,30 @@ for c in cases:
           " through the amplify chain")
 PY
 
+# per_conn DATA CONNS PIDS: the CPU time per connection (samples x 1/2999 s / connections) in
+# each part of netfilter, counting only PIDS (client, server, ksoftirqd: a round's packets are
+# handled in their contexts; anything else on the machine is left out), by the backend that answered the set lookups:
+# rhash/hash (plain sets and maps), array/rbtree (interval sets), pipapo (concatenated
+# intervals). Unlike the rates, CPU per connection hardly moves with the machine's load.
+per_conn() {
+	perf report -i "$1" --pid "$3" --no-children --sort sym --stdio -q -g none -n 2>/dev/null |
+		awk -v c="$2" '
+	$3 == "[k]" && $4 ~ /^(nf_|nft_|__nf_|.*conntrack|.*_nat_|rhashtable|jhash|.*pipapo|.*rbtree|.*array_lookup)/ {
+		n = $2; s = $4; all += n
+		if (s ~ /hash_lookup/) h += n
+		else if (s ~ /array_lookup|rbtree/) t += n
+		else if (s ~ /pipapo/) p += n
+		else if (s ~ /^nft_|^__nft_/) e += n
+		else if (s ~ /nat/) x += n
+		else k += n
+	}
+	END {
+		if (c <= 0) exit
+		u = 1e6 / 2999 / c
+		printf "#   per connection: netfilter %.2f us = set backends (hash %.2f, array/rbtree %.2f, pipapo %.2f) + nf_tables %.2f + NAT %.2f + conntrack and hooks %.2f\n", all * u, h * u, t * u, p * u, e * u, x * u, k * u
+	}'
+}
+
 if [ -n "$PERF_DIR" ]; then
 	for c in "${CASES[@]}"; do
 		f=$PERF_DIR/perf-${c/:/-}.data
@@ -138,5 +164,6 @@ if [ -n "$PERF_DIR" ]; then
 		perf report -i "$f" --no-children --sort sym --stdio -q 2>/dev/null |
 			grep -E '\[k\] (nf_|nft_|__nf_|nf_ct|.*conntrack|.*_nat_|rhashtable|jhash|pipapo|.*rbtree)' |
 			head -n 25 | sed 's/^/#   /'
+		per_conn "$f" "${conns:-0}" "$(cat "$NW_T/$c.perf-pid"),$SRV_PID,$(pgrep -d, '^ksoftirqd/')"
 	done
 fi

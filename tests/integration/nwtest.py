@@ -330,11 +330,11 @@ def kernel_lines(listing):
                 lines.append("%s %s %s:%s" % (jq_text(key["concat"][0]), jq_text(key["concat"][1]),
                                               jq_text(val["concat"][0]), jq_text(val["concat"][1])))
         elif m.get("name") == "dnat_range":
-            for key, val in m.get("elem", []):
-                port = key["concat"][1]
+            for key, val in m.get("elem", []):  # key: ports . protocol
+                port = key["concat"][0]
                 if isinstance(port, dict):
                     port = "%s-%s" % (jq_text(port["range"][0]), jq_text(port["range"][1]))
-                lines.append("%s %s %s" % (jq_text(key["concat"][0]), jq_text(port), jq_text(val)))
+                lines.append("%s %s %s" % (jq_text(key["concat"][1]), jq_text(port), jq_text(val)))
         elif s.get("name") in ("masq_tcp", "masq_udp"):
             proto = s["name"][len("masq_"):]
             for el in s.get("elem", []):

@@ -269,7 +269,7 @@ is "$(nw_kernel)" "tcp 30063-30065 10.55.0.255
 tcp 30066 192.168.5.9:30066
 tcp 30067 10.20.30.2:30067" "the whole fragment went (its good line 1 too), nothing else"
 
-revoked_after "10.55.0.1/24 added to lan2 (its broadcast is 10.55.0.255)" 'tcp \. 30063-30065 ' addr add 10.55.0.1/24 dev lan2
+revoked_after "10.55.0.1/24 added to lan2 (its broadcast is 10.55.0.255)" '30063-30065 \. tcp ' addr add 10.55.0.1/24 dev lan2
 is "$(grep -F "revoked $NW_U3's fragment 'subnet'" "$NW_T/daemon.log")" \
 	"<4>revoked $NW_U3's fragment 'subnet' after the router's addresses changed: subnet:1: destination 10.55.0.255 is a broadcast address of the router's subnet 10.55.0.0/24 (on lan2)" \
 	"the log names the new subnet's broadcast"
@@ -339,9 +339,9 @@ is "$(nw_nft list chain inet "$NW_TABLE" prerouting)" "table inet $NW_TABLE {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		iifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port
-		iifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range
+		iifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range
 		iifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port
-		iifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range
+		iifname != \"wan0\" ip daddr 203.0.113.7 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range
 	}
 }" "every prerouting rule sets ct label 127 on what it translates"
 is "$(nw_nft list table inet "$NW_TABLE" | sed -n 2p)" \

@@ -89,13 +89,13 @@ static void test_full(void)
 	       "table inet nw {\n"
 	       "\tcomment \"natwarden: managed by natwardend, do not edit\"\n"
 	       "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
-	       "\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
+	       "\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range\n"
 	       "\t}\n"
 	       "\tchain postrouting {\n"
 	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
@@ -108,7 +108,7 @@ static void test_full(void)
 	       "\t}\n"
 	       "}\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
-	       "add element inet nw dnat_range { udp . 100-200 : 10.0.0.1 }\n"
+	       "add element inet nw dnat_range { 100-200 . udp : 10.0.0.1 }\n"
 	       "add element inet nw masq_tcp { 80 }\n"
 	       "add element inet nw masq_udp { 100-200 }\n",
 	       "whole table: marked, replaced in one buffer, five constant rules, elements");
@@ -122,15 +122,15 @@ static void test_full(void)
 	       "table inet nw {\n"
 	       "\tcomment \"natwarden: managed by natwardend, do not edit\"\n"
 	       "\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
-	       "\tmap dnat_range { type inet_proto . inet_service : ipv4_addr; flags interval; }\n"
+	       "\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range\n"
 	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_range ct label set 127 dnat ip to meta l4proto . th dport map @dnat_range\n"
+	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range\n"
 	       "\t}\n"
 	       "\tchain postrouting {\n"
 	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
@@ -144,7 +144,7 @@ static void test_full(void)
 	       "\t}\n"
 	       "}\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
-	       "add element inet nw dnat_range { udp . 100-200 : 10.0.0.1 }\n"
+	       "add element inet nw dnat_range { 100-200 . udp : 10.0.0.1 }\n"
 	       "add element inet nw masq_tcp { 80 }\n"
 	       "add element inet nw masq_udp { 100-200 }\n",
 	       "hairpin: DNAT from the LAN side, labelled, and masquerade of only those connections");
@@ -258,7 +258,7 @@ static void test_masq_ranges(void)
 	text = change(&kernel, &desired, NULL, f, &n);
 	is_str(text,
 	       "add element inet nw dnat_port { udp . 5000 : 10.2.0.1 . 5000 }\n"
-	       "add element inet nw dnat_range { tcp . 30000-30010 : 10.1.0.5, udp . 30000-30010 : 10.0.0.5 }\n"
+	       "add element inet nw dnat_range { 30000-30010 . tcp : 10.1.0.5, 30000-30010 . udp : 10.0.0.5 }\n"
 	       "add element inet nw masq_udp { 30000-30010 }\n",
 	       "a masquerade covering some of the fragment's forwards: only those, by protocol");
 	is_int(n, 4, "four changes");
@@ -270,7 +270,7 @@ static void test_masq_ranges(void)
 	text = change(&kernel, &desired, g, NULL, &n);
 	is_str(text,
 	       "delete element inet nw dnat_port { udp . 5000 }\n"
-	       "delete element inet nw dnat_range { tcp . 30000-30010, udp . 30000-30010 }\n"
+	       "delete element inet nw dnat_range { 30000-30010 . tcp, 30000-30010 . udp }\n"
 	       "delete element inet nw masq_tcp { 30000-30010 }\n"
 	       "delete element inet nw masq_udp { 30000-30010 }\n",
 	       "removal: every element of the fragment, deletions only");
