@@ -311,16 +311,21 @@ latency() {
 			check --user "$BU" --name lat "$LATF/lat-{i%2}.frag" ::: \
 			"$TL/true" /bin/true 2>>"$NW_T/timeloop.log"
 	}
-	while read -r word i <&"${TIMING[0]}"; do
+	# bash unsets TIMING and TIMING_PID once it reaps the loop, which may be before the last
+	# line is read: keep the pid and the pipe's ends now
+	local tpid=$TIMING_PID from to
+	exec {from}<&"${TIMING[0]}" {to}>&"${TIMING[1]}"
+	while read -r word i <&"$from"; do
 		if [ "$word" = "done" ]; then
 			done=$i
 			break
 		fi
 		kernel_has_port $((40000 + i % 2)) || spot=$((spot + 1))
 		on_b kernel_has_port $((40000 + i % 2)) || spot=$((spot + 1))
-		echo go >&"${TIMING[1]}"
+		echo go >&"$to"
 	done
-	wait "$TIMING_PID"
+	exec {from}<&- {to}>&-
+	wait "$tpid"
 	cp "$TL/lat-a" "$R/lat-a-$size.txt"
 	cp "$TL/lat-b" "$R/lat-$size.txt"
 	cp "$TL/check" "$R/check-$size.txt"
