@@ -207,7 +207,7 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 	CHECK(len > 0 && len < 100);
 	switch (id) {
 	case SET_PORT:
-	case SET_RANGE:
+		/* "PROTO . PORT" [" : ADDR . PORT"] */
 		q = memchr(p, ' ', (size_t)(end - p));
 		CHECK(q && proto_of(p, (size_t)(q - p), &proto));
 		CHECK(end - q > 3 && memcmp(q, " . ", 3) == 0);
@@ -215,47 +215,56 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 		q = memchr(p, ' ', (size_t)(end - p));
 		if (!q)
 			q = end;
-		if (id == SET_PORT) {
-			CHECK(number(p, (size_t)(q - p), 1, 65535, &lo));
-		} else {
-			uint16_t l16, h16;
-			CHECK(parse_port_range(p, (size_t)(q - p), &l16, &h16) == 0);
-			lo = l16;
-			hi = h16;
-			CHECK(lo < hi); /* a single port is never a range element */
-		}
+		CHECK(number(p, (size_t)(q - p), 1, 65535, &lo));
 		if (with_value) {
 			const char *colon;
 			CHECK(end - q > 3 && memcmp(q, " : ", 3) == 0);
 			p = q + 3;
-			colon = id == SET_PORT ? memchr(p, ' ', (size_t)(end - p)) : end;
+			colon = memchr(p, ' ', (size_t)(end - p));
 			CHECK(colon);
 			CHECK(ipv4_parse(p, (size_t)(colon - p), &addr) == 0);
-			if (id == SET_PORT) {
-				CHECK(end - colon > 3 && memcmp(colon, " . ", 3) == 0);
-				CHECK(number(colon + 3, (size_t)(end - colon - 3), 1, 65535, &tport));
-			}
+			CHECK(end - colon > 3 && memcmp(colon, " . ", 3) == 0);
+			CHECK(number(colon + 3, (size_t)(end - colon - 3), 1, 65535, &tport));
 		} else {
 			CHECK(q == end);
 		}
-		if (id == SET_PORT) {
-			*ret_key = port_key(proto, (uint16_t)lo);
-			*ret_value = (uint64_t)addr << 16 | tport;
-			if (with_value)
-				snprintf(again, sizeof(again), "%s . %u : %s . %u", proto_name(proto), lo,
-					 ipv4_format(addr, a), tport);
-			else
-				snprintf(again, sizeof(again), "%s . %u", proto_name(proto), lo);
-		} else {
-			*ret_key = range_key(proto, (uint16_t)lo, (uint16_t)hi);
-			*ret_value = addr;
-			if (with_value)
-				snprintf(again, sizeof(again), "%s . %u-%u : %s", proto_name(proto), lo, hi,
-					 ipv4_format(addr, a));
-			else
-				snprintf(again, sizeof(again), "%s . %u-%u", proto_name(proto), lo, hi);
-		}
+		*ret_key = port_key(proto, (uint16_t)lo);
+		*ret_value = (uint64_t)addr << 16 | tport;
+		if (with_value)
+			snprintf(again, sizeof(again), "%s . %u : %s . %u", proto_name(proto), lo,
+				 ipv4_format(addr, a), tport);
+		else
+			snprintf(again, sizeof(again), "%s . %u", proto_name(proto), lo);
 		break;
+	case SET_RANGE: {
+		/* "LO-HI . PROTO" [" : ADDR"]: the port first, as the map is keyed */
+		uint16_t l16, h16;
+		q = memchr(p, ' ', (size_t)(end - p));
+		CHECK(q && parse_port_range(p, (size_t)(q - p), &l16, &h16) == 0);
+		lo = l16;
+		hi = h16;
+		CHECK(lo < hi); /* a single port is never a range element */
+		CHECK(end - q > 3 && memcmp(q, " . ", 3) == 0);
+		p = q + 3;
+		q = memchr(p, ' ', (size_t)(end - p));
+		if (!q)
+			q = end;
+		CHECK(proto_of(p, (size_t)(q - p), &proto));
+		if (with_value) {
+			CHECK(end - q > 3 && memcmp(q, " : ", 3) == 0);
+			CHECK(ipv4_parse(q + 3, (size_t)(end - q - 3), &addr) == 0);
+		} else {
+			CHECK(q == end);
+		}
+		*ret_key = range_key(proto, (uint16_t)lo, (uint16_t)hi);
+		*ret_value = addr;
+		if (with_value)
+			snprintf(again, sizeof(again), "%u-%u . %s : %s", lo, hi, proto_name(proto),
+				 ipv4_format(addr, a));
+		else
+			snprintf(again, sizeof(again), "%u-%u . %s", lo, hi, proto_name(proto));
+		break;
+	}
 	case SET_MASQ_TCP:
 	case SET_MASQ_UDP: {
 		/* a public port "80" or range "30000-30010", nothing else: no protocol, no value */
