@@ -123,5 +123,5 @@ rb_reload() {
 	install_policy "$1" 0644
 	n0=$(log_count '^<[0-9]>reloaded ')
 	kill -HUP "$NW_DPID"
-	check "$2" nw_wait_for 3 reloaded_since "$n0"
+	check "$2" nw_wait_for 10 reloaded_since "$n0"
 }

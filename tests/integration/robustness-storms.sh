@@ -62,7 +62,7 @@ is "$flushed" "$FLUSHES" "$FLUSHES flushes of the whole ruleset ran while submis
 check "the daemon survived the flush storm" nw_alive
 nw_wait_for 10 nw_spool_empty
 t_flush=$(nw_ms)
-check "within 3 s of the last flush the kernel holds exactly the saved state" nw_wait_for 3 kernel_is_state
+check "within 10 s of the last flush the kernel holds exactly the saved state" nw_wait_for 10 kernel_is_state
 diag "the kernel held the saved state $(($(nw_ms) - t_flush)) ms after the spool was empty"
 rb_py check-flow "$NW_T" "flush storm" "$NW_U1" "$NW_U2" "$P/counts-flush.json" \
 	"$P/out-flush-u1" "$P/out-flush-u2" >"$P/flow-flush"
@@ -127,8 +127,8 @@ for i in $(seq "$RELOADS"); do
 	n0=$(reloads)
 	t_hup=$(nw_ms)
 	kill -HUP "$dpid" 2>/dev/null || break
-	# each SIGHUP is handled before the next (two pending SIGHUPs would be one): 5 s at most
-	while [ "$(reloads)" -le "$n0" ] && [ $(($(nw_ms) - t_hup)) -lt 5000 ]; do sleep 0.01; done
+	# each SIGHUP is handled before the next (two pending SIGHUPs would be one): 15 s at most
+	while [ "$(reloads)" -le "$n0" ] && [ $(($(nw_ms) - t_hup)) -lt 15000 ]; do sleep 0.01; done
 	if [ "$(reloads)" -gt "$n0" ]; then
 		[ $(($(nw_ms) - t_hup)) -le "$slowest" ] || slowest=$(($(nw_ms) - t_hup))
 	else
@@ -140,7 +140,7 @@ touch "$P/stop-reload"
 nw_wait_pids $((120 + RELOADS)) "$w1" "$w2"
 check "the daemon never exited during $RELOADS reloads" test "$(cat "/proc/$dpid/comm" 2>/dev/null)" = natwardend
 is "$NW_DPID" "$dpid" "it is the same daemon process"
-is "$unlogged" 0 "each SIGHUP was logged before the next was sent (bound 5 s each; slowest $slowest ms)"
+is "$unlogged" 0 "each SIGHUP was logged before the next was sent (bound 15 s each; slowest $slowest ms)"
 is "$(($(log_count '^<[0-9]>reloaded ') - ok0))" $(((RELOADS + 1) / 2)) "$(((RELOADS + 1) / 2)) reloads of a valid policy logged as 'reloaded'"
 is "$(($(log_count '^<[0-9]>reload failed') - failed0))" $((RELOADS / 2)) "$((RELOADS / 2)) reloads of a broken policy logged as 'reload failed'"
 like "$(grep -A3 'colour' "$NW_T/daemon.log" | head -n 3)" "colour" "a broken policy's finding is logged with its line"
