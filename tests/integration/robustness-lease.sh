@@ -77,7 +77,8 @@ diag "lease part took $(($(date +%s) - t4)) s"
 # ---- the end -----------------------------------------------------------------------------------
 
 check "the daemon is still running" nw_alive
-nw_wait_for 10 test -n "$(nw_status updated)"
+status_updated() { [ -n "$(nw_status updated)" ]; }
+nw_wait_for 10 status_updated # looked at again on every try, not once
 nw_kernel >"$P/kernel-final"
 nw_tap < <(rb_py agree "$NW_T" "$P/kernel-final")
 diag "total run time $(($(date +%s) - T0)) s"
