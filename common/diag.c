@@ -25,6 +25,15 @@ void diag_add(struct diag_list *l, unsigned line, const char *fmt, ...)
 	l->n++;
 }
 
+void diag_copy(struct diag_list *dst, const struct diag_list *src)
+{
+	if (dst == src)
+		return;
+	dst->n = src->n;
+	dst->dropped = src->dropped;
+	memcpy(dst->items, src->items, src->n * sizeof(src->items[0]));
+}
+
 void diag_sort(struct diag_list *l)
 {
 	/* Insertion sort: at most DIAG_MAX items, and it keeps equal lines in order. */

@@ -34,6 +34,8 @@ static inline bool diag_any(const struct diag_list *l)
 }
 
 /* Sort by line (stable), so reports read top to bottom. */
+/* `dst` becomes a copy of `src` (only the findings it holds are copied: a list is large). */
+void diag_copy(struct diag_list *dst, const struct diag_list *src);
 void diag_sort(struct diag_list *l);
 
 /* Does any finding on `line` contain `needle`? (for tests and callers that merge lists) */

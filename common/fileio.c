@@ -47,6 +47,35 @@ int read_fd_capped(int fd, size_t cap, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int read_file_capped(int fd, size_t size, size_t cap, char **ret, size_t *ret_len)
+{
+	char *buf;
+	ssize_t n;
+
+	if (size >= cap)
+		return read_fd_capped(fd, cap, ret, ret_len);
+	buf = malloc(size + 2);
+	if (!buf)
+		return -ENOMEM;
+	do
+		n = read(fd, buf, size + 1);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0 && (size_t)n <= size) {
+		/* short of what was asked: the end of the file */
+		buf[n] = '\0';
+		*ret = buf;
+		*ret_len = (size_t)n;
+		return 0;
+	}
+	free(buf);
+	if (n < 0)
+		return -errno;
+	/* it grew since it was looked at: the general way, from the start */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	return read_fd_capped(fd, cap, ret, ret_len);
+}
+
 int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -11,6 +11,11 @@
  * would block, or another -errno.
  */
 int read_fd_capped(int fd, size_t cap, char **ret, size_t *ret_len);
+/*
+ * The same for a regular file just seen to be `size` bytes long, read from its start: one
+ * read() when it still is (no second call to see the end), the general way when it grew.
+ */
+int read_file_capped(int fd, size_t size, size_t cap, char **ret, size_t *ret_len);
 
 /* write() all of it, retrying on EINTR and short writes. */
 int write_all(int fd, const void *data, size_t len);

@@ -210,7 +210,7 @@ static void op_from_submission(struct txn_op *op, struct submission *s)
 
 void process_submissions(struct daemon *d, struct submission **subs, size_t n)
 {
-	struct txn_op *ops = calloc(n, sizeof(*ops));
+	struct txn_op *ops = reallocarray(NULL, n, sizeof(*ops)); /* each made by op_from_submission */
 	struct change c = { ops, subs, n };
 
 	if (!ops) {

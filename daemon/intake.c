@@ -427,7 +427,7 @@ static bool take_one(struct intake *in, struct user_spool *u, int64_t now_ms, st
 		}
 		bool allowed = ratelimit_take(&u->rate, u->cfg.per_minute, now_ms, &wait_ms);
 		int r = spool_take(&in->sp, u->dirfd, u->cfg.uid, u->name, intake_next_seq(in), name,
-				   allowed, &s);
+				   &st, allowed, &s);
 		free(name);
 		if (r < 0)
 			continue; /* gone already: nothing to answer */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +45,12 @@ static const char *kind_name(enum spool_kind k)
 
 static struct submission *submission_new(const char *name, uid_t uid, const char *user)
 {
-	struct submission *s = calloc(1, sizeof(*s));
+	struct submission *s = malloc(sizeof(*s));
 
 	if (!s)
 		return NULL;
+	/* all zero but the room for problems (kilobytes, written only as far as used) */
+	memset(s, 0, offsetof(struct submission, problems));
 	s->fd = -1;
 	s->dirfd = -1;
 	s->uid = uid;
@@ -60,10 +63,12 @@ static struct submission *submission_new(const char *name, uid_t uid, const char
 	return s;
 }
 
-/* Open the regular file we have looked at, for reading and for the answer. */
-static int open_checked(struct submission *s, const struct stat *seen)
+/*
+ * Open the regular file we have looked at, for reading and for the answer; `st` becomes what
+ * the opened file is (the same inode, or it is refused).
+ */
+static int open_checked(struct submission *s, const struct stat *seen, struct stat *st)
 {
-	struct stat st;
 	int fd;
 
 	fd = openat(s->dirfd, s->entry, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -77,7 +82,7 @@ static int open_checked(struct submission *s, const struct stat *seen)
 			 strerror(errno));
 		return -errno;
 	}
-	if (fstat(fd, &st) < 0 || st.st_dev != seen->st_dev || st.st_ino != seen->st_ino) {
+	if (fstat(fd, st) < 0 || st->st_dev != seen->st_dev || st->st_ino != seen->st_ino) {
 		close(fd);
 		s->can_answer = false;
 		diag_add(&s->problems, 0, "it was replaced while being opened");
@@ -126,15 +131,18 @@ static bool acceptable_kind(struct submission *s, const struct stat *st)
 	return true;
 }
 
-static void inspect(struct submission *s, bool read_it)
+/*
+ * Look at the entry without opening it (no FIFO, no device side effects): `seen`, when the
+ * caller has just done so, else now. Only a regular file is opened, and only as this inode.
+ */
+static void inspect(struct submission *s, const struct stat *seen, bool read_it)
 {
-	_cleanup_close_ int pfd = -1;
-	struct stat st;
+	struct stat st, opened;
 	int r;
 
-	/* O_PATH: look at whatever it is without opening it (no FIFO, no device side effects) */
-	pfd = openat(s->dirfd, s->entry, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (pfd < 0 || fstat(pfd, &st) < 0) {
+	if (seen)
+		st = *seen;
+	else if (fstatat(s->dirfd, s->entry, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		diag_add(&s->problems, 0, "it vanished before it could be read");
 		return;
 	}
@@ -150,20 +158,20 @@ static void inspect(struct submission *s, bool read_it)
 	if (!acceptable_kind(s, &st))
 		return;
 	/* A single-link regular file of its own: writing the verdict into it hurts nobody else. */
-	if (open_checked(s, &st) < 0)
+	if (open_checked(s, &st, &opened) < 0)
 		return;
 	if (!s->user) {
 		not_a_submitter(s);
 		return;
 	}
-	if (st.st_size > FRAGMENT_MAX_BYTES) {
-		diag_add(&s->problems, 0, "it is %jd bytes, the limit is %d", (intmax_t)st.st_size,
+	if (opened.st_size > FRAGMENT_MAX_BYTES) {
+		diag_add(&s->problems, 0, "it is %jd bytes, the limit is %d", (intmax_t)opened.st_size,
 			 FRAGMENT_MAX_BYTES);
 		return;
 	}
 	if (!s->name_valid || !read_it)
 		return;
-	r = read_fd_capped(s->fd, FRAGMENT_MAX_BYTES, &s->text, &s->len);
+	r = read_file_capped(s->fd, (size_t)opened.st_size, FRAGMENT_MAX_BYTES, &s->text, &s->len);
 	if (r == -EFBIG)
 		diag_add(&s->problems, 0, "it grew past the limit of %d bytes while being read",
 			 FRAGMENT_MAX_BYTES);
@@ -194,17 +202,18 @@ static int take_in_place(int userdir, const char *name, uint64_t seq, struct sub
  * the user's there for good, so it goes straight back, to be judged where it belongs.
  */
 static int take_into_work(const struct spool *sp, int userdir, const char *name, uint64_t seq,
-			  struct submission *s)
+			  struct submission *s, struct stat *st, bool *seen)
 {
-	struct stat st;
-
 	snprintf(s->entry, sizeof(s->entry), "%020" PRIu64 "-%u-%s", seq, (unsigned)s->uid,
 		 s->name_valid ? name : "");
 	if (renameat(userdir, name, sp->work, s->entry) < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
 	s->dirfd = sp->work;
-	if (fstatat(sp->work, s->entry, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+	/* what is seen here is what inspect() looks at: work is ours, nobody changes it */
+	*seen = fstatat(sp->work, s->entry, st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (*seen && S_ISDIR(st->st_mode)) {
 		char back[64];
+		*seen = false;
 		snprintf(back, sizeof(back), ".taken.%020" PRIu64, seq);
 		if (renameat(sp->work, s->entry, userdir, back) == 0) {
 			snprintf(s->entry, sizeof(s->entry), "%s", back);
@@ -216,26 +225,29 @@ static int take_into_work(const struct spool *sp, int userdir, const char *name,
 }
 
 int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user, uint64_t seq,
-	       const char *name, bool read_it, struct submission **ret)
+	       const char *name, const struct stat *looked, bool read_it, struct submission **ret)
 {
 	struct submission *s;
-	struct stat st;
+	struct stat st, in_work;
+	bool seen = false;
 	int r;
 
 	if (name[0] == '.')
 		return -EINVAL;
-	if (fstatat(userdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (looked)
+		st = *looked;
+	else if (fstatat(userdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -ENOENT;
 	s = submission_new(name, uid, user);
 	if (!s)
 		return -ENOMEM;
 	r = S_ISDIR(st.st_mode) ? take_in_place(userdir, name, seq, s) :
-				  take_into_work(sp, userdir, name, seq, s);
+				  take_into_work(sp, userdir, name, seq, s, &in_work, &seen);
 	if (r < 0) {
 		submission_free(s);
 		return r;
 	}
-	inspect(s, read_it);
+	inspect(s, seen ? &in_work : NULL, read_it);
 	/* Only a leftover in work can carry our verdict; a new file that looks so is a forgery. */
 	s->judged_before = false;
 	*ret = s;
@@ -276,7 +288,7 @@ int spool_take_work(const struct spool *sp, const char *entry, spool_user_lookup
 		return -ENOMEM;
 	s->dirfd = sp->work;
 	snprintf(s->entry, sizeof(s->entry), "%s", entry);
-	inspect(s, true);
+	inspect(s, NULL, true);
 	*ret = s;
 	return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -58,6 +59,7 @@ struct submission {
 	bool quiet;	  /* refused before judging (rate limit): counted, not logged one by one */
 	char *text;	  /* the bytes, read once */
 	size_t len;
+	/* last: large, and only what is used of it is ever written */
 	struct diag_list problems; /* why it cannot even be parsed: type, links, size, owner */
 };
 
@@ -68,10 +70,11 @@ struct spool {
 /*
  * Take entry `name` of user `uid`'s directory `userdir`: move it into work (a directory stays),
  * look at it, and read it unless `read_it` is false (it is refused anyway). `user` is the
- * submitter's name (NULL: not a submitter). -ENOENT when it is gone.
+ * submitter's name (NULL: not a submitter). `looked`: what the caller has just seen at that
+ * name (fstatat, not following links), or NULL to look now. -ENOENT when it is gone.
  */
 int spool_take(const struct spool *sp, int userdir, uid_t uid, const char *user, uint64_t seq,
-	       const char *name, bool read_it, struct submission **ret);
+	       const char *name, const struct stat *looked, bool read_it, struct submission **ret);
 
 /*
  * The same for an entry a crash left in work ("SEQ-UID-NAME"); `lookup` names the submitter

@@ -2,34 +2,46 @@
 #include "txn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 
+/* Everything zero but the room for reasons (kilobytes, written only as far as used). */
+static void op_clear(struct txn_op *op, enum txn_op_kind kind, const char *user, uid_t uid)
+{
+	memset(op, 0, offsetof(struct txn_op, reasons));
+	op->kind = kind;
+	op->user = user;
+	op->uid = uid;
+	diag_init(&op->reasons);
+}
+
 void txn_op_submit(struct txn_op *op, const char *user, uid_t uid, struct fragment *frag)
 {
-	*op = (struct txn_op){ .kind = TXN_SUBMIT, .user = user, .uid = uid, .frag = frag };
-	diag_init(&op->reasons);
+	op_clear(op, TXN_SUBMIT, user, uid);
+	op->frag = frag;
 }
 
 void txn_op_entry(struct txn_op *op, enum txn_op_kind kind, struct active_entry *e)
 {
-	*op = (struct txn_op){ .kind = kind, .old = e, .user = e->user, .uid = e->uid };
-	diag_init(&op->reasons);
+	op_clear(op, kind, e->user, e->uid);
+	op->old = e;
 }
 
 void txn_op_restore(struct txn_op *op, struct state_record *rec, const char *user)
 {
-	*op = (struct txn_op){ .kind = TXN_RESTORE, .user = user, .uid = rec->uid, .frag = rec->frag,
-			       .accepted = rec->accepted, .expires = rec->expires };
+	op_clear(op, TXN_RESTORE, user, rec->uid);
+	op->frag = rec->frag;
+	op->accepted = rec->accepted;
+	op->expires = rec->expires;
 	rec->frag = NULL;
-	diag_init(&op->reasons);
 }
 
 void txn_op_reject(struct txn_op *op, const struct diag_list *reasons)
 {
-	op->reasons = *reasons;
+	diag_copy(&op->reasons, reasons);
 	op->outcome = TXN_REJECTED;
 }
 
@@ -135,7 +147,7 @@ static void begin_submit(struct txn *t, struct txn_op *op, int64_t now)
 	op->old = active_set_find(w->active, op->user, op->frag->name);
 	switch (j.verdict) {
 	case VERDICT_REJECTED:
-		op->reasons = j.reasons;
+		diag_copy(&op->reasons, &j.reasons);
 		op->outcome = TXN_REJECTED;
 		return;
 	case VERDICT_WITHDRAWN:
@@ -173,7 +185,7 @@ static bool passes(struct txn *t, struct txn_op *op, const struct fragment *f)
 	engine_judge(t->w->policy, t->w->router, op->user, t->w->active, f, &j);
 	if (j.verdict == VERDICT_ACCEPTED)
 		return true;
-	op->reasons = j.reasons;
+	diag_copy(&op->reasons, &j.reasons);
 	return false;
 }
 

@@ -71,10 +71,11 @@ struct txn_op {
 	enum txn_outcome outcome;
 	struct active_entry *entry; /* ACCEPTED: the new active entry */
 	bool retired;		    /* `old` left the active set: txn_op_release() frees it */
-	struct diag_list reasons;
 	/* private */
 	bool applied;
 	int64_t old_expires;
+	/* out; last: large, and only what is used of it is ever written */
+	struct diag_list reasons;
 };
 
 struct txn {

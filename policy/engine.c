@@ -176,7 +176,10 @@ void engine_judge(const struct policy *p, const struct router_view *router, cons
 	const struct submitter *sub = policy_find_submitter(p, user);
 	const struct active_entry *old = active_set_find(a, user, f->name);
 
-	*ret = (struct judgement){ .verdict = VERDICT_REJECTED, .replaces = old != NULL };
+	/* field by field: the room for reasons is kilobytes, written only as far as used */
+	ret->verdict = VERDICT_REJECTED;
+	ret->replaces = old != NULL;
+	ret->identical = false;
 	diag_init(&ret->reasons);
 	if (!sub) {
 		diag_add(&ret->reasons, 0, "user '%s' is not a submitter: policy.ini has no [submitter %s]",
