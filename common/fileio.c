@@ -93,12 +93,12 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-		      int durable)
+int write_file_atomic_with(int dirfd, const char *name, mode_t mode, int durable,
+			   int (*fill)(FILE *out, void *userdata), void *userdata)
 {
 	char tmp[300];
-	_cleanup_close_ int fd = -1;
-	int r;
+	FILE *out = NULL;
+	int fd, r;
 
 	r = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	if (r < 0 || (size_t)r >= sizeof(tmp))
@@ -107,11 +107,21 @@ int write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
 		    mode);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, mode) < 0 || (r = write_all(fd, data, len)) < 0 ||
-	    (durable && fsync(fd) < 0)) {
-		r = r < 0 ? r : -errno;
+	if (fchmod(fd, mode) < 0 || !(out = fdopen(fd, "w"))) {
+		r = -errno;
+		close(fd);
 		goto fail;
 	}
+	(void)setvbuf(out, NULL, _IOFBF, 65536);
+	r = fill(out, userdata);
+	if (fflush(out) != 0 && r == 0)
+		r = errno ? -errno : -EIO;
+	if (r == 0 && durable && fsync(fd) < 0)
+		r = -errno;
+	if (fclose(out) != 0 && r == 0)
+		r = errno ? -errno : -EIO;
+	if (r < 0)
+		goto fail;
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		r = -errno;
 		goto fail;
@@ -122,6 +132,28 @@ int write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
 fail:
 	unlinkat(dirfd, tmp, 0);
 	return r;
+}
+
+struct bytes {
+	const void *data;
+	size_t len;
+};
+
+static int fill_bytes(FILE *out, void *userdata)
+{
+	const struct bytes *b = userdata;
+
+	if (b->len && fwrite(b->data, 1, b->len, out) != b->len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		      int durable)
+{
+	struct bytes b = { data, len };
+
+	return write_file_atomic_with(dirfd, name, mode, durable, fill_bytes, &b);
 }
 
 DIR *opendir_at(int dirfd)

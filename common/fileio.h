@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /*
@@ -26,6 +27,12 @@ int write_all(int fd, const void *data, size_t len);
  */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 		      int durable);
+/*
+ * The same, the text written by `fill` straight into the temporary file through a 64 KiB
+ * buffer (a large file is never held whole in memory). `fill` returns 0 or -errno.
+ */
+int write_file_atomic_with(int dirfd, const char *name, mode_t mode, int durable,
+			   int (*fill)(FILE *out, void *userdata), void *userdata);
 
 /* readdir() over a directory we hold as a descriptor, without giving that descriptor away. */
 DIR *opendir_at(int dirfd);

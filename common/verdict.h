@@ -25,11 +25,6 @@
  */
 #define VERDICT_MAGIC "natwarden-verdict 1\n"
 #define VERDICT_MAX_BYTES 65536
-/*
- * Room the client allocates in its file beforehand (beyond its end: the size stays the
- * fragment's), so that the answer fits even when the file system has filled up since.
- */
-#define VERDICT_ROOM 16384
 
 struct verdict_text {
 	char fragment[72];

@@ -44,8 +44,6 @@
 #define SWEEP_SLICE_GAP_US 50000	   /* between slices, when a sweep has more to do */
 #define JOINED_MAX 16384		   /* 256 statements, or DIAG_MAX reasons, joined */
 #define JOURNAL_REASONS_MAX 2048	   /* the reasons of one journal entry, joined */
-#define HELD_MAX 16			   /* answered files kept open a moment (report.c) */
-#define HELD_DELAY_US 50000		   /* how long, at the most */
 
 struct uid_name {
 	uid_t uid;
@@ -81,10 +79,7 @@ struct daemon {
 	sd_event_source *process_source, *restore_source, *cleanup_source;
 	sd_event_source *inotify_source, *monitor_source;
 	sd_event_source *localaddr_source, *readdr_source;
-	sd_event_source *release_source;
 	int restore_failures;
-	int held[HELD_MAX]; /* answered files, closed after their clients (report.c) */
-	size_t n_held;
 
 	int64_t started_ms, last_change_ms;
 	uint64_t last_apply_us;
@@ -145,8 +140,6 @@ void remember_event(struct daemon *d, const char *kind, const char *user, const 
 void join_reasons(const struct diag_list *l, const char *name, char *buf, size_t size,
 		  FILE *verdict);
 void log_summaries(struct daemon *d);
-void release_held(struct daemon *d);
-int on_release(sd_event_source *s, uint64_t usec, void *userdata);
 
 /* serve.c */
 int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata);

@@ -249,8 +249,6 @@ void daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->cleanup_source);
 	sd_event_source_disable_unref(d->localaddr_source);
 	sd_event_source_disable_unref(d->readdr_source);
-	sd_event_source_disable_unref(d->release_source);
-	release_held(d);
 	localaddr_free(d->localaddr);
 	router_view_finish(&d->router);
 	active_set_free(d->active);

@@ -10,7 +10,6 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
@@ -84,44 +83,6 @@ void join_reasons(const struct diag_list *l, const char *name, char *buf, size_t
 }
 
 /*
- * The answered file, kept open a moment. Whoever closes an unlinked file last frees it (an
- * ext4 inode and its blocks: a journalled change of 0.2-0.3 ms); that should be the daemon,
- * once its client has read the verdict and gone, not the client while its user waits. At
- * most HELD_MAX are kept, none for longer than HELD_DELAY_US.
- */
-static void hold(struct daemon *d, struct submission *s)
-{
-	if (s->fd < 0)
-		return;
-	if (d->n_held == HELD_MAX) {
-		close(d->held[0]);
-		memmove(&d->held[0], &d->held[1], sizeof(d->held[0]) * (HELD_MAX - 1));
-		d->n_held--;
-	}
-	d->held[d->n_held++] = s->fd;
-	s->fd = -1;
-	if (d->release_source && d->n_held == 1) {
-		sd_event_source_set_time_relative(d->release_source, HELD_DELAY_US);
-		sd_event_source_set_enabled(d->release_source, SD_EVENT_ONESHOT);
-	}
-}
-
-void release_held(struct daemon *d)
-{
-	for (size_t i = 0; i < d->n_held; i++)
-		close(d->held[i]);
-	d->n_held = 0;
-}
-
-int on_release(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s;
-	(void)usec;
-	release_held(userdata);
-	return 0;
-}
-
-/*
  * Answer and remove a spool entry; what cannot be removed is counted in its owner's summary.
  * When the answer cannot be written (a full spool), the status file is brought up to date
  * before the entry goes: the client learns from it what became of its submission.
@@ -140,7 +101,6 @@ static void finish_entry(struct daemon *d, struct submission *s, const char *ver
 	r = spool_remove(intake_spool(d->intake), s, intake_next_seq(d->intake));
 	if (r < 0)
 		intake_note_stuck(d->intake, s->uid, s->ino);
-	hold(d, s);
 }
 
 static const char *outcome_word(enum txn_outcome o)

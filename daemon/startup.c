@@ -179,12 +179,8 @@ static int add_sources(struct daemon *d)
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &d->cleanup_source, CLOCK_MONOTONIC,
 					       1000000, 1000000, on_sweep, d);
-	if (r >= 0)
-		r = sd_event_add_time_relative(d->event, &d->release_source, CLOCK_MONOTONIC,
-					       HELD_DELAY_US, 1000, on_release, d);
 	if (r < 0)
 		return r;
-	sd_event_source_set_enabled(d->release_source, d->n_held ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->readdr_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->process_source, SD_EVENT_OFF);
@@ -241,5 +237,6 @@ int daemon_start(struct daemon *d)
 	if (intake_has_work(d->intake))
 		sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
 	daemon_write_status(d);
+	malloc_trim(0); /* and what judging the leftovers and the first status file left */
 	return 0;
 }

@@ -141,21 +141,28 @@ static int render(const struct status_info *info, const struct active_set *a,
 	return r;
 }
 
+struct status_job {
+	const struct status_info *info;
+	const struct active_set *a;
+	struct status_cache *c;
+};
+
+static int fill_status(FILE *out, void *userdata)
+{
+	struct status_job *j = userdata;
+
+	return render(j->info, j->a, j->c, out);
+}
+
 int status_write(int dirfd, const struct status_info *info, const struct active_set *a,
 		 struct status_cache *c)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-	int r;
+	struct status_job j = { info, a, c };
 
-	if (!out)
-		return -ENOMEM;
-	r = render(info, a, c, out);
-	if (fclose(out) != 0 && r == 0)
-		r = -ENOMEM;
-	if (r < 0)
-		return r;
-	/* /run is not worth an fsync; readers always see a whole file thanks to the rename */
-	return write_file_atomic(dirfd, "status", text, len, 0644, 0);
+	/*
+	 * Rendered straight into the new file (600 KB at 10,000 mappings, never held whole in
+	 * memory). /run is not worth an fsync; readers always see a whole file thanks to the
+	 * rename.
+	 */
+	return write_file_atomic_with(dirfd, "status", 0644, 0, fill_status, &j);
 }
