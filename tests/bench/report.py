@@ -371,7 +371,9 @@ with open(out_md, "w") as f:
             "submitting user (`tests/bench/timeloop.c`): only the command a user runs is inside a "
             "timed part, never the harness's `setpriv` or `ip netns exec`. The same loop times the "
             "floors, interleaved with the submissions: `natwarden check` of the same fragment "
-            "and `/bin/true`. The limit replays "
+            "and `/bin/true`. As on a real router, each daemon's runtime directory (its status "
+            "file, rewritten after every change) is on a tmpfs, the spool and the state on the "
+            "disk. The limit replays "
             "exactly the element changes the daemon sends for that replacement (`delete element` + "
             "`add element`) against a copy of the same table in a namespace of its own.\n\n")
     f.write(main_table + "\n\n")

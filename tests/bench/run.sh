@@ -135,8 +135,12 @@ nw_setup
 # miniupnpd daemonizes: should the run end before its PID is known, whatever runs in its
 # namespace (made here, so started here) is stopped by PID before lib.sh's cleanup.
 MU_NS=""
+RUN_MOUNTS=()
 bench_cleanup() {
-	local pid
+	local pid m
+	for m in "${RUN_MOUNTS[@]}"; do
+		umount -l "$m" 2>/dev/null || echo "# cannot unmount $m"
+	done
 	[ -n "$MU_NS" ] || return 0
 	for pid in $(ip netns pids "$MU_NS" 2>/dev/null); do
 		kill "$pid" 2>/dev/null
@@ -207,6 +211,16 @@ B_T=$NW_T/b
 B_TABLE=${NW_TABLE}b
 mkdir -p "$B_T"
 chmod 0755 "$B_T"
+# Each instance's runtime directory (the status file, rewritten after every change) on a
+# tmpfs of its own, as on a real router, where systemd makes it under /run. The tests keep it
+# under $NW_T, on the disk, where each rewrite makes and frees an inode: work no installation
+# does.
+for dir in "$NW_T/run" "$B_T/run"; do
+	mkdir -p "$dir"
+	mount -t tmpfs -o "size=64m,mode=0750,uid=$(id -u "$NW_DUSER"),gid=$(getent group "$NW_GROUP" | cut -d: -f3),nosuid,nodev,noexec" \
+		tmpfs "$dir" || { echo "Bail out! cannot mount a tmpfs on $dir"; exit 1; }
+	RUN_MOUNTS+=("$dir")
+done
 sed -e "s|= $NW_T/|= $B_T/|" -e "s|^table = $NW_TABLE\$|table = $B_TABLE|" "$NW_T/policy.ini" >"$B_T/policy.ini"
 chmod 0644 "$B_T/policy.ini"
 B_NOTIFY=$B_T/notify.sock
