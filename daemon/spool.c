@@ -77,10 +77,11 @@ static int open_checked(struct submission *s, const struct stat *seen, struct st
 	else if (errno == EACCES)
 		fd = openat(s->dirfd, s->entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
+		int saved = errno;
 		diag_add(&s->problems, 0,
 			 "the daemon cannot read it (%s): make it 0660, as natwarden submit does",
-			 strerror(errno));
-		return -errno;
+			 strerror(saved));
+		return saved > 0 ? -saved : -EIO;
 	}
 	if (fstat(fd, st) < 0 || st->st_dev != seen->st_dev || st->st_ino != seen->st_ino) {
 		close(fd);
@@ -137,7 +138,7 @@ static bool acceptable_kind(struct submission *s, const struct stat *st)
  */
 static void inspect(struct submission *s, const struct stat *seen, bool read_it)
 {
-	struct stat st, opened;
+	struct stat st, opened = { 0 };
 	int r;
 
 	if (seen)
