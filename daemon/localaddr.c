@@ -209,17 +209,21 @@ static int on_addr6(struct dump *d, const struct nlmsghdr *nlh)
 {
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
-	const struct in6 *own = NULL;
+	const struct in6 *local = NULL, *address = NULL, *own;
 	char name[IFNAME_MAX + 1];
 
 	if (ifa->ifa_prefixlen > 128)
 		return 0;
 	mnl_attr_for_each(a, nlh, sizeof(struct ifaddrmsg)) {
 		uint16_t type = mnl_attr_get_type(a);
-		if ((type == IFA_LOCAL || (type == IFA_ADDRESS && !own)) &&
-		    mnl_attr_get_payload_len(a) == sizeof(struct in6))
-			own = mnl_attr_get_payload(a);
+		if (mnl_attr_get_payload_len(a) != sizeof(struct in6))
+			continue;
+		if (type == IFA_LOCAL)
+			local = mnl_attr_get_payload(a);
+		else if (type == IFA_ADDRESS)
+			address = mnl_attr_get_payload(a);
 	}
+	own = local ? local : address;
 	if (!own)
 		return 0;
 	ifname_of(d, (int)ifa->ifa_index, NULL, name);

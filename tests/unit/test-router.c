@@ -275,8 +275,48 @@ static void test_limits(void)
 	router_view_finish(&v);
 }
 
+static struct in6 ip6(const char *s)
+{
+	struct in6 a;
+
+	if (ipv6_parse(s, strlen(s), &a, NULL) < 0)
+		abort();
+	return a;
+}
+
+static void test_ipv6(void)
+{
+	struct router_view v, c;
+	struct in6 a = ip6("2001:db8:ff::7"), b = ip6("2001:db8:1::1"), other = ip6("2001:db8:1::2");
+	char why[ROUTER_REASON_MAX];
+
+	router_view_init(&v);
+	is_int(router_view_add6(&v, &a, 64, "wan0"), 0, "an IPv6 address is added");
+	is_int(router_view_add6(&v, &b, 64, "br-lan"), 0, "another");
+	is_int(router_view_add6(&v, &a, 64, "wan0"), 0, "a duplicate");
+	is_int(router_view_add6(&v, &a, 129, "wan0"), -EINVAL, "a length over 128 is refused");
+	router_view_sort(&v);
+	is_int(v.n6, 2, "sorting drops the duplicate");
+	ok(router_view_match6(&v, &a) && router_view_match6(&v, &b), "both addresses match");
+	ok(!router_view_match6(&v, &other), "a neighbour in the subnet does not");
+	ok(!router_view_match(&v, 0), "the IPv4 side stays empty");
+	router_addr6_reason(router_view_match6(&v, &a), why, sizeof(why));
+	is_str(why, "the router's own address (on wan0)", "the reason names the interface");
+	is_int(router_view_copy(&v, &c), 0, "copied");
+	ok(router_view_equal(&v, &c), "a copy is equal");
+	router_view_finish(&c);
+	router_view_init(&c);
+	if (router_view_add6(&c, &b, 64, "br-lan") < 0)
+		abort();
+	router_view_sort(&c);
+	ok(!router_view_equal(&v, &c), "a view without one IPv6 address differs");
+	router_view_finish(&c);
+	router_view_finish(&v);
+}
+
 int main(void)
 {
+	test_ipv6();
 	test_empty();
 	test_reasons();
 	test_precedence();
