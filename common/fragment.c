@@ -118,10 +118,14 @@ static void suggest(const struct token *tok, const char *kind, const char *targe
 static int parse_dnat_target(struct parser *p, unsigned line, const struct token *tok,
 			     struct fragment_stmt *st)
 {
+	const char *colon = memchr(tok[4].s, ':', tok[4].len);
 	char use[96], a[IPV6_STRLEN];
 	struct in6 v6;
+	uint32_t v4;
 
-	if (!looks_ipv6(&tok[4]))
+	/* IPV4:PORT with more after it is a bad target port, not IPv6 */
+	if (!looks_ipv6(&tok[4]) ||
+	    (colon && ipv4_parse(tok[4].s, (size_t)(colon - tok[4].s), &v4) == 0))
 		return parse_target(p, line, &tok[4], st);
 	if (ipv6_parse(tok[4].s, tok[4].len, &v6, NULL) == 0)
 		suggest(tok, "pinhole", ipv6_format(&v6, a), use, sizeof(use));

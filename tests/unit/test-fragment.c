@@ -111,6 +111,7 @@ static const struct parse_case cases[] = {
 	BAD("pinhole tcp 443 to 192.168.1.240\n", 1, "'192.168.1.240' is an IPv4 target: pinholes are for IPv6; use 'dnat tcp 443 to 192.168.1.240'"),
 	BAD("pinhole tcp 443 to 192.168.1.240:8443\n", 1, "pinholes are for IPv6; use 'dnat tcp 443 to 192.168.1.240'"),
 	BAD("dnat tcp 443 to 2001:DB8::0010\n", 1, "there is no NAT66; use 'pinhole tcp 443 to 2001:db8::10'"),
+	BAD("dnat tcp 80 to 1.2.3.4:80:80\n", 1, "target port '80:80' is not a port"),
 	BAD("dnat tcp 443 to [2001:db8::10]:443\n", 1, "there is no NAT66; use 'pinhole tcp 443 to IPV6'"),
 	BAD("pinhole tcp 443 to fe80::1%eth0\n", 1, "'fe80::1%eth0' is not an IPv6 address: zone ids"),
 	BAD("pinhole tcp 443 to ::ffff:192.0.2.1\n", 1, "'::ffff:192.0.2.1' is not an IPv6 address: an IPv4 tail"),
