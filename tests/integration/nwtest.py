@@ -441,29 +441,37 @@ def tcp_listen(addr, ports, backlog=16):
     return sel
 
 
+def serve(sel, log, seconds, answer):
+    """Write "ready" to LOG, then for SECONDS call ANSWER(socket, out) on every socket of SEL
+    that is ready."""
+    out = open(log, "a", buffering=1)
+    out.write("ready\n")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in sel.select(timeout=1):
+            answer(key.fileobj, out)
+
+
 def cmd_tcp_serve(args):
     opt, args = options(args, {"seconds": 300.0, "backlog": 16, "answer": "", "quiet": False})
     addr, log, ports = args[0], args[1], [int(p) for p in args[2:]]
-    sel = tcp_listen(addr, ports, opt["backlog"])
-    out = open(log, "a", buffering=1)
-    out.write("ready\n")
-    end = time.monotonic() + opt["seconds"]
-    while time.monotonic() < end:
-        for key, _ in sel.select(timeout=1):
+
+    def answer(s, out):
+        try:
+            c, peer = s.accept()
+        except OSError:
+            return
+        with c:
+            c.settimeout(2)
+            local = c.getsockname()
+            line = opt["answer"] or "served %s:%d to %s" % (local[0], local[1], peer[0])
+            if not opt["quiet"]:
+                out.write(line + " (port %d)\n" % peer[1])
             try:
-                c, peer = key.fileobj.accept()
+                c.sendall((line + "\n").encode())
             except OSError:
-                continue
-            with c:
-                c.settimeout(2)
-                local = c.getsockname()
-                line = opt["answer"] or "served %s:%d to %s" % (local[0], local[1], peer[0])
-                if not opt["quiet"]:
-                    out.write(line + " (port %d)\n" % peer[1])
-                try:
-                    c.sendall((line + "\n").encode())
-                except OSError:
-                    pass
+                pass
+    serve(tcp_listen(addr, ports, opt["backlog"]), log, opt["seconds"], answer)
 
 
 def print_answer(exchange):
@@ -512,19 +520,17 @@ def cmd_udp_serve(args):
         s = socket.socket(family(addr), socket.SOCK_DGRAM)
         s.bind((addr, port))
         sel.register(s, selectors.EVENT_READ)
-    out = open(log, "a", buffering=1)
-    out.write("ready\n")
-    end = time.monotonic() + opt["seconds"]
-    while time.monotonic() < end:
-        for key, _ in sel.select(timeout=1):
-            try:
-                _, peer = key.fileobj.recvfrom(2048)
-                local = key.fileobj.getsockname()
-                line = "served %s:%d to %s" % (local[0], local[1], peer[0])
-                out.write(line + " (udp port %d)\n" % peer[1])
-                key.fileobj.sendto((line + "\n").encode(), peer)
-            except OSError:
-                continue
+
+    def answer(s, out):
+        try:
+            _, peer = s.recvfrom(2048)
+            local = s.getsockname()
+            line = "served %s:%d to %s" % (local[0], local[1], peer[0])
+            out.write(line + " (udp port %d)\n" % peer[1])
+            s.sendto((line + "\n").encode(), peer)
+        except OSError:
+            pass
+    serve(sel, log, opt["seconds"], answer)
 
 
 def cmd_udp_connect(args):
