@@ -101,6 +101,8 @@ static void judge_pinhole(const struct router_view *router, const struct submitt
 	char a6[IPV6_STRLEN], dests[400], why[ROUTER_REASON_MAX];
 	const char *special = ipv6_special_kind(&st->to_addr6);
 	const struct router_addr6 *own = router ? router_view_match6(router, &st->to_addr6) : NULL;
+	const struct router_addr6 *anycast =
+		router && !own ? router_view_anycast6(router, &st->to_addr6) : NULL;
 	const struct active_entry *owner;
 	uint16_t port = 0;
 
@@ -109,6 +111,9 @@ static void judge_pinhole(const struct router_view *router, const struct submitt
 		diag_add(r, st->line, "destination %s is %s", a6, special);
 	} else if (own) {
 		router_addr6_reason(own, why, sizeof(why));
+		diag_add(r, st->line, "destination %s is %s", a6, why);
+	} else if (anycast) {
+		router_anycast6_reason(anycast, why, sizeof(why));
 		diag_add(r, st->line, "destination %s is %s", a6, why);
 	} else if (!destinations_allow6(sub, &st->to_addr6)) {
 		destinations_format(sub, dests, sizeof(dests));

@@ -148,6 +148,34 @@ const struct router_addr6 *router_view_match6(const struct router_view *v, const
 	return NULL;
 }
 
+const struct router_addr6 *router_view_anycast6(const struct router_view *v, const struct in6 *addr)
+{
+	for (size_t i = 0; i < v->n6; i++) {
+		const struct router_addr6 *r = &v->items6[i];
+		struct prefix6 subnet = { r->addr, r->len };
+		if (r->len >= 127)
+			continue;
+		ipv6_mask(&subnet.addr, r->len);
+		if (memcmp(&subnet.addr, addr, sizeof(*addr)) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+void router_anycast6_reason(const struct router_addr6 *a, char *buf, size_t size)
+{
+	struct prefix6 subnet = { a->addr, a->len };
+	char p[PREFIX6_STRLEN];
+
+	ipv6_mask(&subnet.addr, a->len);
+	prefix6_format(&subnet, true, p);
+	if (a->ifname[0])
+		snprintf(buf, size, "the Subnet-Router anycast address of the router's subnet %s (on %s)",
+			 p, a->ifname);
+	else
+		snprintf(buf, size, "the Subnet-Router anycast address of the router's subnet %s", p);
+}
+
 void router_addr6_reason(const struct router_addr6 *a, char *buf, size_t size)
 {
 	if (a->ifname[0])

@@ -92,6 +92,14 @@ const struct router_addr6 *router_view_match6(const struct router_view *v, const
 /* "the router's own address (on wan0)", or without " (on X)" when the interface is unknown. */
 void router_addr6_reason(const struct router_addr6 *a, char *buf, size_t size);
 
+/*
+ * The entry whose subnet's Subnet-Router anycast address `addr` is (RFC 4291 2.6.1: the
+ * prefix with every host bit zero, which a forwarding router answers itself; not for /127
+ * and /128, RFC 6164), or NULL. Its reason: router_anycast6_reason().
+ */
+const struct router_addr6 *router_view_anycast6(const struct router_view *v, const struct in6 *addr);
+void router_anycast6_reason(const struct router_addr6 *a, char *buf, size_t size);
+
 /* Sort into the canonical order and drop duplicates. */
 void router_view_sort(struct router_view *v);
 

@@ -280,6 +280,10 @@ static void test_pinholes(void)
 	ok(j.verdict == VERDICT_ACCEPTED, "a pinhole inside the destinations is accepted");
 	judge_router(a, &v, "dave", "own", "pinhole tcp 443 to 2001:db8:3::1\n", &j);
 	REJECTS(j, 1, "destination 2001:db8:3::1 is the router's own address (on lan0)");
+	judge_router(a, &v, "dave", "anycast", "pinhole tcp 443 to 2001:db8:3::\n", &j);
+	REJECTS(j, 1, "destination 2001:db8:3:: is the Subnet-Router anycast address of the router's subnet 2001:db8:3::/64 (on lan0)");
+	judge_router(a, &v, "dave", "nat64", "pinhole tcp 443 to 64:ff9b::c0a8:301\n", &j);
+	REJECTS(j, 1, "destination 64:ff9b::c0a8:301 is a NAT64 address (64:ff9b::/96): it leads to IPv4");
 	judge(a, "dave", "ll", "pinhole tcp 443 to fe80::10\n", &j);
 	REJECTS(j, 1, "destination fe80::10 is a link-local address (fe80::/10)");
 	judge(a, "dave", "lo", "pinhole tcp 443 to ::1\n", &j);
