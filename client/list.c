@@ -76,7 +76,7 @@ static void print_json(const struct statusfile *s)
 		json_string(m->fragment);
 		printf(", \"type\": ");
 		json_string(m->kind);
-		if (strcmp(m->kind, "dnat") == 0) {
+		if (strcmp(m->kind, "masquerade") != 0) {
 			printf(", \"protocol\": ");
 			json_string(m->proto);
 			printf(", \"public\": ");
@@ -126,7 +126,7 @@ int cmd_list(const struct client_options *o, int argc, char **argv)
 		       "TARGET", "EXPIRES");
 		for (size_t i = 0; i < s.n_maps; i++) {
 			const struct statusfile_mapping *m = &s.maps[i];
-			bool dnat = strcmp(m->kind, "dnat") == 0;
+			bool dnat = strcmp(m->kind, "masquerade") != 0; /* dnat or pinhole */
 			printf("%-16s %-20s %-5s %-12s %-22s %s\n", m->user, m->fragment,
 			       dnat ? m->proto : "-", dnat ? m->ports : "masquerade", m->target,
 			       format_time(m->expires, when, sizeof(when)));

@@ -50,8 +50,9 @@ int status_active_set(const struct statusfile *s, struct active_set **ret)
 		       strcmp(s->maps[j].fragment, s->maps[i].fragment) == 0;
 		     j++) {
 			const struct statusfile_mapping *m = &s->maps[j];
-			if (strcmp(m->kind, "dnat") == 0)
-				fprintf(out, "dnat %s %s to %s\n", m->proto, m->ports, m->target);
+			if (strcmp(m->kind, "dnat") == 0 || strcmp(m->kind, "pinhole") == 0)
+				fprintf(out, "%s %s %s to %s\n", m->kind, m->proto, m->ports,
+					m->target);
 			else
 				fprintf(out, "masquerade %s\n", m->target);
 		}

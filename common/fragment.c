@@ -97,13 +97,90 @@ static int parse_target(struct parser *p, unsigned line, const struct token *t,
 	return 0;
 }
 
-static int parse_dnat(struct parser *p, unsigned line, const struct token *tok, size_t n)
+/* Does a target token look like IPv6 text (two colons or more, or a bracket)? */
+static bool looks_ipv6(const struct token *t)
 {
-	struct fragment_stmt st = { .kind = STMT_DNAT, .line = line };
+	const char *colon = memchr(t->s, ':', t->len);
+
+	return memchr(t->s, '[', t->len) ||
+	       (colon && memchr(colon + 1, ':', t->len - (size_t)(colon + 1 - t->s)));
+}
+
+/* 'dnat tcp|udp PORTS' or 'pinhole ...' with the protocol and ports of `tok`, for reasons. */
+static void suggest(const struct token *tok, const char *kind, const char *target, char *buf,
+		    size_t size)
+{
+	snprintf(buf, size, "%s %.*s %.*s to %s", kind, (int)tok[1].len, tok[1].s, (int)tok[2].len,
+		 tok[2].s, target);
+}
+
+/* A dnat's target, refusing IPv6 text with the statement to use instead. */
+static int parse_dnat_target(struct parser *p, unsigned line, const struct token *tok,
+			     struct fragment_stmt *st)
+{
+	const char *colon = memchr(tok[4].s, ':', tok[4].len);
+	char use[96], a[IPV6_STRLEN];
+	struct in6 v6;
+	uint32_t v4;
+
+	/* IPV4:PORT with more after it is a bad target port, not IPv6 */
+	if (!looks_ipv6(&tok[4]) ||
+	    (colon && ipv4_parse(tok[4].s, (size_t)(colon - tok[4].s), &v4) == 0))
+		return parse_target(p, line, &tok[4], st);
+	if (ipv6_parse(tok[4].s, tok[4].len, &v6, NULL) == 0)
+		suggest(tok, "pinhole", ipv6_format(&v6, a), use, sizeof(use));
+	else
+		suggest(tok, "pinhole", "IPV6", use, sizeof(use));
+	diag_add(p->errs, line, "%s is an IPv6 target: there is no NAT66; use '%s'", Q(&tok[4]),
+		 use);
+	return -EINVAL;
+}
+
+/* A pinhole's target: IPv6 text only; IPv4 text is answered with the dnat to use. */
+static int parse_pinhole_target(struct parser *p, unsigned line, const struct token *tok,
+				struct fragment_stmt *st)
+{
+	const char *colon = memchr(tok[4].s, ':', tok[4].len);
+	size_t alen = colon ? (size_t)(colon - tok[4].s) : tok[4].len;
+	const char *why = NULL;
+	char use[96], a[IPV4_STRLEN];
+	uint32_t v4;
+
+	if (!looks_ipv6(&tok[4]) && ipv4_parse(tok[4].s, alen, &v4) == 0) {
+		suggest(tok, "dnat", ipv4_format(v4, a), use, sizeof(use));
+		diag_add(p->errs, line, "%s is an IPv4 target: pinholes are for IPv6; use '%s'",
+			 Q(&tok[4]), use);
+		return -EINVAL;
+	}
+	if (ipv6_parse(tok[4].s, tok[4].len, &st->to_addr6, &why) < 0) {
+		diag_add(p->errs, line, "%s is not an IPv6 address: %s", Q(&tok[4]),
+			 why ? why : "use RFC 4291 text");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Do statements `a` and `b` of one fragment claim the same public port (dnat) or host port (pinhole)? */
+static bool stmts_overlap(const struct fragment_stmt *a, const struct fragment_stmt *b)
+{
+	if (a->kind != b->kind || a->proto != b->proto || a->port_lo > b->port_hi ||
+	    b->port_lo > a->port_hi)
+		return false;
+	return a->kind == STMT_DNAT || memcmp(&a->to_addr6, &b->to_addr6, sizeof(a->to_addr6)) == 0;
+}
+
+/* dnat and pinhole: KIND tcp|udp PORT[-PORT] to TARGET */
+static int parse_forward(struct parser *p, unsigned line, const struct token *tok, size_t n,
+			 enum stmt_kind kind)
+{
+	struct fragment_stmt st = { .kind = kind, .line = line };
+	const char *word = kind == STMT_DNAT ? "dnat" : "pinhole";
 	int r;
 
 	if (n < 5) {
-		diag_add(p->errs, line, "incomplete dnat: expected 'dnat tcp|udp PORT[-PORT] to IPV4[:PORT]'");
+		diag_add(p->errs, line, "incomplete %s: expected '%s'", word,
+			 kind == STMT_DNAT ? "dnat tcp|udp PORT[-PORT] to IPV4[:PORT]"
+					   : "pinhole tcp|udp PORT[-PORT] to IPV6");
 		return -EINVAL;
 	}
 	if (token_is(&tok[1], "tcp"))
@@ -123,20 +200,20 @@ static int parse_dnat(struct parser *p, unsigned line, const struct token *tok, 
 		diag_add(p->errs, line, "expected 'to' after the public port, found %s", Q(&tok[3]));
 		return -EINVAL;
 	}
-	r = parse_target(p, line, &tok[4], &st);
+	r = kind == STMT_DNAT ? parse_dnat_target(p, line, tok, &st)
+			      : parse_pinhole_target(p, line, tok, &st);
 	if (r < 0)
 		return r;
 	if (n > 5) {
-		diag_add(p->errs, line, "unexpected %s after the dnat statement", Q(&tok[5]));
+		diag_add(p->errs, line, "unexpected %s after the %s statement", Q(&tok[5]), word);
 		return -EINVAL;
 	}
 
 	for (size_t i = 0; i < p->f->n_stmts; i++) {
 		const struct fragment_stmt *o = &p->f->stmts[i];
-		if (o->kind == STMT_DNAT && o->proto == st.proto && o->port_lo <= st.port_hi &&
-		    st.port_lo <= o->port_hi) {
-			diag_add(p->errs, line, "%s %s overlaps the dnat at line %u", proto_name(st.proto),
-				 Q(&tok[2]), o->line);
+		if (stmts_overlap(o, &st)) {
+			diag_add(p->errs, line, "%s %s overlaps the %s at line %u", proto_name(st.proto),
+				 Q(&tok[2]), word, o->line);
 			return -EINVAL;
 		}
 	}
@@ -268,12 +345,14 @@ static int parse_line(struct parser *p, unsigned line, const char *s, size_t len
 		return -E2BIG;
 	}
 	if (token_is(&tok[0], "dnat"))
-		return parse_dnat(p, line, tok, n);
+		return parse_forward(p, line, tok, n, STMT_DNAT);
+	if (token_is(&tok[0], "pinhole"))
+		return parse_forward(p, line, tok, n, STMT_PINHOLE);
 	if (token_is(&tok[0], "masquerade"))
 		return parse_masquerade(p, line, tok, n);
 	if (token_is(&tok[0], "lease"))
 		return parse_lease(p, line, tok, n);
-	diag_add(p->errs, line, "unknown statement %s: expected dnat, masquerade or lease", Q(&tok[0]));
+	diag_add(p->errs, line, "unknown statement %s: expected dnat, pinhole, masquerade or lease", Q(&tok[0]));
 	return -EINVAL;
 }
 
@@ -298,7 +377,7 @@ static int parse_body(struct parser *p, const char *data, size_t len)
 	if (p->f->lease_line && p->f->n_stmts == 0 &&
 	    p->errs->n + p->errs->dropped == p->errs_before)
 		diag_add(p->errs, p->f->lease_line,
-			 "a lease needs at least one dnat or masquerade statement (an empty fragment withdraws)");
+			 "a lease needs at least one dnat, pinhole or masquerade statement (an empty fragment withdraws)");
 	return 0;
 }
 
@@ -354,9 +433,11 @@ char *stmt_format_public(const struct fragment_stmt *s, char *buf, size_t size)
 
 char *stmt_format_target(const struct fragment_stmt *s, char *buf, size_t size)
 {
-	char a[IPV4_STRLEN];
+	char a[IPV4_STRLEN], a6[IPV6_STRLEN];
 
-	if (s->port_lo != s->port_hi)
+	if (s->kind == STMT_PINHOLE)
+		snprintf(buf, size, "%s", ipv6_format(&s->to_addr6, a6));
+	else if (s->port_lo != s->port_hi)
 		snprintf(buf, size, "%s", ipv4_format(s->to_addr, a));
 	else
 		snprintf(buf, size, "%s:%u", ipv4_format(s->to_addr, a),
@@ -374,10 +455,15 @@ char *fragment_print(const struct fragment *f)
 		return NULL;
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
-		char pub[32], a[IPV4_STRLEN], pfx[PREFIX4_STRLEN];
+		char pub[32], a[IPV4_STRLEN], pfx[PREFIX4_STRLEN], a6[IPV6_STRLEN];
 
 		if (s->kind == STMT_MASQUERADE) {
 			fprintf(out, "masquerade %s\n", prefix4_format(&s->masq, false, pfx));
+			continue;
+		}
+		if (s->kind == STMT_PINHOLE) {
+			fprintf(out, "pinhole %s to %s\n", stmt_format_public(s, pub, sizeof(pub)),
+				stmt_format_target(s, a6, sizeof(a6)));
 			continue;
 		}
 		fprintf(out, "dnat %s to %s", stmt_format_public(s, pub, sizeof(pub)),
@@ -401,6 +487,8 @@ static bool stmt_equal(const struct fragment_stmt *a, const struct fragment_stmt
 		return false;
 	if (a->kind == STMT_MASQUERADE)
 		return a->masq.addr == b->masq.addr && a->masq.len == b->masq.len;
+	if (a->kind == STMT_PINHOLE && memcmp(&a->to_addr6, &b->to_addr6, sizeof(a->to_addr6)) != 0)
+		return false;
 	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi &&
 	       a->to_addr == b->to_addr && a->to_port == b->to_port;
 }

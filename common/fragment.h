@@ -7,9 +7,10 @@
 
 #include "diag.h"
 #include "ipv4.h"
+#include "ipv6.h"
 #include "strutil.h"
 
-/* Hard limits of the fragment language (v1). */
+/* Hard limits of the fragment language (v2: v1 plus pinhole). */
 #define FRAGMENT_MAX_BYTES 65536
 #define FRAGMENT_MAX_LINE 256
 #define FRAGMENT_MAX_STATEMENTS 256
@@ -21,23 +22,27 @@
 enum stmt_kind {
 	STMT_DNAT,
 	STMT_MASQUERADE,
+	STMT_PINHOLE, /* IPv6: new inbound connections let through, no translation */
 };
 
 struct fragment_stmt {
 	enum stmt_kind kind;
 	unsigned line;
-	/* dnat */
+	/* dnat and pinhole */
 	uint8_t proto;
 	uint16_t port_lo, port_hi; /* public port(s); equal for a single port */
+	/* dnat */
 	uint32_t to_addr;
 	uint16_t to_port; /* 0: the same port as the public one */
+	/* pinhole: the host, whose port(s) port_lo-port_hi are opened */
+	struct in6 to_addr6;
 	/* masquerade */
 	struct prefix4 masq;
 };
 
 struct fragment {
 	char name[FRAGMENT_NAME_MAX + 1];
-	size_t n_stmts; /* dnat and masquerade statements, in the order written */
+	size_t n_stmts; /* dnat, pinhole and masquerade statements, in the order written */
 	struct fragment_stmt *stmts;
 	uint32_t lease; /* seconds, 0 for none */
 	unsigned lease_line;
@@ -74,5 +79,8 @@ const char *proto_name(uint8_t proto);
 
 /* "tcp 80", "udp 27015-27030" */
 char *stmt_format_public(const struct fragment_stmt *s, char *buf, size_t size);
-/* "192.168.1.240:8443"; for a range without a target port just the address */
+/*
+ * "192.168.1.240:8443"; for a range without a target port just the address; for a pinhole
+ * the IPv6 address (RFC 5952), its ports being the public ones
+ */
 char *stmt_format_target(const struct fragment_stmt *s, char *buf, size_t size);

@@ -246,6 +246,20 @@ bool prefix6_contains_addr(const struct prefix6 *p, const struct in6 *addr)
 	return memcmp(masked.b, p->addr.b, sizeof(masked.b)) == 0;
 }
 
+/* The interface identifier (the low 64 bits) of an ISATAP address: [02]00:5efe:a.b.c.d. */
+static bool isatap_interface_id(const struct in6 *a)
+{
+	return (a->b[8] & ~0x02) == 0 && a->b[9] == 0 && a->b[10] == 0x5e && a->b[11] == 0xfe;
+}
+
+/* RFC 2526: the 128 highest interface identifiers of a /64, fdff:ffff:ffff:ff80 and up. */
+static bool reserved_subnet_anycast(const struct in6 *a)
+{
+	static const uint8_t id[7] = { 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	return memcmp(&a->b[8], id, sizeof(id)) == 0 && a->b[15] >= 0x80;
+}
+
 const char *ipv6_special_kind(const struct in6 *a)
 {
 	/* First match wins: :: and ::1 before the ::/96 they are in. */
@@ -257,13 +271,27 @@ const char *ipv6_special_kind(const struct in6 *a)
 		{ { { { [15] = 1 } }, 128 }, "the loopback address (::1)" },
 		{ { { { [10] = 0xff, [11] = 0xff } }, 96 },
 		  "an IPv4-mapped address (::ffff:0:0/96)" },
+		{ { { { [8] = 0xff, [9] = 0xff } }, 96 },
+		  "an IPv4-translated address (::ffff:0:0:0/96, SIIT): it leads to IPv4" },
 		{ { { { 0 } }, 96 }, "an IPv4-compatible address (::/96, deprecated)" },
+		{ { { { 0, 0x64, 0xff, 0x9b } }, 96 },
+		  "a NAT64 address (64:ff9b::/96): it leads to IPv4" },
+		{ { { { 0, 0x64, 0xff, 0x9b, 0, 1 } }, 48 },
+		  "a NAT64 address (64:ff9b:1::/48, local use): it leads to IPv4" },
+		{ { { { 0x01, 0x00 } }, 64 }, "a discard-only address (100::/64)" },
+		{ { { { 0x20, 0x01, 0, 0 } }, 32 }, "a Teredo address (2001::/32): it leads to IPv4" },
+		{ { { { 0x20, 0x02 } }, 16 }, "a 6to4 address (2002::/16): it leads to IPv4" },
 		{ { { { 0xfe, 0x80 } }, 10 }, "a link-local address (fe80::/10)" },
+		{ { { { 0xfe, 0xc0 } }, 10 }, "a site-local address (fec0::/10, deprecated)" },
 		{ { { { 0xff } }, 8 }, "a multicast address (ff00::/8)" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(specials); i++)
 		if (prefix6_contains_addr(&specials[i].p, a))
 			return specials[i].kind;
+	if (isatap_interface_id(a))
+		return "an ISATAP address (interface identifier [02]00:5efe:a.b.c.d): it leads to IPv4";
+	if (reserved_subnet_anycast(a))
+		return "a reserved subnet anycast address (interface identifier fdff:ffff:ffff:ff80 and up)";
 	return NULL;
 }

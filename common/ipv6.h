@@ -65,8 +65,11 @@ static inline bool prefix6_overlaps(const struct prefix6 *a, const struct prefix
 }
 
 /*
- * Addresses no pinhole may ever point at: unspecified, loopback, IPv4-mapped, IPv4-compatible
- * (deprecated), link-local, multicast. NULL for any other. The documentation prefix
- * 2001:db8::/32 is deliberately not special: examples and tests use it as ordinary addresses.
+ * Addresses no pinhole may ever point at, with the reason: unspecified, loopback, link-local,
+ * site-local (deprecated), multicast, discard-only, reserved subnet anycast, and every form
+ * that a router may carry on to IPv4 (IPv4-mapped, IPv4-compatible, IPv4-translated, NAT64,
+ * Teredo, 6to4, ISATAP): a pinhole must end at an IPv6 host, never at a translator or tunnel.
+ * NULL for any other. The documentation prefix 2001:db8::/32 is deliberately not special:
+ * examples and tests use it as ordinary addresses.
  */
 const char *ipv6_special_kind(const struct in6 *a);

@@ -29,9 +29,9 @@ static void put_values(FILE *out, const char *const *values, size_t n)
 
 int statusfile_format_mapping(FILE *out, const struct statusfile_mapping *m)
 {
-	if (strcmp(m->kind, "dnat") == 0) {
+	if (strcmp(m->kind, "dnat") == 0 || strcmp(m->kind, "pinhole") == 0) {
 		const char *v[] = { m->user, m->fragment, m->proto, m->ports, m->target };
-		fputs("dnat", out);
+		fputs(m->kind, out);
 		put_values(out, v, ELEMENTSOF(v));
 	} else if (strcmp(m->kind, "masquerade") == 0) {
 		const char *v[] = { m->user, m->fragment, m->target };
@@ -123,7 +123,7 @@ static int push_map(struct parser *p, char **f, size_t n)
 {
 	struct statusfile *s = &p->s;
 	struct statusfile_mapping m = { 0 };
-	bool dnat = strcmp(f[0], "dnat") == 0;
+	bool dnat = strcmp(f[0], "dnat") == 0 || strcmp(f[0], "pinhole") == 0;
 
 	if ((dnat && n != 7) || (!dnat && n != 5))
 		return -EBADMSG;
@@ -213,7 +213,8 @@ static int parse_line(struct parser *p, char *line)
 
 	if (n < 2 || parse_head_record(&p->s, f[0], f[1]))
 		return 0;
-	if (strcmp(f[0], "dnat") == 0 || strcmp(f[0], "masquerade") == 0)
+	if (strcmp(f[0], "dnat") == 0 || strcmp(f[0], "masquerade") == 0 ||
+	    strcmp(f[0], "pinhole") == 0)
 		r = push_map(p, f, n);
 	else if (strcmp(f[0], "event") == 0)
 		r = push_event(p, f, n);

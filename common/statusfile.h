@@ -21,11 +21,13 @@
  *   table             inet NAME
  *   users             N
  *   fragments         N
- *   mappings          N (dnat and masquerade statements)
+ *   mappings          N (dnat, pinhole and masquerade statements)
  *   last_error        TEXT (or "-")
  *   dnat              USER FRAGMENT PROTO PORT[-PORT] ADDRESS[:PORT] EXPIRES (UNIX-TIME, 0: none)
  *                     (fragments in no particular order; the lines of one fragment together)
  *   masquerade        USER FRAGMENT PREFIX EXPIRES
+ *   pinhole           USER FRAGMENT PROTO PORT[-PORT] IPV6 EXPIRES   (a reader of before
+ *                     pinholes ignores these lines, as any record type it does not know)
  *   event             UNIX-TIME KIND USER FRAGMENT TEXT   (expiries and revocations, newest last)
  *
  * In that order: the header records, the mapping lines, the events. Every value is one field
@@ -49,14 +51,15 @@ struct statusfile_head {
 	char last_error[512]; /* "" for none (written as "-") */
 };
 
-/* A "dnat" or "masquerade" line. */
+/* A "dnat", "pinhole" or "masquerade" line. */
 struct statusfile_mapping {
 	char user[40];
 	char fragment[72];
-	char kind[12];	 /* "dnat" or "masquerade" */
-	char proto[8];	 /* dnat: "tcp", "udp" */
-	char ports[16];	 /* dnat: "80", "27015-27030" */
-	char target[40]; /* dnat: "192.168.1.240:8443"; masquerade: "192.168.1.0/24" */
+	char kind[12];	 /* "dnat", "pinhole" or "masquerade" */
+	char proto[8];	 /* dnat, pinhole: "tcp", "udp" */
+	char ports[16];	 /* dnat, pinhole: "80", "27015-27030" */
+	char target[48]; /* dnat: "192.168.1.240:8443"; pinhole: "2001:db8::10";
+			    masquerade: "192.168.1.0/24" */
 	int64_t expires; /* unix time (s), 0 for none */
 	size_t seq;	 /* parsed: its place among the file's mapping lines (not written) */
 };
@@ -68,8 +71,8 @@ struct statusfile_event {
 };
 
 /*
- * One mapping line, '\n' included. -EINVAL (nothing written) when the kind is neither "dnat"
- * nor "masquerade".
+ * One mapping line, '\n' included. -EINVAL (nothing written) when the kind is not "dnat",
+ * "pinhole" or "masquerade".
  */
 int statusfile_format_mapping(FILE *out, const struct statusfile_mapping *m);
 /* One event line, '\n' included. */

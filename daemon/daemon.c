@@ -292,8 +292,12 @@ int daemon_check(const char *config, bool print_ruleset)
 		r = ruleset_render_full(&d->rcfg, &d->desired, stdout);
 	else if (r >= 0) {
 		printf("%s: OK\n", config);
+		char rule[96];
 		printf("table inet %s on interface %s%s\n", d->rcfg.table, d->rcfg.wan_interface,
 		       d->rcfg.hairpin ? ", hairpin on" : "");
+		/* for scripts: the rule for the administrator's own forward chain, on its own line */
+		ruleset_admin_rule(&d->rcfg, rule, sizeof(rule));
+		printf("admin rule: %s\n", rule);
 		printf("submitters: %zu in policy, %zu known users\n", d->policy->n_submitters,
 		       d->n_submitters);
 		printf("saved state: %zu active fragments of %zu users, %zu mappings\n",

@@ -47,7 +47,8 @@ struct dump {
 int localaddr_new(struct localaddr **ret)
 {
 	/* rtnetlink lets anyone listen to these groups: no capability needed */
-	static const unsigned groups[] = { RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_LINK };
+	static const unsigned groups[] = { RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_LINK,
+					   RTNLGRP_IPV6_IFADDR };
 	struct localaddr *m = calloc(1, sizeof(*m));
 	int r;
 
@@ -182,6 +183,32 @@ static void parse_ifa(const struct nlmsghdr *nlh, struct ifa_attrs *ret)
 	}
 }
 
+/* An IPv6 address: IFA_LOCAL (point-to-point) or IFA_ADDRESS, as for IPv4; no broadcast. */
+static int on_addr6(struct dump *d, const struct nlmsghdr *nlh)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	const struct in6 *local = NULL, *address = NULL, *own;
+	char name[IFNAME_MAX + 1];
+
+	if (ifa->ifa_prefixlen > 128)
+		return 0;
+	mnl_attr_for_each(a, nlh, sizeof(struct ifaddrmsg)) {
+		uint16_t type = mnl_attr_get_type(a);
+		if (mnl_attr_get_payload_len(a) != sizeof(struct in6))
+			continue;
+		if (type == IFA_LOCAL)
+			local = mnl_attr_get_payload(a);
+		else if (type == IFA_ADDRESS)
+			address = mnl_attr_get_payload(a);
+	}
+	own = local ? local : address;
+	if (!own)
+		return 0;
+	ifname_of(d, (int)ifa->ifa_index, NULL, name);
+	return router_view_add6(&d->view, own, ifa->ifa_prefixlen, name);
+}
+
 /*
  * IFA_LOCAL is our address; IFA_ADDRESS is the same, or the peer's on a point-to-point link
  * (`ip addr add A peer B/len`), and the kernel derives the subnet and its broadcast from it.
@@ -197,6 +224,8 @@ static int on_addr(struct dump *d, const struct nlmsghdr *nlh)
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifa)))
 		return -EBADMSG;
+	if (ifa->ifa_family == AF_INET6)
+		return on_addr6(d, nlh);
 	if (ifa->ifa_family != AF_INET || ifa->ifa_prefixlen > 32)
 		return 0;
 	parse_ifa(nlh, &at);
@@ -370,6 +399,7 @@ static int dump_all(struct dump *d)
 {
 	const struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	const struct ifaddrmsg ifa = { .ifa_family = AF_INET };
+	const struct ifaddrmsg ifa6 = { .ifa_family = AF_INET6 };
 	const struct rtmsg rtm = { .rtm_family = AF_INET }; /* no table: every table */
 	int r;
 
@@ -379,6 +409,8 @@ static int dump_all(struct dump *d)
 	if (d->n_links > 0)
 		qsort(d->links, d->n_links, sizeof(*d->links), link_cmp);
 	r = request(d, RTM_GETADDR, &ifa, sizeof(ifa));
+	if (r >= 0)
+		r = request(d, RTM_GETADDR, &ifa6, sizeof(ifa6));
 	if (r < 0)
 		return r;
 	router_view_sort(&d->view);

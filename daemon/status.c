@@ -25,7 +25,7 @@ static void mapping_of(const struct active_entry *e, const struct fragment_stmt 
 		snprintf(m->target, sizeof(m->target), "%s", prefix4_format(&s->masq, true, pfx));
 		return;
 	}
-	snprintf(m->kind, sizeof(m->kind), "dnat");
+	snprintf(m->kind, sizeof(m->kind), "%s", s->kind == STMT_PINHOLE ? "pinhole" : "dnat");
 	snprintf(m->proto, sizeof(m->proto), "%s", proto_name(s->proto));
 	if (s->port_lo == s->port_hi)
 		snprintf(m->ports, sizeof(m->ports), "%u", s->port_lo);

@@ -127,6 +127,29 @@ static bool claims_free(const struct active_set *a, const struct active_entry *e
 	return true;
 }
 
+const struct active_entry *active_set_pinhole_owner(const struct active_set *a,
+						    const struct in6 *addr, uint8_t proto,
+						    uint16_t lo, uint16_t hi,
+						    const struct active_entry *except,
+						    uint16_t *ret_port)
+{
+	for (size_t i = 0; i < active_set_size(a); i++) {
+		const struct active_entry *e = active_set_at(a, i);
+		if (e == except)
+			continue;
+		for (size_t k = 0; k < e->frag->n_stmts; k++) {
+			const struct fragment_stmt *s = &e->frag->stmts[k];
+			if (s->kind != STMT_PINHOLE || s->proto != proto || s->port_lo > hi ||
+			    lo > s->port_hi || memcmp(&s->to_addr6, addr, sizeof(*addr)) != 0)
+				continue;
+			if (ret_port)
+				*ret_port = MAX(lo, s->port_lo);
+			return e;
+		}
+	}
+	return NULL;
+}
+
 int active_set_insert(struct active_set *a, struct active_entry *e)
 {
 	struct user_total *u;

@@ -45,6 +45,15 @@ struct active_entry *active_set_find(const struct active_set *a, const char *use
 /* Who forwards public (proto, port)? NULL for nobody. */
 const struct active_entry *active_set_claim(const struct active_set *a, uint8_t proto, uint16_t port);
 
+/*
+ * Who, other than `except`, opens a pinhole to `addr` with `proto` on a port of [lo, hi]?
+ * NULL for nobody; *ret_port (when not NULL) is the first shared port. A scan of the set.
+ */
+const struct active_entry *active_set_pinhole_owner(const struct active_set *a,
+						    const struct in6 *addr, uint8_t proto,
+						    uint16_t lo, uint16_t hi,
+						    const struct active_entry *except,
+						    uint16_t *ret_port);
 size_t active_set_size(const struct active_set *a);
 /* Entries in no particular order; valid until the set changes. */
 struct active_entry *active_set_at(const struct active_set *a, size_t i);

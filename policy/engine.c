@@ -15,29 +15,6 @@ const char *verdict_name(enum verdict v)
 	}
 }
 
-static bool destination_allowed(const struct submitter *s, const struct prefix4 *p)
-{
-	for (size_t i = 0; i < s->n_destinations; i++)
-		if (prefix4_contains(&s->destinations[i], p))
-			return true;
-	return false;
-}
-
-static void format_destinations(const struct submitter *s, char *buf, size_t size)
-{
-	size_t o = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < s->n_destinations && o < size; i++) {
-		char pfx[PREFIX4_STRLEN];
-		int w = snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
-				 prefix4_format(&s->destinations[i], false, pfx));
-		if (w < 0)
-			break;
-		o += (size_t)w;
-	}
-}
-
 /* First port of [lo, hi] not covered by the list, or 0 when all are. */
 static uint16_t first_uncovered(const struct port_list *l, uint16_t lo, uint16_t hi)
 {
@@ -66,7 +43,7 @@ static void judge_ports(const struct policy *p, const struct submitter *sub,
 	port = port_list_first_hit(&p->reserved, st->port_lo, st->port_hi);
 	if (port)
 		diag_add(r, st->line, "port %u is reserved", port);
-	for (uint32_t q = st->port_lo; q <= st->port_hi; q++) {
+	for (uint32_t q = st->port_lo; st->kind == STMT_DNAT && q <= st->port_hi; q++) {
 		const struct active_entry *owner = active_set_claim(a, st->proto, (uint16_t)q);
 		if (owner && owner != old) {
 			diag_add(r, st->line, "%s port %u is already forwarded by %s's fragment '%s'",
@@ -88,7 +65,7 @@ static void judge_target(const struct policy *p, const struct router_view *route
 			 struct diag_list *r)
 {
 	struct prefix4 target = { .addr = st->to_addr, .len = 32 };
-	char a[IPV4_STRLEN], dests[160], why[ROUTER_REASON_MAX];
+	char a[IPV4_STRLEN], dests[400], why[ROUTER_REASON_MAX];
 	const char *special = ipv4_special_kind(st->to_addr);
 	const struct router_addr *own = router ? router_view_match(router, st->to_addr) : NULL;
 	uint16_t lo, hi, port;
@@ -105,11 +82,49 @@ static void judge_target(const struct policy *p, const struct router_view *route
 		port = port_list_first_hit(&p->reserved, lo, hi);
 		if (port)
 			diag_add(r, st->line, "port %u of the router is reserved", port);
-	} else if (!destination_allowed(sub, &target)) {
-		format_destinations(sub, dests, sizeof(dests));
+	} else if (!destinations_allow4(sub, &target)) {
+		destinations_format(sub, dests, sizeof(dests));
 		diag_add(r, st->line, "destination %s is outside %s's destinations (%s)",
 			 ipv4_format(st->to_addr, a), sub->name, dests);
 	}
+}
+
+/*
+ * A pinhole's host: never special, never the router, inside the submitter's destinations,
+ * and no other active pinhole to that address, protocol and a port of the range (the same
+ * port on another host, or a dnat of the same public port, is no conflict).
+ */
+static void judge_pinhole(const struct router_view *router, const struct submitter *sub,
+			  const struct active_set *a, const struct active_entry *old,
+			  const struct fragment_stmt *st, struct diag_list *r)
+{
+	char a6[IPV6_STRLEN], dests[400], why[ROUTER_REASON_MAX];
+	const char *special = ipv6_special_kind(&st->to_addr6);
+	const struct router_addr6 *own = router ? router_view_match6(router, &st->to_addr6) : NULL;
+	const struct router_addr6 *anycast =
+		router && !own ? router_view_anycast6(router, &st->to_addr6) : NULL;
+	const struct active_entry *owner;
+	uint16_t port = 0;
+
+	ipv6_format(&st->to_addr6, a6);
+	if (special) {
+		diag_add(r, st->line, "destination %s is %s", a6, special);
+	} else if (own) {
+		router_addr6_reason(own, why, sizeof(why));
+		diag_add(r, st->line, "destination %s is %s", a6, why);
+	} else if (anycast) {
+		router_anycast6_reason(anycast, why, sizeof(why));
+		diag_add(r, st->line, "destination %s is %s", a6, why);
+	} else if (!destinations_allow6(sub, &st->to_addr6)) {
+		destinations_format(sub, dests, sizeof(dests));
+		diag_add(r, st->line, "destination %s is outside %s's destinations (%s)", a6,
+			 sub->name, dests);
+	}
+	owner = active_set_pinhole_owner(a, &st->to_addr6, st->proto, st->port_lo, st->port_hi, old,
+					 &port);
+	if (owner)
+		diag_add(r, st->line, "%s port %u of %s is already opened by %s's fragment '%s'",
+			 proto_name(st->proto), port, a6, owner->user, owner->frag->name);
 }
 
 /* Does prefix `p` hold the target of one of the fragment's own dnat statements? */
@@ -128,14 +143,14 @@ static bool covers_a_forward(const struct fragment *f, const struct prefix4 *p)
 static void judge_masquerade(const struct submitter *sub, const struct fragment *f,
 			     const struct fragment_stmt *st, struct diag_list *r)
 {
-	char pfx[PREFIX4_STRLEN], dests[160];
+	char pfx[PREFIX4_STRLEN], dests[400];
 
 	if (!sub->masquerade) {
 		diag_add(r, st->line, "masquerade is not allowed for %s", sub->name);
 		return;
 	}
-	if (!destination_allowed(sub, &st->masq)) {
-		format_destinations(sub, dests, sizeof(dests));
+	if (!destinations_allow4(sub, &st->masq)) {
+		destinations_format(sub, dests, sizeof(dests));
 		diag_add(r, st->line, "masquerade %s is outside %s's destinations (%s)",
 			 prefix4_format(&st->masq, false, pfx), sub->name, dests);
 	} else if (!covers_a_forward(f, &st->masq)) {
@@ -198,7 +213,10 @@ void engine_judge(const struct policy *p, const struct router_view *router, cons
 			continue;
 		}
 		judge_ports(p, sub, a, old, st, &ret->reasons);
-		judge_target(p, router, sub, st, &ret->reasons);
+		if (st->kind == STMT_PINHOLE)
+			judge_pinhole(router, sub, a, old, st, &ret->reasons);
+		else
+			judge_target(p, router, sub, st, &ret->reasons);
 	}
 	diag_sort(&ret->reasons);
 	if (diag_any(&ret->reasons) || ret->reasons.dropped)

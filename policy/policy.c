@@ -143,41 +143,14 @@ static int parse_port_list(struct ctx *c, unsigned line, const char *key, const 
 
 static int parse_destinations(struct ctx *c, unsigned line, const char *v, struct submitter *s)
 {
-	const char *cur = v, *end = v + strlen(v), *item;
-	struct prefix4 *items = NULL;
-	size_t n = 0, len;
+	char err[256];
+	int r = destinations_parse(v, s, err, sizeof(err));
 
-	while (str_next_item(&cur, end, ',', &item, &len)) {
-		struct prefix4 pfx;
-		int r = prefix4_parse(item, len, &pfx);
-		if (r < 0 || n >= POLICY_MAX_LIST) {
-			char q[STR_QUOTE_MAX];
-			if (n >= POLICY_MAX_LIST)
-				diag_add(c->errs, line, "destinations: more than %d items", POLICY_MAX_LIST);
-			else if (r == -EDOM)
-				diag_add(c->errs, line,
-					 "destinations: %s has host bits set beyond its prefix length",
-					 str_quote(q, sizeof(q), item, len));
-			else
-				diag_add(c->errs, line,
-					 "destinations: %s is not an IPv4 address or prefix (four decimal octets, optional /0-/32)",
-					 str_quote(q, sizeof(q), item, len));
-			free(items);
-			return -EINVAL;
-		}
-		struct prefix4 *grown = reallocarray(items, n + 1, sizeof(*items));
-		if (!grown) {
-			free(items);
-			c->oom = true;
-			return -ENOMEM;
-		}
-		items = grown;
-		items[n++] = pfx;
-	}
-	free(s->destinations);
-	s->destinations = items;
-	s->n_destinations = n;
-	return 0;
+	if (r == -ENOMEM)
+		c->oom = true;
+	else if (r < 0)
+		diag_add(c->errs, line, "%s", err);
+	return r;
 }
 
 static int parse_protocols(struct ctx *c, unsigned line, const char *v, struct submitter *s)
@@ -288,6 +261,14 @@ static int handle_wan(struct ctx *c, unsigned line, const char *k, const char *v
 		p->wan.has_address = true;
 		return 0;
 	}
+	if (strcmp(k, "mark") == 0) {
+		const char *why = NULL;
+		if (policy_mark_parse(v, &p->wan.mark, &p->wan.mark_mask, &why) < 0) {
+			diag_add(c->errs, line, "mark: %s: %s", Q(v), why);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (strcmp(k, "hairpin") == 0) {
 		if (parse_bool(v, &p->wan.hairpin) < 0) {
 			diag_add(c->errs, line, "hairpin: %s is not yes or no", Q(v));
@@ -295,7 +276,7 @@ static int handle_wan(struct ctx *c, unsigned line, const char *k, const char *v
 		}
 		return 0;
 	}
-	diag_add(c->errs, line, "unknown key %s in [wan] (interface, address, hairpin)", Q(k));
+	diag_add(c->errs, line, "unknown key %s in [wan] (interface, address, hairpin, mark)", Q(k));
 	return -EINVAL;
 }
 
@@ -543,7 +524,7 @@ static void check_complete(struct ctx *c)
 		const struct submitter *s = &p->submitters[i];
 		if (s->ports.n == 0)
 			diag_add(c->errs, s->line, "[submitter %s] needs ports", s->name);
-		if (s->n_destinations == 0)
+		if (s->n_destinations == 0 && s->n_destinations6 == 0)
 			diag_add(c->errs, s->line, "[submitter %s] needs destinations", s->name);
 		if (!s->tcp && !s->udp)
 			diag_add(c->errs, s->line, "[submitter %s] needs at least one protocol", s->name);
@@ -559,6 +540,7 @@ static int set_defaults(struct policy *p, const char *path)
 	snprintf(p->daemon.user, sizeof(p->daemon.user), "natwarden");
 	snprintf(p->daemon.group, sizeof(p->daemon.group), "natwarden-submit");
 	snprintf(p->daemon.table, sizeof(p->daemon.table), "natwarden");
+	p->wan.mark = p->wan.mark_mask = POLICY_DEFAULT_MARK;
 	p->path = strdup(path);
 	p->daemon.spool = strdup("/var/spool/natwarden");
 	p->daemon.state = strdup("/var/lib/natwarden");
@@ -660,6 +642,7 @@ void policy_free(struct policy *p)
 	for (size_t i = 0; i < p->n_submitters; i++) {
 		free(p->submitters[i].ports.items);
 		free(p->submitters[i].destinations);
+		free(p->submitters[i].destinations6);
 	}
 	free(p->submitters);
 	free(p->reserved.items);

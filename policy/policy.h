@@ -7,6 +7,7 @@
 
 #include "diag.h"
 #include "ipv4.h"
+#include "ipv6.h"
 #include "macro.h"
 
 #define POLICY_DEFAULT_PATH "/etc/natwarden/policy.ini"
@@ -34,6 +35,8 @@ struct submitter {
 	bool tcp, udp;
 	size_t n_destinations;
 	struct prefix4 *destinations;
+	size_t n_destinations6;
+	struct prefix6 *destinations6;
 	bool masquerade;
 	uint32_t max_fragments;
 	uint32_t max_rules;
@@ -43,6 +46,12 @@ struct submitter {
 	uint32_t max_spool_bytes;	     /* disk space they occupy */
 	uint32_t max_submissions_per_minute; /* judged submissions; more are refused unjudged */
 };
+
+/*
+ * The default [wan] mark: one bit, high enough to stay clear of the low bits that multi-WAN
+ * setups (mwan3: 0x3f00) and kube-proxy (0x4000, 0x8000) use.
+ */
+#define POLICY_DEFAULT_MARK 0x10000000u
 
 #define SUBMITTER_DEFAULT_MAX_SPOOL_ENTRIES 64
 #define SUBMITTER_DEFAULT_MAX_SPOOL_BYTES (4u << 20)
@@ -61,6 +70,8 @@ struct policy {
 		bool has_address;
 		uint32_t address;
 		bool hairpin;
+		/* conntrack mark bits set on the connections natwarden admits (mark & mask) */
+		uint32_t mark, mark_mask;
 	} wan;
 	struct port_list reserved;
 	size_t n_submitters;
@@ -97,3 +108,19 @@ bool port_list_contains(const struct port_list *l, uint16_t lo, uint16_t hi);
 uint16_t port_list_first_hit(const struct port_list *l, uint16_t lo, uint16_t hi);
 /* "80, 443, 30000-30100" */
 void port_list_format(const struct port_list *l, char *buf, size_t size);
+
+/*
+ * policy/destinations.c. Replace a submitter's destinations with the list `v` (IPv4 and IPv6
+ * prefixes, comma-separated): 0, -EINVAL with the reason in `err`, or -ENOMEM.
+ */
+int destinations_parse(const char *v, struct submitter *s, char *err, size_t size);
+bool destinations_allow4(const struct submitter *s, const struct prefix4 *p);
+bool destinations_allow6(const struct submitter *s, const struct in6 *a);
+/* "192.168.1.0/24, 2001:db8:0:1::/64" */
+void destinations_format(const struct submitter *s, char *buf, size_t size);
+/*
+ * "0xVALUE" (the mask is the value) or "0xVALUE/0xMASK": 0, or -EINVAL with a static reason
+ * (no bits, value outside the mask, not hex).
+ */
+int policy_mark_parse(const char *s, uint32_t *ret_value, uint32_t *ret_mask,
+		      const char **ret_reason);

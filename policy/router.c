@@ -17,6 +17,7 @@ void router_view_init(struct router_view *v)
 void router_view_finish(struct router_view *v)
 {
 	free(v->items);
+	free(v->items6);
 	router_view_init(v);
 }
 
@@ -86,9 +87,108 @@ static int qsort_cmp(const void *a, const void *b)
 	return addr_cmp(a, b);
 }
 
+int router_view_add6(struct router_view *v, const struct in6 *addr, uint8_t len,
+		     const char *ifname)
+{
+	struct router_addr6 *a;
+
+	if (len > 128)
+		return -EINVAL;
+	if (v->n6 >= ROUTER_VIEW_MAX)
+		return -E2BIG;
+	if (v->n6 == v->allocated6) {
+		size_t want = MAX(v->allocated6 * 2, (size_t)16);
+		struct router_addr6 *grown = reallocarray(v->items6, want, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		v->items6 = grown;
+		v->allocated6 = want;
+	}
+	a = &v->items6[v->n6++];
+	*a = (struct router_addr6){ .addr = *addr, .len = len };
+	if (ifname)
+		snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
+	v->sorted = false;
+	return 0;
+}
+
+static int addr6_cmp(const struct router_addr6 *a, const struct router_addr6 *b)
+{
+	int c = memcmp(&a->addr, &b->addr, sizeof(a->addr));
+
+	if (c)
+		return c;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return strncmp(a->ifname, b->ifname, sizeof(a->ifname));
+}
+
+static int qsort_cmp6(const void *a, const void *b)
+{
+	return addr6_cmp(a, b);
+}
+
+static void sort6(struct router_view *v)
+{
+	size_t n = 0;
+
+	if (v->n6 > 0)
+		qsort(v->items6, v->n6, sizeof(*v->items6), qsort_cmp6);
+	for (size_t i = 0; i < v->n6; i++)
+		if (n == 0 || addr6_cmp(&v->items6[n - 1], &v->items6[i]) != 0)
+			v->items6[n++] = v->items6[i];
+	v->n6 = n;
+}
+
+const struct router_addr6 *router_view_match6(const struct router_view *v, const struct in6 *addr)
+{
+	for (size_t i = 0; i < v->n6; i++)
+		if (memcmp(&v->items6[i].addr, addr, sizeof(*addr)) == 0)
+			return &v->items6[i];
+	return NULL;
+}
+
+const struct router_addr6 *router_view_anycast6(const struct router_view *v, const struct in6 *addr)
+{
+	for (size_t i = 0; i < v->n6; i++) {
+		const struct router_addr6 *r = &v->items6[i];
+		struct prefix6 subnet = { r->addr, r->len };
+		if (r->len >= 127)
+			continue;
+		ipv6_mask(&subnet.addr, r->len);
+		if (memcmp(&subnet.addr, addr, sizeof(*addr)) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+void router_anycast6_reason(const struct router_addr6 *a, char *buf, size_t size)
+{
+	struct prefix6 subnet = { a->addr, a->len };
+	char p[PREFIX6_STRLEN];
+
+	ipv6_mask(&subnet.addr, a->len);
+	prefix6_format(&subnet, true, p);
+	if (a->ifname[0])
+		snprintf(buf, size, "the Subnet-Router anycast address of the router's subnet %s (on %s)",
+			 p, a->ifname);
+	else
+		snprintf(buf, size, "the Subnet-Router anycast address of the router's subnet %s", p);
+}
+
+void router_addr6_reason(const struct router_addr6 *a, char *buf, size_t size)
+{
+	if (a->ifname[0])
+		snprintf(buf, size, "the router's own address (on %s)", a->ifname);
+	else
+		snprintf(buf, size, "the router's own address");
+}
+
 void router_view_sort(struct router_view *v)
 {
 	size_t n = 0;
+
+	sort6(v);
 
 	if (v->n > 0)
 		qsort(v->items, v->n, sizeof(*v->items), qsort_cmp);
@@ -104,8 +204,11 @@ void router_view_sort(struct router_view *v)
 
 bool router_view_equal(const struct router_view *a, const struct router_view *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || a->n6 != b->n6)
 		return false;
+	for (size_t i = 0; i < a->n6; i++)
+		if (addr6_cmp(&a->items6[i], &b->items6[i]) != 0)
+			return false;
 	for (size_t i = 0; i < a->n; i++)
 		if (addr_cmp(&a->items[i], &b->items[i]) != 0)
 			return false;
@@ -122,9 +225,20 @@ int router_view_copy(const struct router_view *src, struct router_view *ret)
 			return -ENOMEM;
 		memcpy(items, src->items, src->n * sizeof(*items));
 	}
+	struct router_addr6 *items6 = NULL;
+	if (src->n6 > 0) {
+		items6 = reallocarray(NULL, src->n6, sizeof(*items6));
+		if (!items6) {
+			free(items);
+			return -ENOMEM;
+		}
+		memcpy(items6, src->items6, src->n6 * sizeof(*items6));
+	}
 	*ret = *src;
 	ret->items = items;
 	ret->allocated = src->n;
+	ret->items6 = items6;
+	ret->allocated6 = src->n6;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipv6.h"
 #include "policy.h" /* IFNAME_MAX */
 
 /*
@@ -37,6 +38,13 @@ struct router_addr {
 	char ifname[IFNAME_MAX + 1]; /* "" when unknown */
 };
 
+/* An IPv6 address assigned to one of the router's interfaces: no pinhole may point at it. */
+struct router_addr6 {
+	struct in6 addr;
+	uint8_t len; /* of its prefix */
+	char ifname[IFNAME_MAX + 1]; /* "" when unknown */
+};
+
 /*
  * A set of entries. Canonical after router_view_sort(): sorted and without duplicates, so
  * that two views of the same kernel state compare equal.
@@ -48,6 +56,9 @@ struct router_view {
 	size_t allocated;
 	size_t n_exact; /* when sorted: items[0, n_exact) are ADDRESS/BROADCAST, by address */
 	bool sorted;
+	/* the IPv6 addresses, apart: sorted (by address) with the rest */
+	size_t n6, allocated6;
+	struct router_addr6 *items6;
 };
 
 void router_view_init(struct router_view *v);
@@ -70,6 +81,24 @@ int router_view_add(struct router_view *v, enum router_addr_kind kind, uint32_t 
  */
 int router_view_add_address(struct router_view *v, uint32_t addr, uint8_t len,
 			    const char *ifname);
+
+/* An IPv6 address of an interface. Returns 0, -EINVAL (len > 128), -E2BIG or -ENOMEM. */
+int router_view_add6(struct router_view *v, const struct in6 *addr, uint8_t len,
+		     const char *ifname);
+
+/* The entry that makes `addr` one of the router's own IPv6 addresses, or NULL. */
+const struct router_addr6 *router_view_match6(const struct router_view *v, const struct in6 *addr);
+
+/* "the router's own address (on wan0)", or without " (on X)" when the interface is unknown. */
+void router_addr6_reason(const struct router_addr6 *a, char *buf, size_t size);
+
+/*
+ * The entry whose subnet's Subnet-Router anycast address `addr` is (RFC 4291 2.6.1: the
+ * prefix with every host bit zero, which a forwarding router answers itself; not for /127
+ * and /128, RFC 6164), or NULL. Its reason: router_anycast6_reason().
+ */
+const struct router_addr6 *router_view_anycast6(const struct router_view *v, const struct in6 *addr);
+void router_anycast6_reason(const struct router_addr6 *a, char *buf, size_t size);
 
 /* Sort into the canonical order and drop duplicates. */
 void router_view_sort(struct router_view *v);

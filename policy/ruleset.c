@@ -14,12 +14,15 @@ void ruleset_config_from_policy(struct ruleset_config *c, const struct policy *p
 	snprintf(c->wan_interface, sizeof(c->wan_interface), "%s", p->wan.interface);
 	c->hairpin = p->wan.hairpin && p->wan.has_address;
 	c->wan_address = p->wan.has_address ? p->wan.address : 0;
+	c->mark = p->wan.mark;
+	c->mark_mask = p->wan.mark_mask;
 }
 
 bool ruleset_config_equal(const struct ruleset_config *a, const struct ruleset_config *b)
 {
 	return strcmp(a->table, b->table) == 0 && strcmp(a->wan_interface, b->wan_interface) == 0 &&
-	       a->hairpin == b->hairpin && (!a->hairpin || a->wan_address == b->wan_address);
+	       a->hairpin == b->hairpin && (!a->hairpin || a->wan_address == b->wan_address) &&
+	       a->mark == b->mark && a->mark_mask == b->mark_mask;
 }
 
 void elements_init(struct elements *e)
@@ -27,6 +30,7 @@ void elements_init(struct elements *e)
 	u64map_init(&e->ports);
 	u64map_init(&e->ranges);
 	u64map_init(&e->masq);
+	pinset_init(&e->pinholes);
 }
 
 void elements_finish(struct elements *e)
@@ -34,6 +38,7 @@ void elements_finish(struct elements *e)
 	u64map_finish(&e->ports);
 	u64map_finish(&e->ranges);
 	u64map_finish(&e->masq);
+	pinset_finish(&e->pinholes);
 }
 
 void elements_clear(struct elements *e)
@@ -41,6 +46,7 @@ void elements_clear(struct elements *e)
 	u64map_clear(&e->ports);
 	u64map_clear(&e->ranges);
 	u64map_clear(&e->masq);
+	pinset_clear(&e->pinholes);
 }
 
 static int map_copy(struct u64map *dst, const struct u64map *src)
@@ -57,7 +63,8 @@ static int map_copy(struct u64map *dst, const struct u64map *src)
 int elements_copy(struct elements *dst, const struct elements *src)
 {
 	if (map_copy(&dst->ports, &src->ports) < 0 || map_copy(&dst->ranges, &src->ranges) < 0 ||
-	    map_copy(&dst->masq, &src->masq) < 0)
+	    map_copy(&dst->masq, &src->masq) < 0 ||
+	    pinset_copy(&dst->pinholes, &src->pinholes, NULL) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -77,6 +84,12 @@ static uint64_t masq_key(const struct fragment_stmt *s)
 	return range_key(s->proto, s->port_lo, s->port_hi);
 }
 
+static struct pin_key pin_key_of(const struct fragment_stmt *s)
+{
+	return (struct pin_key){ .addr = s->to_addr6, .proto = s->proto, .lo = s->port_lo,
+				 .hi = s->port_hi };
+}
+
 int elements_add_fragment(struct elements *e, const struct fragment *f)
 {
 	for (size_t i = 0; i < f->n_stmts; i++) {
@@ -84,6 +97,12 @@ int elements_add_fragment(struct elements *e, const struct fragment *f)
 		uint16_t to_port = s->to_port ? s->to_port : s->port_lo;
 		int r;
 
+		if (s->kind == STMT_PINHOLE) {
+			struct pin_key k = pin_key_of(s);
+			if (pinset_add(&e->pinholes, &k) < 0)
+				return -ENOMEM;
+			continue;
+		}
 		if (s->kind != STMT_DNAT)
 			continue;
 		if (s->port_lo == s->port_hi)
@@ -104,7 +123,10 @@ void elements_remove_fragment(struct elements *e, const struct fragment *f)
 {
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
+		struct pin_key k = pin_key_of(s);
 
+		if (s->kind == STMT_PINHOLE)
+			pinset_remove(&e->pinholes, &k); /* the engine keeps pinholes apart */
 		if (s->kind != STMT_DNAT)
 			continue;
 		if (s->port_lo == s->port_hi)
@@ -121,6 +143,7 @@ void touched_init(struct touched *t)
 	u64map_init(&t->ports);
 	u64map_init(&t->ranges);
 	u64map_init(&t->masq);
+	pinset_init(&t->pinholes);
 }
 
 void touched_finish(struct touched *t)
@@ -128,14 +151,18 @@ void touched_finish(struct touched *t)
 	u64map_finish(&t->ports);
 	u64map_finish(&t->ranges);
 	u64map_finish(&t->masq);
+	pinset_finish(&t->pinholes);
 }
 
 int touched_add_fragment(struct touched *t, const struct fragment *f)
 {
 	for (size_t i = 0; i < f->n_stmts; i++) {
 		const struct fragment_stmt *s = &f->stmts[i];
+		struct pin_key k = pin_key_of(s);
 		int r;
 
+		if (s->kind == STMT_PINHOLE && pinset_add(&t->pinholes, &k) < 0)
+			return -ENOMEM;
 		if (s->kind != STMT_DNAT)
 			continue; /* a masquerade acts through its fragment's dnat statements */
 		if (s->port_lo == s->port_hi)
@@ -254,6 +281,28 @@ static void diff_keys(struct batch *b, int pass, const struct u64map *keys,
 	}
 }
 
+/* Deletions (pass 0) or additions (pass 1) of pinhole elements over the keys in `keys`. */
+static void diff_pins(struct batch *b, int pass, const struct pinset *keys,
+		      const struct pinset *kernel, const struct pinset *desired)
+{
+	char item[96], a[IPV6_STRLEN];
+
+	for (size_t i = 0; i < keys->n; i++) {
+		const struct pin_key *k = &keys->items[i];
+		bool in_k = pinset_has(kernel, k), in_d = pinset_has(desired, k);
+
+		if (in_k == in_d || (pass == 0 && !in_k) || (pass == 1 && !in_d))
+			continue;
+		if (k->lo == k->hi)
+			snprintf(item, sizeof(item), "%s . %s . %u", ipv6_format(&k->addr, a),
+				 proto_name(k->proto), k->lo);
+		else
+			snprintf(item, sizeof(item), "%s . %s . %u-%u", ipv6_format(&k->addr, a),
+				 proto_name(k->proto), k->lo, k->hi);
+		batch_item(b, item);
+	}
+}
+
 /* Union of the keys of two maps, for "everything touched". */
 static int key_union(struct u64map *dst, const struct u64map *a, const struct u64map *b)
 {
@@ -275,22 +324,27 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 {
 	struct u64map all_ports, all_ranges, all_masq;
 	const struct u64map *ports = &t->ports, *ranges = &t->ranges, *masq = &t->masq;
+	struct pinset all_pins;
+	const struct pinset *pins = &t->pinholes;
 	struct delta_stats stats = { 0 };
 	int r = 0;
 
 	u64map_init(&all_ports);
 	u64map_init(&all_ranges);
 	u64map_init(&all_masq);
+	pinset_init(&all_pins);
 	if (t->all) {
 		if (key_union(&all_ports, &kernel->ports, &desired->ports) < 0 ||
 		    key_union(&all_ranges, &kernel->ranges, &desired->ranges) < 0 ||
-		    key_union(&all_masq, &kernel->masq, &desired->masq) < 0) {
+		    key_union(&all_masq, &kernel->masq, &desired->masq) < 0 ||
+		    pinset_copy(&all_pins, &kernel->pinholes, &desired->pinholes) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
 		ports = &all_ports;
 		ranges = &all_ranges;
 		masq = &all_masq;
+		pins = &all_pins;
 	}
 
 	for (int pass = 0; pass < 2; pass++) {
@@ -300,6 +354,7 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 		struct batch br = { out, verb, c->table, "dnat_range", 0, counter };
 		struct batch bt = { out, verb, c->table, "masq_tcp", 0, counter };
 		struct batch bu = { out, verb, c->table, "masq_udp", 0, counter };
+		struct batch b6 = { out, verb, c->table, "pinholes", 0, counter };
 
 		diff_keys(&bp, pass, ports, &kernel->ports, &desired->ports, true, format_port, 0);
 		batch_end(&bp);
@@ -312,6 +367,8 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 		diff_keys(&bu, pass, masq, &kernel->masq, &desired->masq, false, format_masq,
 			  PROTO_UDP);
 		batch_end(&bu);
+		diff_pins(&b6, pass, pins, &kernel->pinholes, &desired->pinholes);
+		batch_end(&b6);
 	}
 	if (ret_stats)
 		*ret_stats = stats;
@@ -320,6 +377,7 @@ out:
 	u64map_finish(&all_ports);
 	u64map_finish(&all_ranges);
 	u64map_finish(&all_masq);
+	pinset_finish(&all_pins);
 	return r;
 }
 
@@ -346,6 +404,13 @@ int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 
 	if (t->all)
 		return elements_copy(kernel, desired);
+	for (size_t i = 0; i < t->pinholes.n; i++) {
+		const struct pin_key *k = &t->pinholes.items[i];
+		if (!pinset_has(&desired->pinholes, k))
+			pinset_remove(&kernel->pinholes, k);
+		else if (pinset_add(&kernel->pinholes, k) < 0)
+			return -ENOMEM;
+	}
 	if ((r = commit_keys(&kernel->ports, &desired->ports, &t->ports, true)) < 0 ||
 	    (r = commit_keys(&kernel->ranges, &desired->ranges, &t->ranges, true)) < 0 ||
 	    (r = commit_keys(&kernel->masq, &desired->masq, &t->masq, false)) < 0)
@@ -358,6 +423,22 @@ int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
  * label, then the label, then the translation. dnat_range is keyed port first (see
  * ruleset.h), dnat_port protocol first.
  */
+/* " ct mark set ct mark or V" (the mask is the value) or "... and ~MASK or V" */
+static void render_mark(const struct ruleset_config *c, FILE *out)
+{
+	if (c->mark_mask == c->mark)
+		fprintf(out, " ct mark set ct mark or 0x%08" PRIx32, c->mark);
+	else
+		fprintf(out, " ct mark set ct mark and 0x%08" PRIx32 " or 0x%08" PRIx32,
+			(uint32_t)~c->mark_mask, c->mark);
+}
+
+void ruleset_admin_rule(const struct ruleset_config *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "ct mark and 0x%08" PRIx32 " == 0x%08" PRIx32 " accept", c->mark_mask,
+		 c->mark);
+}
+
 static void render_prerouting(const struct ruleset_config *c, FILE *out)
 {
 	static const char *const maps[] = { "dnat_port", "dnat_range" };
@@ -374,8 +455,9 @@ static void render_prerouting(const struct ruleset_config *c, FILE *out)
 			else
 				fprintf(out, "\t\tiifname \"%s\" %s", c->wan_interface,
 					"fib daddr type local meta nfproto ipv4");
-			fprintf(out, " %s @%s ct label set %d dnat ip to %s map @%s\n", keys[m],
-				maps[m], RULESET_CT_LABEL, keys[m], maps[m]);
+			fprintf(out, " %s @%s ct label set %d", keys[m], maps[m], RULESET_CT_LABEL);
+			render_mark(c, out);
+			fprintf(out, " dnat ip to %s map @%s\n", keys[m], maps[m]);
 		}
 	}
 	fprintf(out, "\t}\n");
@@ -406,6 +488,14 @@ static void render_chains(const struct ruleset_config *c, FILE *out)
 		"\t\tct label %d ct status dnat counter drop\n"
 		"\t}\n",
 		RULESET_CT_LABEL);
+	/* before the administrator's forward chains (priority filter), so they see the mark */
+	fprintf(out,
+		"\tchain pinhole {\n"
+		"\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+		"\t\tiifname \"%s\" ct state new ip6 daddr . meta l4proto . th dport @pinholes",
+		c->wan_interface);
+	render_mark(c, out);
+	fprintf(out, " accept\n\t}\n");
 }
 
 void ruleset_render_replace(const struct ruleset_config *c, uint64_t handle, FILE *out)
@@ -429,7 +519,8 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 		"\tmap dnat_port { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
 		"\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 		"\tset masq_tcp { type inet_service; flags interval; }\n"
-		"\tset masq_udp { type inet_service; flags interval; }\n",
+		"\tset masq_udp { type inet_service; flags interval; }\n"
+		"\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n",
 		c->table, RULESET_TABLE_COMMENT);
 	render_chains(c, out);
 	fprintf(out, "}\n");

@@ -7,17 +7,25 @@
 
 #include "fragment.h"
 #include "hashmap.h"
+#include "pinset.h"
 #include "policy.h"
 
 /*
  * The daemon's nftables table, as a model of elements, and the text that builds or changes
  * it. Pure: renders text from validated numbers only, never touches the kernel.
  *
- * The packet path is a constant set of rules over two maps and two sets, whatever the number
- * of forwards (5 rules, 8 with hairpin): single public ports in `dnat_port` (protocol . port
- * -> address . port), port ranges in the interval map `dnat_range` (ports . protocol ->
- * address, same port), and the public ports (or ranges) whose connections are masqueraded in
- * the interval sets `masq_tcp` and `masq_udp`.
+ * The packet path is a constant set of rules over two maps and three sets, whatever the number
+ * of forwards and pinholes (6 rules, 9 with hairpin): single public ports in `dnat_port`
+ * (protocol . port -> address . port), port ranges in the interval map `dnat_range` (ports .
+ * protocol -> address, same port), and the public ports (or ranges) whose connections are masqueraded in
+ * the interval sets `masq_tcp` and `masq_udp`; IPv6 pinholes in the interval set `pinholes`
+ * (host . protocol . ports), matched by one rule of the `pinhole` chain on the forward hook for
+ * new connections arriving on the WAN interface.
+ *
+ * Every connection the table admits, forwarded (prerouting, with the translation) or through
+ * a pinhole, gets the [wan] mark bits in its conntrack mark: an accept here cannot override a
+ * drop in the administrator's own forward chain, so that chain admits both with one rule,
+ * ruleset_admin_rule().
  *
  * A fragment's `masquerade PREFIX` applies only to the connections that fragment's own
  * forwards translate to an address inside PREFIX. Public ports are claimed by one active
@@ -55,6 +63,7 @@ struct ruleset_config {
 	char wan_interface[IFNAME_MAX + 1];
 	bool hairpin;
 	uint32_t wan_address;
+	uint32_t mark, mark_mask; /* [wan] mark */
 };
 
 void ruleset_config_from_policy(struct ruleset_config *c, const struct policy *p);
@@ -64,6 +73,7 @@ struct elements {
 	struct u64map ports;  /* proto<<16 | port -> addr<<16 | target port */
 	struct u64map ranges; /* proto<<32 | lo<<16 | hi -> addr */
 	struct u64map masq;   /* proto<<32 | lo<<16 | hi -> 1: public ports to masquerade */
+	struct pinset pinholes; /* host . proto . ports */
 };
 
 void elements_init(struct elements *e);
@@ -88,6 +98,7 @@ void elements_remove_fragment(struct elements *e, const struct fragment *f);
  */
 struct touched {
 	struct u64map ports, ranges, masq;
+	struct pinset pinholes;
 	bool all;
 };
 
@@ -112,6 +123,12 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 /* Make `kernel` what `desired` looks like in the kernel, after the delta was applied. */
 int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 			const struct touched *t);
+
+/*
+ * The one rule for the administrator's own forward chain that admits what this table admits:
+ * "ct mark and 0x10000000 == 0x10000000 accept".
+ */
+void ruleset_admin_rule(const struct ruleset_config *c, char *buf, size_t size);
 
 /* The whole table: its definition (starting with the comment RULESET_TABLE_COMMENT), filled. */
 int ruleset_render_full(const struct ruleset_config *c, const struct elements *desired, FILE *out);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: any bytes as a fragment. Whatever parses must print canonically, parse
- * back to the same fragment, and be judged by the engine without trouble.
+ * back to the same fragment, and be judged by the engine without trouble. Pinholes (version 2)
+ * are judged against IPv6 destinations and a held pinhole they may conflict with.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char policy_text[] = "[wan]\ninterface = eth0\naddress = 203.0.113.7\n"
 				  "[reserved]\nports = 22\n"
-				  "[submitter u]\nports = 1-30000\ndestinations = 0.0.0.0/1\n"
+				  "[submitter u]\nports = 1-30000\n"
+				  "destinations = 0.0.0.0/1, 2001:db8::/32, fe80::/10, ::/96\n"
 				  "masquerade = yes\nmax_fragments = 4\nmax_rules = 200\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -33,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		active = active_set_new();
 		struct fragment *held = NULL;
-		const char *h = "dnat tcp 100-200 to 10.0.0.1\ndnat udp 80 to 10.0.0.2\n";
+		const char *h = "dnat tcp 100-200 to 10.0.0.1\ndnat udp 80 to 10.0.0.2\n"
+				"pinhole tcp 443 to 2001:db8::1\n";
 		if (!active || fragment_parse("held", h, strlen(h), &held, &errs) < 0)
 			abort();
 		if (active_set_insert(active, active_entry_new("other", 2, held)) < 0)

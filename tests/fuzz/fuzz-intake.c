@@ -20,6 +20,7 @@
  *   - applying the delta to the kernel's view gives exactly the desired model, which is what
  *     ruleset_commit_view() records; rendering again changes nothing;
  *   - an accepted fragment's elements are all live afterwards, a withdrawn one's forwards gone;
+ *     pinholes (IPv6 host . protocol . ports in the set `pinholes`) likewise;
  *   - resubmitting an accepted fragment is a pure lease renewal (identical, empty delta);
  *   - the verdict text parses back to what was written, and is never itself a fragment; a
  *     submitted file that looks like a verdict (a forgery) is rejected.
@@ -59,11 +60,12 @@ static const char policy_text[] =
 	"[wan]\ninterface = wan0\naddress = 203.0.113.7\nhairpin = yes\n"
 	"[reserved]\nports = 22, 53\n"
 	"[submitter u]\nports = 1-30000, 40000-40100\n"
-	"destinations = 0.0.0.0/1, 192.168.0.0/16, 203.0.113.0/24, 224.0.0.0/3\n"
+	"destinations = 0.0.0.0/1, 192.168.0.0/16, 203.0.113.0/24, 224.0.0.0/3,"
+	" 2001:db8::/32, fe80::/10, ff00::/8, ::/96, ::ffff:0:0/96\n"
 	"masquerade = yes\nmax_fragments = 4\nmax_rules = 64\n"
 	"[submitter v]\nports = 80, 443, 8000-8999\nprotocols = tcp\n"
 	"destinations = 192.168.1.0/24\nmax_fragments = 2\nmax_rules = 8\nmax_lease = 3600\n"
-	"[submitter w]\nports = 1-65535\ndestinations = 0.0.0.0/0\nmasquerade = yes\n"
+	"[submitter w]\nports = 1-65535\ndestinations = 0.0.0.0/0, ::/0\nmasquerade = yes\n"
 	"max_fragments = 1\n";
 
 /* What is active before each input: (user, uid, name, text). */
@@ -74,7 +76,8 @@ static const struct {
 } held[] = {
 	{ "other", 2, "held",
 	  "dnat tcp 100-200 to 10.0.0.1\ndnat udp 80 to 10.0.0.2\ndnat udp 81 to 192.168.1.7\n"
-	  "masquerade 10.0.0.0/16\n" }, /* udp 81 is not masqueraded */
+	  "masquerade 10.0.0.0/16\npinhole tcp 443 to 2001:db8::1\n"
+	  "pinhole udp 3000-3010 to 2001:db8::2\n" }, /* udp 81 is not masqueraded */
 	{ "u", 1000, NAME,
 	  "dnat tcp 80 to 192.168.1.10\ndnat tcp 443 to 192.168.1.10:8443\n"
 	  "masquerade 192.168.1.10\nlease 600\n" },
@@ -123,6 +126,11 @@ static bool map_equal(const struct u64map *a, const struct u64map *b, bool value
 
 static bool elements_equal(const struct elements *a, const struct elements *b)
 {
+	if (a->pinholes.n != b->pinholes.n)
+		return false;
+	for (size_t i = 0; i < a->pinholes.n; i++)
+		if (!pinset_has(&b->pinholes, &a->pinholes.items[i]))
+			return false;
 	return map_equal(&a->ports, &b->ports, true) && map_equal(&a->ranges, &b->ranges, true) &&
 	       map_equal(&a->masq, &b->masq, true);
 }
@@ -166,9 +174,10 @@ static char *render_to_string(int (*render)(FILE *, void *), void *userdata, int
  * values as struct elements; masq_tcp and masq_udp together are `masq`, the protocol in the
  * key's top bits.
  */
-enum set_id { SET_PORT, SET_RANGE, SET_MASQ_TCP, SET_MASQ_UDP };
+enum set_id { SET_PORT, SET_RANGE, SET_MASQ_TCP, SET_MASQ_UDP, SET_PIN };
 
-static const char *const set_names[] = { "dnat_port", "dnat_range", "masq_tcp", "masq_udp" };
+static const char *const set_names[] = { "dnat_port", "dnat_range", "masq_tcp", "masq_udp",
+					  "pinholes" };
 
 static struct u64map *model_set(struct elements *m, enum set_id id)
 {
@@ -279,11 +288,72 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 			snprintf(again, sizeof(again), "%u-%u", (unsigned)l16, (unsigned)h16);
 		break;
 	}
+	case SET_PIN:
+		abort(); /* apply_pin() */
 	}
 	CHECK(strlen(again) == len && memcmp(again, s, len) == 0);
 	/* nothing a fragment could smuggle: and the one place a target could go wrong */
 	if (with_value && id <= SET_RANGE)
 		CHECK(ipv4_special_kind(addr) == NULL && addr != policy->wan.address);
+}
+
+/*
+ * One item of the pinhole set, "ADDR . PROTO . PORT[-PORT]": it must be exactly what this
+ * function formats again, and its host an address no pinhole may have only if refused.
+ */
+static void parse_pin(const char *s, size_t len, struct pin_key *ret)
+{
+	char again[128], a[IPV6_STRLEN];
+	const char *p = s, *end = s + len, *q;
+	uint16_t lo, hi;
+
+	CHECK(len > 0 && len < 100);
+	q = memchr(p, ' ', (size_t)(end - p));
+	CHECK(q && ipv6_parse(p, (size_t)(q - p), &ret->addr, NULL) == 0);
+	CHECK(end - q > 3 && memcmp(q, " . ", 3) == 0);
+	p = q + 3;
+	q = memchr(p, ' ', (size_t)(end - p));
+	CHECK(q && proto_of(p, (size_t)(q - p), &ret->proto));
+	CHECK(end - q > 3 && memcmp(q, " . ", 3) == 0);
+	p = q + 3;
+	CHECK(parse_port_range(p, (size_t)(end - p), &lo, &hi) == 0);
+	ret->lo = lo;
+	ret->hi = hi;
+	if (lo == hi)
+		snprintf(again, sizeof(again), "%s . %s . %u", ipv6_format(&ret->addr, a),
+			 proto_name(ret->proto), (unsigned)lo);
+	else
+		snprintf(again, sizeof(again), "%s . %s . %u-%u", ipv6_format(&ret->addr, a),
+			 proto_name(ret->proto), (unsigned)lo, (unsigned)hi);
+	CHECK(strlen(again) == len && memcmp(again, s, len) == 0);
+	CHECK(ipv6_special_kind(&ret->addr) == NULL);
+}
+
+/* Does an element of `set` share host, protocol and a port with `k`? (The kernel refuses.) */
+static bool pins_overlap(const struct pinset *set, const struct pin_key *k)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct pin_key *o = &set->items[i];
+		if (memcmp(&o->addr, &k->addr, sizeof(k->addr)) == 0 && o->proto == k->proto &&
+		    o->lo <= k->hi && k->lo <= o->hi)
+			return true;
+	}
+	return false;
+}
+
+/* Apply one item of the pinhole set to the model. */
+static void apply_pin(struct elements *m, bool add, const char *s, size_t len)
+{
+	struct pin_key k;
+
+	parse_pin(s, len, &k);
+	if (add) {
+		CHECK(!pins_overlap(&m->pinholes, &k)); /* an interval set: no overlap, no duplicate */
+		CHECK(pinset_add(&m->pinholes, &k) == 0);
+	} else {
+		CHECK(pinset_has(&m->pinholes, &k));
+		pinset_remove(&m->pinholes, &k);
+	}
 }
 
 static bool ranges_overlap(const struct u64map *ranges, uint64_t key)
@@ -324,7 +394,7 @@ static size_t apply_commands(struct elements *m, const char *text, size_t len, b
 		CHECK(!(adds_only && !add));
 		CHECK(add || !seen_add); /* all deletions first */
 		seen_add |= add;
-		for (int i = 0; i < 4; i++) {
+		for (int i = 0; i < (int)ELEMENTSOF(set_names); i++) {
 			int n = snprintf(head, sizeof(head), "%s element inet %s %s { ",
 					 add ? "add" : "delete", cfg.table, set_names[i]);
 			if ((size_t)(nl - p) > (size_t)n && memcmp(p, head, (size_t)n) == 0) {
@@ -337,13 +407,21 @@ static size_t apply_commands(struct elements *m, const char *text, size_t len, b
 		CHECK(nl - p >= 2 && memcmp(nl - 2, " }", 2) == 0);
 		for (const char *stop = nl - 2; p < stop; p = q + 2) {
 			uint64_t key = 0, value = 0;
-			struct u64map *set = model_set(m, (enum set_id)id);
 
 			q = memchr(p, ',', (size_t)(stop - p));
 			if (!q)
 				q = stop;
 			else
 				CHECK(q + 1 < stop && q[1] == ' ');
+			if (id == SET_PIN) {
+				apply_pin(m, add, p, (size_t)(q - p));
+				items++;
+				changes++;
+				if (q == stop)
+					break;
+				continue;
+			}
+			struct u64map *set = model_set(m, (enum set_id)id);
 			parse_item((enum set_id)id, add, p, (size_t)(q - p), &key, &value);
 			if (add) {
 				CHECK(!u64map_get(set, key, NULL)); /* "add" of what is there: refused */
@@ -385,6 +463,7 @@ static void kernel_form(struct elements *k, const struct elements *desired)
 	CHECK(map_copy_ok(&k->ranges, &desired->ranges));
 	for (size_t i = 0; u64map_next(&desired->masq, &i, &key, NULL);)
 		CHECK(u64map_put(&k->masq, key, 1) == 0);
+	CHECK(pinset_copy(&k->pinholes, &desired->pinholes, NULL) == 0);
 }
 
 /* ---- rendering ---------------------------------------------------------------------------- */
@@ -549,6 +628,10 @@ static void check_verdict(const char *user, const char *word, bool renewed, int6
 			CHECK(a->kind == b->kind);
 			if (a->kind == STMT_MASQUERADE)
 				CHECK(a->masq.addr == b->masq.addr && a->masq.len == b->masq.len);
+			else if (a->kind == STMT_PINHOLE)
+				CHECK(a->proto == b->proto && a->port_lo == b->port_lo &&
+				      a->port_hi == b->port_hi &&
+				      memcmp(&a->to_addr6, &b->to_addr6, sizeof(a->to_addr6)) == 0);
 			else
 				CHECK(a->proto == b->proto && a->port_lo == b->port_lo &&
 				      a->port_hi == b->port_hi && a->to_addr == b->to_addr &&
@@ -584,6 +667,37 @@ static bool in_destinations(const struct submitter *s, const struct prefix4 *p)
 	return false;
 }
 
+/*
+ * A pinhole: inside an IPv6 destination, never an address of the kinds the engine refuses
+ * (written out here, not ipv6_special_kind()), no other active pinhole on its host, protocol
+ * and a port.
+ */
+static void check_pinhole_policy(const struct submitter *s, const struct fragment_stmt *st,
+				 const struct active_entry *old, const struct active_entry *self)
+{
+	const uint8_t *b = st->to_addr6.b;
+	static const uint8_t zero[16], mapped[12] = { [10] = 0xff, [11] = 0xff };
+	bool inside = false;
+
+	for (size_t i = 0; i < s->n_destinations6; i++)
+		inside |= prefix6_contains_addr(&s->destinations6[i], &st->to_addr6);
+	CHECK(inside);
+	CHECK(memcmp(b, zero, 12) != 0);   /* ::/96: unspecified, loopback, IPv4-compatible */
+	CHECK(memcmp(b, mapped, 12) != 0); /* ::ffff:0:0/96 */
+	CHECK(b[0] != 0xff && !(b[0] == 0xfe && (b[1] & 0xc0) == 0x80));
+	for (size_t i = 0; i < active_set_size(active); i++) {
+		const struct active_entry *e = active_set_at(active, i);
+		if (e == old || e == self)
+			continue;
+		for (size_t k = 0; k < e->frag->n_stmts; k++) {
+			const struct fragment_stmt *o = &e->frag->stmts[k];
+			CHECK(o->kind != STMT_PINHOLE || o->proto != st->proto ||
+			      memcmp(&o->to_addr6, &st->to_addr6, sizeof(o->to_addr6)) != 0 ||
+			      o->port_hi < st->port_lo || st->port_hi < o->port_lo);
+		}
+	}
+}
+
 /* `self`: the entry accepted for `f`, already in the active set (the transaction merged it). */
 static void check_obeys_policy(const char *user, const struct fragment *f,
 			       const struct active_entry *old, const struct active_entry *self)
@@ -615,9 +729,13 @@ static void check_obeys_policy(const char *user, const struct fragment *f,
 		}
 		struct prefix4 to = { st->to_addr, 32 };
 		CHECK((st->proto == PROTO_TCP && s->tcp) || (st->proto == PROTO_UDP && s->udp));
-		CHECK(in_destinations(s, &to));
-		CHECK(to.addr >> 24 != 0 && to.addr >> 24 != 127 && to.addr < 0xe0000000u);
-		CHECK(to.addr != policy->wan.address);
+		if (st->kind == STMT_PINHOLE) {
+			check_pinhole_policy(s, st, old, self);
+		} else {
+			CHECK(in_destinations(s, &to));
+			CHECK(to.addr >> 24 != 0 && to.addr >> 24 != 127 && to.addr < 0xe0000000u);
+			CHECK(to.addr != policy->wan.address);
+		}
 		CHECK(1 <= st->port_lo && st->port_lo <= st->port_hi);
 		for (uint32_t port = st->port_lo; port <= st->port_hi; port++) {
 			bool allowed = false;
@@ -628,7 +746,7 @@ static void check_obeys_policy(const char *user, const struct fragment *f,
 				      port > policy->reserved.items[k].hi);
 			CHECK(allowed);
 			const struct active_entry *owner = active_set_claim(active, st->proto, (uint16_t)port);
-			CHECK(!owner || owner == old || owner == self);
+			CHECK(st->kind == STMT_PINHOLE || !owner || owner == old || owner == self);
 		}
 	}
 }
@@ -653,6 +771,11 @@ static void check_live(const struct elements *k, const struct fragment *f)
 		uint64_t v;
 		if (s->kind == STMT_MASQUERADE)
 			continue; /* it acts through the dnat statements: below */
+		if (s->kind == STMT_PINHOLE) {
+			struct pin_key pk = { s->to_addr6, s->proto, s->port_lo, s->port_hi };
+			CHECK(pinset_has(&k->pinholes, &pk));
+			continue;
+		}
 		if (s->port_lo == s->port_hi) {
 			CHECK(u64map_get(&k->ports, port_key(s->proto, s->port_lo), &v));
 			CHECK(v == ((uint64_t)s->to_addr << 16 | (s->to_port ? s->to_port : s->port_lo)));
@@ -706,6 +829,17 @@ static void check_gone(const struct elements *k, const struct fragment *old, con
 		bool kept = false;
 		if (s->kind == STMT_MASQUERADE)
 			continue; /* it acts through the dnat statements */
+		if (s->kind == STMT_PINHOLE) {
+			struct pin_key pk = { s->to_addr6, s->proto, s->port_lo, s->port_hi };
+			for (size_t j = 0; now && j < now->n_stmts; j++)
+				kept |= now->stmts[j].kind == STMT_PINHOLE &&
+					now->stmts[j].proto == s->proto &&
+					now->stmts[j].port_lo == s->port_lo &&
+					now->stmts[j].port_hi == s->port_hi &&
+					memcmp(&now->stmts[j].to_addr6, &s->to_addr6, sizeof(pk.addr)) == 0;
+			CHECK(kept || !pinset_has(&k->pinholes, &pk));
+			continue;
+		}
 		for (size_t j = 0; now && j < now->n_stmts; j++)
 			kept |= now->stmts[j].kind == STMT_DNAT && now->stmts[j].proto == s->proto &&
 				now->stmts[j].port_lo == s->port_lo && now->stmts[j].port_hi == s->port_hi;

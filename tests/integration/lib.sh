@@ -201,6 +201,7 @@ nw_policy() {
 	interface = ${NW_WAN_IF:-wan0}
 	address = ${NW_WAN_ADDR:-203.0.113.7}
 	hairpin = ${NW_HAIRPIN:-yes}
+	${NW_MARK:+mark = $NW_MARK}
 
 	[reserved]
 	ports = 22, 53
@@ -208,7 +209,7 @@ nw_policy() {
 	[submitter $NW_U1]
 	ports = 80, 443, 30000-30100, 8000-8999
 	protocols = tcp, udp
-	destinations = 192.168.1.240/28, 192.168.1.250
+	destinations = 192.168.1.240/28, 192.168.1.250${NW_U1_DEST6:+, $NW_U1_DEST6}
 	masquerade = yes
 	max_fragments = ${NW_MAX_FRAGMENTS:-8}
 	max_rules = ${NW_MAX_RULES:-64}

@@ -33,6 +33,11 @@ As a program, for the shell tests: python3 nwtest.py COMMAND ARGS...
   tcp-connect SRC SPORT DST PORT
         one TCP connection from SRC:SPORT, 3 s at most: prints the server's line, or "refused",
         "timeout", "error: ..."; exit status 0 only for a line starting "served "
+  udp-serve [--seconds N] ADDR LOG PORT...
+        as tcp-serve, for UDP: each datagram is answered with one "served ..." datagram
+  udp-connect SRC SPORT DST PORT
+        one datagram from SRC:SPORT, the answer awaited 3 s at most; prints as tcp-connect
+  (ADDR, SRC and DST may be IPv6 addresses)
 """
 
 import itertools
@@ -320,7 +325,8 @@ def jq_text(value):
 def kernel_lines(listing):
     """The parsed output of `nft -j list table|map|set ...`: natwarden's forwards, one a line
     ("PROTO PORT ADDR:PORT" from dnat_port, "PROTO LO-HI ADDR[:PORT]" from dnat_range), and the
-    masqueraded public ports ("masq PROTO PORT" or "masq PROTO LO-HI"), in the listing's order."""
+    masqueraded public ports ("masq PROTO PORT" or "masq PROTO LO-HI"), and the pinholes
+    ("pinhole PROTO PORT[-HI] IPV6"), in the listing's order."""
     lines = []
     for obj in listing.get("nftables", []):
         m = obj.get("map") or {}
@@ -335,6 +341,12 @@ def kernel_lines(listing):
                 if isinstance(port, dict):
                     port = "%s-%s" % (jq_text(port["range"][0]), jq_text(port["range"][1]))
                 lines.append("%s %s %s" % (jq_text(key["concat"][1]), jq_text(port), jq_text(val)))
+        elif s.get("name") == "pinholes":
+            for el in s.get("elem", []):
+                addr, proto, port = el["concat"]
+                if isinstance(port, dict):
+                    port = "%s-%s" % (jq_text(port["range"][0]), jq_text(port["range"][1]))
+                lines.append("pinhole %s %s %s" % (jq_text(proto), jq_text(port), jq_text(addr)))
         elif s.get("name") in ("masq_tcp", "masq_udp"):
             proto = s["name"][len("masq_"):]
             for el in s.get("elem", []):
@@ -413,11 +425,15 @@ def cmd_kernel(args):
             print(line)
 
 
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
 def tcp_listen(addr, ports, backlog=16):
     """A selector with a listening TCP socket on ADDR at every port."""
     sel = selectors.DefaultSelector()
     for port in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((addr, port))
         s.listen(backlog)
@@ -425,45 +441,44 @@ def tcp_listen(addr, ports, backlog=16):
     return sel
 
 
+def serve(sel, log, seconds, answer):
+    """Write "ready" to LOG, then for SECONDS call ANSWER(socket, out) on every socket of SEL
+    that is ready."""
+    out = open(log, "a", buffering=1)
+    out.write("ready\n")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in sel.select(timeout=1):
+            answer(key.fileobj, out)
+
+
 def cmd_tcp_serve(args):
     opt, args = options(args, {"seconds": 300.0, "backlog": 16, "answer": "", "quiet": False})
     addr, log, ports = args[0], args[1], [int(p) for p in args[2:]]
-    sel = tcp_listen(addr, ports, opt["backlog"])
-    out = open(log, "a", buffering=1)
-    out.write("ready\n")
-    end = time.monotonic() + opt["seconds"]
-    while time.monotonic() < end:
-        for key, _ in sel.select(timeout=1):
+
+    def answer(s, out):
+        try:
+            c, peer = s.accept()
+        except OSError:
+            return
+        with c:
+            c.settimeout(2)
+            local = c.getsockname()
+            line = opt["answer"] or "served %s:%d to %s" % (local[0], local[1], peer[0])
+            if not opt["quiet"]:
+                out.write(line + " (port %d)\n" % peer[1])
             try:
-                c, peer = key.fileobj.accept()
+                c.sendall((line + "\n").encode())
             except OSError:
-                continue
-            with c:
-                c.settimeout(2)
-                local = c.getsockname()
-                line = opt["answer"] or "served %s:%d to %s" % (local[0], local[1], peer[0])
-                if not opt["quiet"]:
-                    out.write(line + " (port %d)\n" % peer[1])
-                try:
-                    c.sendall((line + "\n").encode())
-                except OSError:
-                    pass
+                pass
+    serve(tcp_listen(addr, ports, opt["backlog"]), log, opt["seconds"], answer)
 
 
-def cmd_tcp_connect(args):
-    src, sport, dst, port = args[0], int(args[1]), args[2], int(args[3])
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.settimeout(3)
+def print_answer(exchange):
+    """Run EXCHANGE (a function returning the bytes the server answered) and print the
+    answer's line, or "refused", "timeout", "error: ..."; 0 only for a line "served ..."."""
     try:
-        s.bind((src, sport))
-        s.connect((dst, port))
-        data = b""
-        while len(data) < 200 and not data.endswith(b"\n"):
-            chunk = s.recv(200)
-            if not chunk:
-                break
-            data += chunk
+        data = exchange()
     except ConnectionRefusedError:
         print("refused")
         return 1
@@ -478,8 +493,62 @@ def cmd_tcp_connect(args):
     return 0 if line.startswith("served ") else 1
 
 
+def cmd_tcp_connect(args):
+    src, sport, dst, port = args[0], int(args[1]), args[2], int(args[3])
+    s = socket.socket(family(dst), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(3)
+
+    def exchange():
+        s.bind((src, sport))
+        s.connect((dst, port))
+        data = b""
+        while len(data) < 200 and not data.endswith(b"\n"):
+            chunk = s.recv(200)
+            if not chunk:
+                break
+            data += chunk
+        return data
+    return print_answer(exchange)
+
+
+def cmd_udp_serve(args):
+    opt, args = options(args, {"seconds": 300.0})
+    addr, log, ports = args[0], args[1], [int(p) for p in args[2:]]
+    sel = selectors.DefaultSelector()
+    for port in ports:
+        s = socket.socket(family(addr), socket.SOCK_DGRAM)
+        s.bind((addr, port))
+        sel.register(s, selectors.EVENT_READ)
+
+    def answer(s, out):
+        try:
+            _, peer = s.recvfrom(2048)
+            local = s.getsockname()
+            line = "served %s:%d to %s" % (local[0], local[1], peer[0])
+            out.write(line + " (udp port %d)\n" % peer[1])
+            s.sendto((line + "\n").encode(), peer)
+        except OSError:
+            pass
+    serve(sel, log, opt["seconds"], answer)
+
+
+def cmd_udp_connect(args):
+    src, sport, dst, port = args[0], int(args[1]), args[2], int(args[3])
+    s = socket.socket(family(dst), socket.SOCK_DGRAM)
+    s.settimeout(3)
+
+    def exchange():
+        s.bind((src, sport))
+        s.connect((dst, port))
+        s.send(b"hello\n")
+        return s.recv(200)
+    return print_answer(exchange)
+
+
 COMMANDS = {"notify": cmd_notify, "kernel": cmd_kernel, "tcp-serve": cmd_tcp_serve,
-            "tcp-connect": cmd_tcp_connect}
+            "tcp-connect": cmd_tcp_connect, "udp-serve": cmd_udp_serve,
+            "udp-connect": cmd_udp_connect}
 
 
 def main():

@@ -6,6 +6,7 @@
 #include "active.h"
 #include "engine.h"
 #include "fixtures.h"
+#include "router.h"
 #include "tap.h"
 
 static const char *policy_text =
@@ -21,6 +22,15 @@ static const char *policy_text =
 	"[submitter alice]\n"
 	"ports = 80, 8080, 30050\n"
 	"destinations = 192.168.2.0/24\n"
+	"[submitter dave]\n"
+	"ports = 443, 3478-3480\n"
+	"protocols = udp, tcp\n"
+	"destinations = 192.168.3.0/24, 2001:db8:3::/48, fe80::/10, ::1\n"
+	"max_rules = 4\n"
+	"[submitter erin]\n"
+	"ports = 443\n"
+	"protocols = tcp\n"
+	"destinations = 2001:db8:3::/48\n"
 	"[submitter leasy]\n"
 	"ports = 1-65535\n"
 	"destinations = 10.0.0.0/8\n"
@@ -232,6 +242,74 @@ static void test_quotas(void)
 	active_set_free(a);
 }
 
+static void judge_router(const struct active_set *a, const struct router_view *v, const char *user,
+			 const char *name, const char *text, struct judgement *j)
+{
+	struct fragment *f = fixture_fragment(name, text);
+
+	engine_judge(policy, v, user, a, f, j);
+	fragment_free(f);
+}
+
+static void test_pinholes(void)
+{
+	struct active_set *a = active_set_new();
+	struct router_view v;
+	struct in6 own = { { 0x20, 0x01, 0x0d, 0xb8, 0, 3, [15] = 1 } };
+	struct judgement j;
+
+	router_view_init(&v);
+	if (router_view_add6(&v, &own, 64, "lan0") < 0)
+		abort();
+	router_view_sort(&v);
+	judge_router(a, &v, "dave", "web6", "pinhole tcp 443 to 2001:db8:3::10\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "a pinhole inside the destinations is accepted");
+	judge_router(a, &v, "dave", "own", "pinhole tcp 443 to 2001:db8:3::1\n", &j);
+	REJECTS(j, 1, "destination 2001:db8:3::1 is the router's own address (on lan0)");
+	judge_router(a, &v, "dave", "anycast", "pinhole tcp 443 to 2001:db8:3::\n", &j);
+	REJECTS(j, 1, "destination 2001:db8:3:: is the Subnet-Router anycast address of the router's subnet 2001:db8:3::/64 (on lan0)");
+	judge_router(a, &v, "dave", "nat64", "pinhole tcp 443 to 64:ff9b::c0a8:301\n", &j);
+	REJECTS(j, 1, "destination 64:ff9b::c0a8:301 is a NAT64 address (64:ff9b::/96): it leads to IPv4");
+	judge(a, "dave", "ll", "pinhole tcp 443 to fe80::10\n", &j);
+	REJECTS(j, 1, "destination fe80::10 is a link-local address (fe80::/10)");
+	judge(a, "dave", "lo", "pinhole tcp 443 to ::1\n", &j);
+	REJECTS(j, 1, "destination ::1 is the loopback address (::1)");
+	judge(a, "dave", "mapped", "pinhole tcp 443 to ::ffff:c0a8:301\n", &j);
+	REJECTS(j, 1, "destination ::ffff:c0a8:301 is an IPv4-mapped address");
+	judge(a, "dave", "mc", "pinhole udp 3478 to ff02::1\n", &j);
+	REJECTS(j, 1, "is a multicast address");
+	judge(a, "dave", "out", "pinhole tcp 443 to 2001:db8:4::10\n", &j);
+	REJECTS(j, 1, "destination 2001:db8:4::10 is outside dave's destinations (192.168.3.0/24, 2001:db8:3::/48, fe80::/10, ::1)");
+	judge(a, "dave", "port", "pinhole tcp 80 to 2001:db8:3::10\n", &j);
+	REJECTS(j, 1, "port 80 is not allowed for dave");
+	judge(a, "erin", "proto", "pinhole udp 443 to 2001:db8:3::10\n", &j);
+	REJECTS(j, 1, "protocol udp is not allowed for erin");
+	judge(a, "dave", "v4", "dnat tcp 443 to 192.168.3.10\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "dave's v4 forward is accepted");
+
+	activate(a, "dave", "web6", "pinhole tcp 443 to 2001:db8:3::10\npinhole udp 3478-3480 to 2001:db8:3::10\n");
+	judge(a, "erin", "web6", "pinhole tcp 443 to 2001:db8:3::11\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "two users open 443 on different hosts");
+	judge(a, "erin", "web6", "pinhole tcp 443 to 2001:db8:3:0::10\n", &j);
+	REJECTS(j, 1, "tcp port 443 of 2001:db8:3::10 is already opened by dave's fragment 'web6'");
+	judge(a, "dave", "more", "pinhole udp 3470-3478 to 2001:db8:3::10\n", &j);
+	REJECTS(j, 1, "udp port 3478 of 2001:db8:3::10 is already opened by dave's fragment 'web6'");
+	judge(a, "dave", "web6", "pinhole tcp 443 to 2001:db8:3::10\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED && j.replaces, "a fragment may replace its own pinholes");
+	judge(a, "erin", "udp", "pinhole tcp 443 to 2001:db8:3::12\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "another host, same port");
+	judge(a, "dave", "v4", "dnat tcp 443 to 192.168.3.10\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "a pinhole never conflicts with a v4 dnat");
+	activate(a, "dave", "v4", "dnat tcp 443 to 192.168.3.10\n");
+	judge(a, "erin", "web7", "pinhole tcp 443 to 2001:db8:3::13\n", &j);
+	ok(j.verdict == VERDICT_ACCEPTED, "nor a v4 dnat with a pinhole");
+	judge(a, "dave", "quota",
+	      "pinhole tcp 443 to 2001:db8:3::20\npinhole tcp 443 to 2001:db8:3::21\n", &j);
+	REJECTS(j, 2, "rule 5 of dave is over max_rules = 4 (3 in other fragments)");
+	router_view_finish(&v);
+	active_set_free(a);
+}
+
 static void test_active_set(void)
 {
 	struct active_set *a = active_set_new();
@@ -283,6 +361,7 @@ int main(void)
 	test_masquerade();
 	test_conflicts();
 	test_quotas();
+	test_pinholes();
 	test_active_set();
 	policy_free(policy);
 	return tap_done();

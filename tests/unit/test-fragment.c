@@ -64,7 +64,7 @@ static const struct parse_case cases[] = {
 	BAD("dnat tcp 80 to 1..2.3\n", 1, "'1..2.3' is not an IPv4 address"),
 	BAD("dnat tcp 80 to 2130706433\n", 1, "'2130706433' is not an IPv4 address"),
 	BAD("dnat tcp 80 to router.lan\n", 1, "'router.lan' is not an IPv4 address"),
-	BAD("dnat tcp 80 to ::1\n", 1, "'::1' is not an IPv4 address"),
+	BAD("dnat tcp 80 to ::1\n", 1, "'::1' is an IPv6 target: there is no NAT66; use 'pinhole tcp 80 to ::1'"),
 	BAD("dnat tcp 80 to 1.2.3.4/32\n", 1, "'1.2.3.4/32' is not an IPv4 address"),
 	BAD("masquerade 192.168.1.1/24\n", 1, "'192.168.1.1/24' is not an IPv4 address or prefix: the address has host bits set"),
 	BAD("masquerade 192.168.1.0/33\n", 1, "'192.168.1.0/33' is not an IPv4 address or prefix"),
@@ -72,7 +72,7 @@ static const struct parse_case cases[] = {
 	BAD("masquerade 192.168.1.0/\n", 1, "'192.168.1.0/'"),
 	BAD("masquerade 10.1\n", 1, "'10.1' is not an IPv4 address or prefix"),
 	/* statements */
-	BAD("DNAT tcp 80 to 1.2.3.4\n", 1, "unknown statement 'DNAT': expected dnat, masquerade or lease"),
+	BAD("DNAT tcp 80 to 1.2.3.4\n", 1, "unknown statement 'DNAT': expected dnat, pinhole, masquerade or lease"),
 	BAD("forward tcp 80 to 1.2.3.4\n", 1, "unknown statement 'forward'"),
 	BAD("include \"/etc/shadow\"\n", 1, "unknown statement 'include'"),
 	BAD("dnat tcp 80 to 1.2.3.4; flush ruleset\n", 1, "'1.2.3.4;' is not an IPv4 address"),
@@ -93,13 +93,41 @@ static const struct parse_case cases[] = {
 	BAD("lease 1h\ndnat tcp 80 to 1.2.3.4\n", 1, "'1h' is not a lease"),
 	BAD("lease 060\ndnat tcp 80 to 1.2.3.4\n", 1, "'060' is not a lease"),
 	BAD("dnat tcp 80 to 1.2.3.4\nlease 60\nlease 60\n", 3, "duplicate lease: the first one is at line 2"),
-	BAD("lease 60\n", 1, "a lease needs at least one dnat or masquerade statement"),
+	BAD("lease 60\n", 1, "a lease needs at least one dnat, pinhole or masquerade statement"),
 	/* overlaps inside one fragment */
 	BAD("dnat tcp 80 to 1.2.3.4\ndnat tcp 80 to 1.2.3.5\n", 2, "tcp '80' overlaps the dnat at line 1"),
 	BAD("dnat udp 100-200 to 1.2.3.4\n\ndnat udp 150 to 1.2.3.5\n", 3, "udp '150' overlaps the dnat at line 1"),
 	BAD("dnat udp 150 to 1.2.3.4\ndnat udp 100-150 to 1.2.3.5\n", 2, "overlaps the dnat at line 1"),
 	BAD("masquerade 192.168.1.0/24\nmasquerade 192.168.1.5\n", 2, "masquerade '192.168.1.5' overlaps the masquerade at line 1"),
 	BAD("masquerade 10.0.0.1\nmasquerade 10.0.0.1/32\n", 2, "overlaps the masquerade at line 1"),
+	/* pinholes (version 2) */
+	GOOD("pinhole tcp 443 to 2001:db8::10\n"),
+	GOOD("pinhole udp 3478-3480 to 2001:DB8:0:0:0:0:0:10\n"),
+	GOOD("pinhole tcp 443 to 2001:db8::10\npinhole tcp 443 to 2001:db8::11\n"),
+	GOOD("pinhole tcp 443 to 2001:db8::10\npinhole udp 443 to 2001:db8::10\n"),
+	GOOD("dnat tcp 443 to 192.168.1.240\npinhole tcp 443 to 2001:db8::10\nlease 60\n"),
+	GOOD("pinhole tcp 1-65535 to ::\n"), /* the engine refuses the unspecified address */
+	GOOD("pinhole tcp 80 to 1:2:3:4:5:6:7::\n"),
+	BAD("pinhole tcp 443 to 192.168.1.240\n", 1, "'192.168.1.240' is an IPv4 target: pinholes are for IPv6; use 'dnat tcp 443 to 192.168.1.240'"),
+	BAD("pinhole tcp 443 to 192.168.1.240:8443\n", 1, "pinholes are for IPv6; use 'dnat tcp 443 to 192.168.1.240'"),
+	BAD("dnat tcp 443 to 2001:DB8::0010\n", 1, "there is no NAT66; use 'pinhole tcp 443 to 2001:db8::10'"),
+	BAD("dnat tcp 80 to 1.2.3.4:80:80\n", 1, "target port '80:80' is not a port"),
+	BAD("dnat tcp 443 to [2001:db8::10]:443\n", 1, "there is no NAT66; use 'pinhole tcp 443 to IPV6'"),
+	BAD("pinhole tcp 443 to fe80::1%eth0\n", 1, "'fe80::1%eth0' is not an IPv6 address: zone ids"),
+	BAD("pinhole tcp 443 to ::ffff:192.0.2.1\n", 1, "'::ffff:192.0.2.1' is not an IPv6 address: an IPv4 tail"),
+	BAD("pinhole tcp 443 to 1:2:3:4:5:6:7:8:9\n", 1, "more than 8 groups"),
+	BAD("pinhole tcp 443 to 2001:db8::1::2\n", 1, "'::' may appear only once"),
+	BAD("pinhole tcp 443 to 2001:db8:12345::1\n", 1, "more than 4 hex digits"),
+	BAD("pinhole tcp 443 to :2001:db8::1\n", 1, "a single ':' at the start"),
+	BAD("pinhole tcp 443 to [2001:db8::1]\n", 1, "brackets are not allowed"),
+	BAD("pinhole tcp 443 to 2001:db8::/64\n", 1, "a prefix length is not allowed"),
+	BAD("pinhole tcp 443 to host.example\n", 1, "'host.example' is not an IPv6 address"),
+	BAD("pinhole sctp 443 to 2001:db8::1\n", 1, "unknown protocol 'sctp'"),
+	BAD("pinhole tcp 0 to 2001:db8::1\n", 1, "'0' is not a port or port range"),
+	BAD("pinhole tcp 443 2001:db8::1\n", 1, "incomplete pinhole: expected 'pinhole tcp|udp PORT[-PORT] to IPV6'"),
+	BAD("pinhole tcp 443 to 2001:db8::1 now\n", 1, "unexpected 'now' after the pinhole statement"),
+	BAD("pinhole tcp 400-500 to 2001:db8::1\npinhole tcp 443 to 2001:db8:0::1\n", 2, "tcp '443' overlaps the pinhole at line 1"),
+	BAD("PINHOLE tcp 443 to 2001:db8::1\n", 1, "unknown statement 'PINHOLE'"),
 	/* bytes */
 	BAD("dnat tcp 80 to 1.2.3.4\x01\n", 1, "control byte 0x01 at column 23"),
 	BAD("# fine\ndnat tcp 80 to 1.2.3.4\x7f\n", 2, "control byte 0x7f at column 23"),
@@ -174,6 +202,30 @@ static void test_fields(void)
 			"dnat tcp 80 to 192.168.1.240\n"
 			"lease 3600\n",
 	       "canonical form");
+	free(printed);
+	fragment_free(f);
+}
+
+static void test_pinhole_fields(void)
+{
+	const char *text = "pinhole tcp 443 to 2001:DB8:0:0:0:0:0:0010\n"
+			   "pinhole udp 3478-3480 to 2001:db8:0:1:0:0:0:1\n";
+	struct fragment *f = NULL;
+	struct diag_list errs;
+	char buf[64];
+
+	diag_init(&errs);
+	is_int(fragment_parse("v6", text, strlen(text), &f, &errs), 0, "pinholes parse");
+	if (!f)
+		return;
+	is_int(f->stmts[0].kind, STMT_PINHOLE, "pinhole kind");
+	is_int(f->stmts[0].to_addr6.b[15], 0x10, "last byte of the host");
+	is_int(f->stmts[0].to_addr6.b[1], 0x01, "second byte of the host");
+	is_int(f->stmts[1].port_hi, 3480, "range end");
+	is_str(stmt_format_target(&f->stmts[0], buf, sizeof(buf)), "2001:db8::10", "target text");
+	char *printed = fragment_print(f);
+	is_str(printed, "pinhole tcp 443 to 2001:db8::10\npinhole udp 3478-3480 to 2001:db8:0:1::1\n",
+	       "RFC 5952 canonical form");
 	free(printed);
 	fragment_free(f);
 }
@@ -322,6 +374,7 @@ int main(void)
 {
 	test_cases();
 	test_fields();
+	test_pinhole_fields();
 	test_round_trip();
 	test_limits();
 	test_names();

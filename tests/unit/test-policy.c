@@ -88,6 +88,26 @@ static const struct policy_case cases[] = {
 	BAD(WAN SUB "max_fragments = 0\n", 6, "max_fragments: '0' is not a number 1-100000"),
 	BAD(WAN SUB "max_rules = -5\n", 6, "max_rules: '-5' is not a number"),
 	BAD(WAN SUB "max_lease = 1h\n", 6, "max_lease: '1h' is not a number 0-31536000"),
+	/* IPv6 destinations and the mark */
+	GOOD(WAN "[submitter a]\nports = 80\ndestinations = 2001:db8:1::/48\n"),
+	GOOD(WAN "[submitter a]\nports = 80\ndestinations = 10.0.0.0/8, 2001:DB8::10, ::/0\n"),
+	GOOD(WAN "mark = 0x10000000\n"),
+	GOOD(WAN "mark = 0x4e570000/0xffff0000\n"),
+	BAD(WAN "[submitter a]\nports = 80\ndestinations = 2001:db8::1/48\n", 5,
+	    "destinations: '2001:db8::1/48' is not an IPv6 address or prefix: host bits set; did you mean 2001:db8::/48"),
+	BAD(WAN "[submitter a]\nports = 80\ndestinations = fe80::1%eth0\n", 5,
+	    "destinations: 'fe80::1%eth0' is not an IPv6 address or prefix: zone ids"),
+	BAD(WAN "[submitter a]\nports = 80\ndestinations = ::ffff:10.0.0.1\n", 5,
+	    "is not an IPv6 address or prefix: an IPv4 tail"),
+	BAD(WAN "[submitter a]\nports = 80\ndestinations = 2001:db8::/129\n", 5,
+	    "the prefix length must be 0-128"),
+	BAD(WAN "mark = 0\n", 3, "mark: '0': use 0xVALUE or 0xVALUE/0xMASK"),
+	BAD(WAN "mark = 0x0\n", 3, "mark: '0x0': the value and the mask need at least one bit"),
+	BAD(WAN "mark = 0x3/0x1\n", 3, "mark: '0x3/0x1': the value has bits outside the mask"),
+	BAD(WAN "mark = 0x123456789\n", 3, "use 0xVALUE or 0xVALUE/0xMASK"),
+	BAD(WAN "mark = 0x10/\n", 3, "use 0xVALUE or 0xVALUE/0xMASK"),
+	BAD(WAN "mark = 0xg0\n", 3, "use 0xVALUE or 0xVALUE/0xMASK"),
+	BAD(WAN "mark = 0x0/0xff\n", 3, "at least one bit"),
 	/* bytes */
 	BAD(WAN "address = 1.2.3.4\x01\n", 3, "control byte 0x01 at column 18"),
 	BAD(WAN "address = 1.2.3.4\rx\n", 3, "control byte 0x0d"),
@@ -163,6 +183,25 @@ static void test_values(void)
 		   a->max_lease == 0,
 	   "submitter defaults");
 	ok(policy_find_submitter(p, "bob") == NULL, "unknown user");
+	ok(p->wan.mark == POLICY_DEFAULT_MARK && p->wan.mark_mask == POLICY_DEFAULT_MARK,
+	   "default mark");
+	policy_free(p);
+
+	text = "[wan]\ninterface = wan0\nmark = 0x4e570000/0xffff0000\n"
+	       "[submitter a]\nports = 80\ndestinations = 10.0.0.0/8, 2001:db8:1::/48, 2001:db8::7\n";
+	is_int(policy_parse("t.ini", text, strlen(text), &p, &errs), 0, "dual-stack policy parses");
+	if (!p)
+		return;
+	ok(p->wan.mark == 0x4e570000u && p->wan.mark_mask == 0xffff0000u, "mark and mask");
+	s = policy_find_submitter(p, "a");
+	ok(s && s->n_destinations == 1 && s->n_destinations6 == 2 && s->destinations6[0].len == 48 &&
+		   s->destinations6[1].len == 128,
+	   "one IPv4 and two IPv6 destinations");
+	if (s) {
+		char buf[200];
+		destinations_format(s, buf, sizeof(buf));
+		is_str(buf, "10.0.0.0/8, 2001:db8:1::/48, 2001:db8::7", "destinations printed");
+	}
 	policy_free(p);
 }
 

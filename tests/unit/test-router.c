@@ -2,6 +2,7 @@
 /* The router's own addresses: matching, precedence, reasons, the canonical order. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "router.h"
 #include "tap.h"
@@ -278,8 +279,76 @@ static void test_limits(void)
 	router_view_finish(&v);
 }
 
+static struct in6 ip6(const char *s)
+{
+	struct in6 a;
+
+	if (ipv6_parse(s, strlen(s), &a, NULL) < 0)
+		abort();
+	return a;
+}
+
+static void test_ipv6(void)
+{
+	struct router_view v, c;
+	struct in6 a = ip6("2001:db8:ff::7"), b = ip6("2001:db8:1::1"), other = ip6("2001:db8:1::2");
+	char why[ROUTER_REASON_MAX];
+
+	router_view_init(&v);
+	is_int(router_view_add6(&v, &a, 64, "wan0"), 0, "an IPv6 address is added");
+	is_int(router_view_add6(&v, &b, 64, "br-lan"), 0, "another");
+	is_int(router_view_add6(&v, &a, 64, "wan0"), 0, "a duplicate");
+	is_int(router_view_add6(&v, &a, 129, "wan0"), -EINVAL, "a length over 128 is refused");
+	router_view_sort(&v);
+	is_int(v.n6, 2, "sorting drops the duplicate");
+	ok(router_view_match6(&v, &a) && router_view_match6(&v, &b), "both addresses match");
+	ok(!router_view_match6(&v, &other), "a neighbour in the subnet does not");
+	ok(!router_view_match(&v, 0), "the IPv4 side stays empty");
+	router_addr6_reason(router_view_match6(&v, &a), why, sizeof(why));
+	is_str(why, "the router's own address (on wan0)", "the reason names the interface");
+	{
+		struct in6 any_b = ip6("2001:db8:1::"), any_a = ip6("2001:db8:ff::"),
+			   near = ip6("2001:db8:1::1:0"), wide = ip6("2001:db8::");
+		const struct router_addr6 *m = router_view_anycast6(&v, &any_b);
+		ok(m && strcmp(m->ifname, "br-lan") == 0, "the Subnet-Router anycast address of br-lan's /64 matches");
+		if (m) {
+			router_anycast6_reason(m, why, sizeof(why));
+			is_str(why, "the Subnet-Router anycast address of the router's subnet 2001:db8:1::/64 (on br-lan)",
+			       "its reason names the subnet and the interface");
+		}
+		ok(router_view_anycast6(&v, &any_a) != NULL, "so does wan0's");
+		ok(!router_view_anycast6(&v, &near) && !router_view_anycast6(&v, &wide) &&
+			   !router_view_anycast6(&v, &other) && !router_view_anycast6(&v, &b),
+		   "a host of the subnet, a shorter prefix's zero address and the addresses themselves do not");
+	}
+	is_int(router_view_copy(&v, &c), 0, "copied");
+	ok(router_view_equal(&v, &c), "a copy is equal");
+	router_view_finish(&c);
+	router_view_init(&c);
+	if (router_view_add6(&c, &b, 64, "br-lan") < 0)
+		abort();
+	router_view_sort(&c);
+	ok(!router_view_equal(&v, &c), "a view without one IPv6 address differs");
+	router_view_finish(&c);
+	router_view_finish(&v);
+
+	/* point-to-point links (/127, RFC 6164) and single addresses have no anycast address */
+	router_view_init(&v);
+	{
+		struct in6 p2p = ip6("2001:db8:9::1"), zero = ip6("2001:db8:9::"), host = ip6("2001:db8:8::5"),
+			   hostnet = ip6("2001:db8:8::4");
+		if (router_view_add6(&v, &p2p, 127, "ppp0") < 0 || router_view_add6(&v, &host, 128, "lo") < 0)
+			abort();
+		router_view_sort(&v);
+		ok(!router_view_anycast6(&v, &zero) && !router_view_anycast6(&v, &hostnet),
+		   "no anycast address on a /127 or a /128");
+	}
+	router_view_finish(&v);
+}
+
 int main(void)
 {
+	test_ipv6();
 	test_empty();
 	test_reasons();
 	test_precedence();

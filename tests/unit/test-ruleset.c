@@ -6,7 +6,8 @@
 #include "ruleset.h"
 #include "tap.h"
 
-static struct ruleset_config cfg = { .table = "nw", .wan_interface = "wan0" };
+static struct ruleset_config cfg = { .table = "nw", .wan_interface = "wan0", .mark = 0x10000000,
+				     .mark_mask = 0x10000000 };
 
 /* Render the delta kernel -> desired over what `frags` touch; commit it to the view. */
 static char *delta(struct elements *kernel, const struct elements *desired,
@@ -92,10 +93,11 @@ static void test_full(void)
 	       "\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
+	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range\n"
 	       "\t}\n"
 	       "\tchain postrouting {\n"
 	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
@@ -106,12 +108,16 @@ static void test_full(void)
 	       "\t\ttype filter hook input priority filter; policy accept;\n"
 	       "\t\tct label 127 ct status dnat counter drop\n"
 	       "\t}\n"
+	       "\tchain pinhole {\n"
+	       "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinholes ct mark set ct mark or 0x10000000 accept\n"
+	       "\t}\n"
 	       "}\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
 	       "add element inet nw dnat_range { 100-200 . udp : 10.0.0.1 }\n"
 	       "add element inet nw masq_tcp { 80 }\n"
 	       "add element inet nw masq_udp { 100-200 }\n",
-	       "whole table: marked, replaced in one buffer, five constant rules, elements");
+	       "whole table: marked, replaced in one buffer, six constant rules, elements");
 	free(text);
 
 	struct ruleset_config hp = cfg;
@@ -125,12 +131,13 @@ static void test_full(void)
 	       "\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
+	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range\n"
-	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 th dport . meta l4proto @dnat_range ct label set 127 dnat ip to th dport . meta l4proto map @dnat_range\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range\n"
+	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range\n"
 	       "\t}\n"
 	       "\tchain postrouting {\n"
 	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
@@ -141,6 +148,10 @@ static void test_full(void)
 	       "\tchain guard {\n"
 	       "\t\ttype filter hook input priority filter; policy accept;\n"
 	       "\t\tct label 127 ct status dnat counter drop\n"
+	       "\t}\n"
+	       "\tchain pinhole {\n"
+	       "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinholes ct mark set ct mark or 0x10000000 accept\n"
 	       "\t}\n"
 	       "}\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
@@ -283,6 +294,65 @@ static void test_masq_ranges(void)
 	fragment_free(g);
 }
 
+static void test_pinholes(void)
+{
+	struct elements kernel, desired;
+	struct fragment *a = fixture_fragment("a", "pinhole tcp 443 to 2001:DB8::10\npinhole udp 3478-3480 to 2001:db8::10\n"
+					 "dnat tcp 443 to 192.168.1.240\n");
+	struct fragment *b = fixture_fragment("b", "pinhole tcp 443 to 2001:db8::11\n");
+	struct fragment *a2 = fixture_fragment("a", "pinhole tcp 443 to 2001:db8::10\n");
+	struct fragment *all[] = { a, b };
+	int n;
+	char *text;
+
+	elements_init(&kernel);
+	elements_init(&desired);
+	elements_add_fragment(&desired, a);
+	elements_add_fragment(&desired, b);
+	text = delta(&kernel, &desired, all, 2, &n);
+	is_str(text,
+	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.240 . 443 }\n"
+	       "add element inet nw pinholes { 2001:db8::10 . tcp . 443, 2001:db8::10 . udp . 3478-3480, 2001:db8::11 . tcp . 443 }\n",
+	       "pinholes are elements of one set, ranges as intervals, in a stable order");
+	is_int(n, 4, "four elements added");
+	free(text);
+
+	/* a replaces its fragment: the range goes, the rest stays untouched */
+	struct fragment *touch[] = { a, a2 };
+	elements_remove_fragment(&desired, a);
+	elements_add_fragment(&desired, a2);
+	text = delta(&kernel, &desired, touch, 2, &n);
+	is_str(text,
+	       "delete element inet nw dnat_port { tcp . 443 }\n"
+	       "delete element inet nw pinholes { 2001:db8::10 . udp . 3478-3480 }\n",
+	       "a replacement deletes only what went");
+	free(text);
+	text = delta(&kernel, &desired, touch, 2, &n);
+	ok(n == 0 && (!text || !*text), "rendering again changes nothing");
+	free(text);
+
+	struct ruleset_config masked = cfg;
+	char rule[96];
+	masked.mark = 0x4e570000;
+	masked.mark_mask = 0xffff0000;
+	text = render_full(&masked, &desired);
+	ok(strstr(text, "@pinholes ct mark set ct mark and 0x0000ffff or 0x4e570000 accept\n") &&
+		   strstr(text, "ct label set 127 ct mark set ct mark and 0x0000ffff or 0x4e570000 dnat ip to"),
+	   "a value with a mask keeps the other bits of the mark");
+	ok(strstr(text, "add element inet nw pinholes { 2001:db8::10 . tcp . 443, 2001:db8::11 . tcp . 443 }\n") != NULL,
+	   "the whole table carries the pinholes (flush recovery restores them)");
+	free(text);
+	ruleset_admin_rule(&masked, rule, sizeof(rule));
+	is_str(rule, "ct mark and 0xffff0000 == 0x4e570000 accept", "the admin rule, value and mask");
+	ruleset_admin_rule(&cfg, rule, sizeof(rule));
+	is_str(rule, "ct mark and 0x10000000 == 0x10000000 accept", "the admin rule, one bit");
+	elements_finish(&kernel);
+	elements_finish(&desired);
+	fragment_free(a);
+	fragment_free(a2);
+	fragment_free(b);
+}
+
 static void test_chunks(void)
 {
 	struct elements kernel, desired;
@@ -321,5 +391,6 @@ int main(void)
 	test_deltas();
 	test_masq_ranges();
 	test_chunks();
+	test_pinholes();
 	return tap_done();
 }

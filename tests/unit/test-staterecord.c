@@ -85,6 +85,30 @@ static void test_put(void)
 }
 
 /* What would not read back is not written. */
+/* A pinhole is saved as its canonical text, and read back; a version 1 body still reads. */
+static void test_put_pinhole(void)
+{
+	_cleanup_fragment_ struct fragment *f =
+		fixture_fragment("web6", "pinhole tcp 443 to 2001:DB8:0:1:0:0:0:240\ndnat tcp 80 to 192.168.1.10\n");
+	_cleanup_fragment_ struct fragment *back = NULL;
+	struct staterecord_head h;
+	struct text t;
+	FILE *out = text_open(&t);
+
+	is_int(staterecord_format_put(out, 1000, 1, 0, "alice", f), 0, "a put with a pinhole");
+	text_close(&t);
+	is_str(t.s,
+	       "put 1000 1 0 alice web6 65\n"
+	       "pinhole tcp 443 to 2001:db8:0:1::240\ndnat tcp 80 to 192.168.1.10\n",
+	       "the pinhole in RFC 5952 form, byte for byte");
+	is_int(head_of(t.s, &h), 0, "its head parses");
+	const char *body = strchr(t.s, '\n') + 1;
+	is_int(staterecord_parse_body(&h, body, t.len - (size_t)(body - t.s), &back), 0,
+	       "its body parses");
+	ok(back && fragment_equal(f, back), "to the same fragment, pinhole included");
+	free(t.s);
+}
+
 static void test_put_refused(void)
 {
 	_cleanup_fragment_ struct fragment *f =
@@ -308,6 +332,7 @@ int main(void)
 {
 	test_checksum();
 	test_put();
+	test_put_pinhole();
 	test_put_refused();
 	test_del_commit();
 	test_batch();

@@ -121,6 +121,29 @@ static char *render(const struct statusfile_data *d)
 	return t.s;
 }
 
+static void test_pinhole(void)
+{
+	struct statusfile_mapping v6[] = {
+		dnat("dave", "web6", "tcp", "443", "2001:db8:0:1::240", 1767229200),
+		dnat("dave", "web6", "udp", "3478-3480", "2001:db8:0:1::241", 0),
+	};
+	snprintf(v6[0].kind, sizeof(v6[0].kind), "pinhole");
+	snprintf(v6[1].kind, sizeof(v6[1].kind), "pinhole");
+	_cleanup_free_ char *b0 = block(v6, ELEMENTSOF(v6));
+	const char *blocks[] = { b0 };
+	struct statusfile_data d = { .head = example_head(), .blocks = blocks, .n_blocks = 1 };
+	_cleanup_free_ char *text = render(&d);
+	struct statusfile s;
+
+	ok(strstr(text, "\npinhole\tdave\tweb6\ttcp\t443\t2001:db8:0:1::240\t1767229200\n"
+			"pinhole\tdave\tweb6\tudp\t3478-3480\t2001:db8:0:1::241\t0\n") != NULL,
+	   "pinhole lines as dnat ones, with their kind");
+	is_int(parse_exact(text, strlen(text), &s), 0, "a status with pinholes parses");
+	ok(s.n_maps == 2 && map_equal(&s.maps[0], &v6[0]) && map_equal(&s.maps[1], &v6[1]),
+	   "each pinhole as written");
+	statusfile_finish(&s);
+}
+
 static void test_example(void)
 {
 	struct statusfile_mapping web[] = {
@@ -415,6 +438,7 @@ static void test_truncated(void)
 int main(void)
 {
 	test_example();
+	test_pinhole();
 	test_format();
 	test_hostile_values();
 	test_malformed();
