@@ -136,6 +136,23 @@ int cmd_list(const struct client_options *o, int argc, char **argv)
 	return EXIT_ACCEPTED;
 }
 
+/* "WAN interface eth0: public address 203.0.113.7 (followed on the interface)" */
+static void print_wan(const struct statusfile_head *h)
+{
+	const char *from = strcmp(h->wan_source, "interface") == 0 ? "followed on the interface" :
+								   "from the policy";
+
+	if (!h->wan_interface[0])
+		return; /* a daemon of before */
+	if (strcmp(h->wan_state, "missing") == 0)
+		printf("WAN interface %s: does not exist (yet); waiting for it\n", h->wan_interface);
+	else if (strcmp(h->wan_state, "no-address") == 0)
+		printf("WAN interface %s: no IPv4 address; hairpin waits for one\n", h->wan_interface);
+	else
+		printf("WAN interface %s: public address %s (%s)\n", h->wan_interface,
+		       h->wan_addresses, from);
+}
+
 int cmd_status(const struct client_options *o, int argc, char **argv)
 {
 	struct statusfile s;
@@ -166,6 +183,7 @@ int cmd_status(const struct client_options *o, int argc, char **argv)
 	else
 		printf("last change: none since start; last kernel transaction took %.2f ms\n",
 		       (double)s.head.last_apply_us / 1000.0);
+	print_wan(&s.head);
 	printf("last error: %s\n", s.head.last_error[0] ? s.head.last_error : "-");
 	for (size_t i = 0; i < s.n_events; i++) {
 		const struct statusfile_event *e = &s.events[i];

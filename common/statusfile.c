@@ -71,6 +71,13 @@ static void render_head(FILE *out, const struct statusfile_head *h)
 	fprintf(out, "users\t%zu\nfragments\t%zu\nmappings\t%zu\n", h->users, h->fragments,
 		h->mappings);
 	put_text(out, "last_error", h->last_error[0] ? h->last_error : "-");
+	if (h->wan_interface[0]) {
+		const char *wan[] = { h->wan_interface, h->wan_source, h->wan_state,
+				      h->wan_addresses[0] ? h->wan_addresses : "-" };
+		fputs("wan", out);
+		put_values(out, wan, ELEMENTSOF(wan));
+		fputc('\n', out);
+	}
 }
 
 int statusfile_render(FILE *out, const struct statusfile_data *d)
@@ -211,6 +218,14 @@ static int parse_line(struct parser *p, char *line)
 	size_t n = split(line, f, MAX_FIELDS);
 	int r = 0;
 
+	if (n >= 5 && strcmp(f[0], "wan") == 0) {
+		struct statusfile_head *h = &p->s.head;
+		COPY(h->wan_interface, f[1]);
+		COPY(h->wan_source, f[2]);
+		COPY(h->wan_state, f[3]);
+		COPY(h->wan_addresses, f[4]);
+		return 0;
+	}
 	if (n < 2 || parse_head_record(&p->s, f[0], f[1]))
 		return 0;
 	if (strcmp(f[0], "dnat") == 0 || strcmp(f[0], "masquerade") == 0 ||

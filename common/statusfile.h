@@ -23,6 +23,9 @@
  *   fragments         N
  *   mappings          N (dnat, pinhole and masquerade statements)
  *   last_error        TEXT (or "-")
+ *   wan               INTERFACE SOURCE STATE ADDRESSES: SOURCE "policy" ([wan] address) or
+ *                     "interface" (followed); STATE "up", "missing" (no such interface yet)
+ *                     or "no-address" (followed, and none); ADDRESSES "A, B" or "-"
  *   dnat              USER FRAGMENT PROTO PORT[-PORT] ADDRESS[:PORT] EXPIRES (UNIX-TIME, 0: none)
  *                     (fragments in no particular order; the lines of one fragment together)
  *   masquerade        USER FRAGMENT PREFIX EXPIRES
@@ -49,6 +52,8 @@ struct statusfile_head {
 	char table[64]; /* the value as written: "inet NAME" */
 	size_t users, fragments, mappings;
 	char last_error[512]; /* "" for none (written as "-") */
+	/* the "wan" record; all "" when the file has none (a daemon of before) */
+	char wan_interface[16], wan_source[16], wan_state[16], wan_addresses[320];
 };
 
 /* A "dnat", "pinhole" or "masquerade" line. */

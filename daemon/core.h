@@ -45,6 +45,14 @@
 #define JOINED_MAX 16384		   /* 256 statements, or DIAG_MAX reasons, joined */
 #define JOURNAL_REASONS_MAX 2048	   /* the reasons of one journal entry, joined */
 
+/* Where the WAN interface stands (reload.c). */
+enum wan_state {
+	WAN_UNKNOWN,	/* not looked at yet */
+	WAN_MISSING,	/* no interface of that name (PPPoE not up yet): waiting for it */
+	WAN_NO_ADDRESS, /* following it, and it has no IPv4 address: hairpin waits */
+	WAN_UP,
+};
+
 struct uid_name {
 	uid_t uid;
 	char name[NAME_MAX_USER + 1];
@@ -93,6 +101,8 @@ struct daemon {
 	uint64_t last_summary_us; /* when the submitters' summaries were last logged */
 	bool ready;
 	bool reloading;
+	enum wan_state wan_state; /* the WAN interface, as last logged */
+	char wan_logged[RULESET_WAN4_MAX * 18]; /* its addresses, as last logged */
 };
 
 /* daemon.c */
@@ -123,6 +133,7 @@ void state_save_again(struct daemon *d);
 /* kernel.c */
 int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_error);
 int kernel_apply_full(struct daemon *d, const char *old_table, char **ret_error);
+int kernel_apply_wan4(struct daemon *d, char **ret_error);
 int table_check(struct daemon *d, const char *table, uint64_t *ret_handle, char **ret_error);
 void monitor_check(struct daemon *d);
 int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata);
@@ -156,3 +167,10 @@ int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const ch
 		char **ret_error);
 int on_localaddr(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int on_readdr(sd_event_source *s, uint64_t usec, void *userdata);
+/* Without [wan] address: d->rcfg's public addresses from view `v`. True when they changed. */
+bool wan_follow(struct daemon *d, const struct router_view *v);
+/* Look at the WAN interface; journal (MID_WAN) what changed since the last look. */
+void wan_note(struct daemon *d);
+/* "eth0", "interface" or "policy", "up"/"missing"/"no-address": for the status file. */
+const char *wan_source_name(const struct daemon *d);
+const char *wan_state_name(enum wan_state s);

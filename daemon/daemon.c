@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,12 +196,17 @@ void daemon_write_status(struct daemon *d)
 		.last_apply_us = d->last_apply_us,
 		.table = d->rcfg.table,
 		.last_error = d->last_error,
+		.wan_interface = d->rcfg.wan_interface,
+		.wan_source = wan_source_name(d),
+		.wan_state = wan_state_name(d->wan_state),
 		.events = d->events,
 		.n_events = d->n_events,
 	};
-	char line[200];
+	char line[200], wan[sizeof(d->wan_logged)];
 	int r;
 
+	ruleset_wan4_format(&d->rcfg, wan, sizeof(wan));
+	info.wan_addresses = wan;
 	r = status_write(d->dirs.runtime, &info, d->active, &d->status);
 	if (r < 0)
 		log_warning_errno(r, "cannot write the status file");
@@ -280,6 +286,7 @@ int daemon_check(const char *config, bool print_ruleset)
 	/* judged against the router's addresses as they are now, like the daemon would */
 	if (localaddr_new(&d->localaddr) < 0 || localaddr_dump(d->localaddr, &d->router) < 0)
 		fprintf(stderr, "natwardend: cannot read the router's addresses: judging without them\n");
+	(void)wan_follow(d, &d->router);
 	fd = open(d->policy->daemon.state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno != ENOENT)
 		fprintf(stderr, "%s: %s\n", d->policy->daemon.state, strerror(errno));
@@ -293,8 +300,15 @@ int daemon_check(const char *config, bool print_ruleset)
 	else if (r >= 0) {
 		printf("%s: OK\n", config);
 		char rule[96];
+		char wan[sizeof(d->wan_logged)];
 		printf("table inet %s on interface %s%s\n", d->rcfg.table, d->rcfg.wan_interface,
 		       d->rcfg.hairpin ? ", hairpin on" : "");
+		ruleset_wan4_format(&d->rcfg, wan, sizeof(wan));
+		if (if_nametoindex(d->rcfg.wan_interface) == 0)
+			printf("wan: interface %s does not exist (yet); the daemon waits for it\n",
+			       d->rcfg.wan_interface);
+		printf("wan address: %s (%s)\n", wan,
+		       d->rcfg.follow_wan ? "followed on the interface" : "from the policy");
 		/* for scripts: the rule for the administrator's own forward chain, on its own line */
 		ruleset_admin_rule(&d->rcfg, rule, sizeof(rule));
 		printf("admin rule: %s\n", rule);

@@ -73,6 +73,37 @@ int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_err
 }
 
 /*
+ * Make the set wan4 hold d->rcfg's public addresses, as one transaction. Like the element
+ * changes above, only into a table whose mark was checked: a suspect one is made whole.
+ */
+int kernel_apply_wan4(struct daemon *d, char **ret_error)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (!d->rcfg.hairpin)
+		return 0; /* there is no such set */
+	monitor_check(d);
+	if (d->table_suspect)
+		return kernel_apply_full(d, NULL, ret_error);
+	out = open_memstream(&text, &len);
+	if (!out)
+		return -ENOMEM;
+	ruleset_render_wan4(&d->rcfg, out);
+	if (fclose(out) != 0)
+		return -ENOMEM;
+	if (kernel_run(d, text, ret_error) == 0)
+		return 0;
+	/* as for elements: a table someone changed is made whole, which also tells who is wrong */
+	if (ret_error) {
+		free(*ret_error);
+		*ret_error = NULL;
+	}
+	return kernel_apply_full(d, NULL, ret_error);
+}
+
+/*
  * May natwardend replace or make table inet `table`? Only when it does not exist or carries
  * natwarden's mark: a table of someone else's with that name is never touched.
  */

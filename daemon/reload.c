@@ -7,6 +7,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -18,7 +19,10 @@
 static int rejudge_apply(struct daemon *d, struct change *c, const struct ruleset_config *old_cfg,
 			 char **ret_error)
 {
-	bool rebuild = !ruleset_config_equal(old_cfg, &d->rcfg);
+	/* a new public address from the policy goes with the rest, in the same transaction */
+	bool rebuild = !ruleset_config_equal(old_cfg, &d->rcfg) ||
+		       old_cfg->n_wan4 != d->rcfg.n_wan4 ||
+		       memcmp(old_cfg->wan4, d->rcfg.wan4, d->rcfg.n_wan4 * sizeof(uint32_t)) != 0;
 	struct txn t;
 	int r;
 
@@ -157,6 +161,7 @@ int daemon_reload(struct daemon *d)
 		d->submitters = new_subs;
 		d->n_submitters = new_n_subs;
 		ruleset_config_from_policy(&d->rcfg, new_policy);
+		(void)wan_follow(d, &d->router);
 		daemon_world(d);
 		r = table_check(d, d->rcfg.table, NULL, &err);
 		if (r < 0)
@@ -193,6 +198,7 @@ int daemon_reload(struct daemon *d)
 		policy_free(old_policy);
 		free(old_subs);
 		d->last_error[0] = '\0';
+		wan_note(d);
 	}
 	daemon_write_status(d);
 	d->reloading = false;
@@ -203,12 +209,112 @@ int daemon_reload(struct daemon *d)
 
 /* ---- the router's own addresses ---------------------------------------------------------- */
 
+/* ---- the WAN interface ------------------------------------------------------------------ */
+
+bool wan_follow(struct daemon *d, const struct router_view *v)
+{
+	uint32_t addrs[RULESET_WAN4_MAX];
+	size_t n;
+
+	if (!d->rcfg.follow_wan)
+		return false;
+	n = router_view_addresses_on(v, d->rcfg.wan_interface, addrs, ELEMENTSOF(addrs));
+	return ruleset_config_set_wan4(&d->rcfg, addrs, MIN(n, ELEMENTSOF(addrs)));
+}
+
+const char *wan_state_name(enum wan_state s)
+{
+	switch (s) {
+	case WAN_MISSING:
+		return "missing";
+	case WAN_NO_ADDRESS:
+		return "no-address";
+	case WAN_UP:
+		return "up";
+	default:
+		return "unknown";
+	}
+}
+
+const char *wan_source_name(const struct daemon *d)
+{
+	return d->rcfg.follow_wan ? "interface" : "policy";
+}
+
+static enum wan_state wan_look(const struct daemon *d)
+{
+	if (if_nametoindex(d->rcfg.wan_interface) == 0)
+		return WAN_MISSING;
+	if (d->rcfg.follow_wan && d->rcfg.n_wan4 == 0)
+		return WAN_NO_ADDRESS;
+	return WAN_UP;
+}
+
+void wan_note(struct daemon *d)
+{
+	enum wan_state now = wan_look(d);
+	const char *ifname = d->rcfg.wan_interface;
+	char addrs[sizeof(d->wan_logged)];
+
+	ruleset_wan4_format(&d->rcfg, addrs, sizeof(addrs));
+	if (now == d->wan_state && strcmp(addrs, d->wan_logged) == 0)
+		return;
+	const struct log_field f[] = { { "WAN_INTERFACE", ifname },
+				       { "WAN_STATE", wan_state_name(now) },
+				       { "WAN_ADDRESS", addrs } };
+	if (now == WAN_MISSING)
+		log_event(LOG_WARNING, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface %s does not exist (yet): waiting for it; forwards from the WAN start when it appears",
+			  ifname);
+	else if (now == WAN_NO_ADDRESS)
+		log_event(LOG_WARNING, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface %s has no IPv4 address: hairpin waits for one", ifname);
+	else if (d->rcfg.follow_wan)
+		log_event(LOG_NOTICE, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface %s: public address %s (was %s)%s", ifname, addrs,
+			  d->wan_logged[0] ? d->wan_logged : "-",
+			  d->rcfg.hairpin ? "; hairpin follows it" : "");
+	else
+		log_event(LOG_NOTICE, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface %s is there; public address %s from the policy", ifname, addrs);
+	d->wan_state = now;
+	snprintf(d->wan_logged, sizeof(d->wan_logged), "%s", addrs);
+	d->status_dirty = true;
+}
+
+/*
+ * The public addresses after a change of the router's addresses (`v`): into the set wan4 when
+ * they moved. On failure the previous ones stay, so the next look tries again.
+ */
+static int wan_step(struct daemon *d, const struct router_view *v)
+{
+	struct ruleset_config before = d->rcfg;
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	if (!wan_follow(d, v)) {
+		wan_note(d); /* the interface may have come or gone all the same */
+		return 0;
+	}
+	r = kernel_apply_wan4(d, &err);
+	if (r < 0) {
+		log_error("cannot move hairpin to the WAN interface's new address: %s; trying again in a second",
+			  err ? err : strerror(-r));
+		d->rcfg = before;
+		return r;
+	}
+	wan_note(d);
+	return 0;
+}
+
+/* ---- the router's own addresses ---------------------------------------------------------- */
+
 int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 	_cleanup_free_ char *err = NULL;
 	struct router_view now;
-	int r;
+	int r, rw;
 
 	(void)usec;
 	r = localaddr_dump(d->localaddr, &now);
@@ -216,9 +322,11 @@ int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
 		log_warning_errno(r, "cannot read the router's addresses; trying again in a second");
 		goto again;
 	}
+	/* hairpin first: the new address is live before anything is judged again */
+	rw = wan_step(d, &now);
 	if (router_view_equal(&now, &d->router)) {
 		router_view_finish(&now);
-		return 0;
+		goto done;
 	}
 	router_view_finish(&d->router);
 	d->router = now;
@@ -232,9 +340,11 @@ int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	log_info("the router's addresses changed (%zu local addresses and routes now): %d forward%s revoked",
 		 d->router.n, r, r == 1 ? "" : "s");
+done:
 	if (d->status_dirty)
 		daemon_write_status(d);
-	return 0;
+	if (rw == 0)
+		return 0;
 again:
 	sd_event_source_set_time_relative(s, 1000000);
 	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

@@ -59,6 +59,8 @@ int daemon_setup(struct daemon *d, sd_event *event, char *why, size_t size)
 	r = localaddr_new(&d->localaddr);
 	if (r == 0)
 		r = localaddr_dump(d->localaddr, &d->router);
+	if (r == 0)
+		(void)wan_follow(d, &d->router);
 	if (r < 0) {
 		snprintf(why, size, "cannot read the router's addresses from the kernel: %s", strerror(-r));
 		return r;
@@ -220,6 +222,7 @@ int daemon_start(struct daemon *d)
 		log_warning("cannot tell this daemon's own nftables transactions apart: flush recovery may restore needlessly");
 	log_info("table inet %s installed with %zu mappings from %zu fragments", d->rcfg.table,
 		 active_set_rules(d->active), active_set_size(d->active));
+	wan_note(d);
 	malloc_trim(0); /* the whole-table text and the saved state are gone: give the memory back */
 
 	/* as the daemon user: it makes the submitters' directories its own */

@@ -110,6 +110,12 @@ static void head_of(const struct status_info *info, const struct active_set *a,
 	snprintf(h->table, sizeof(h->table), "inet %s", info->table);
 	snprintf(h->last_error, sizeof(h->last_error), "%s",
 		 info->last_error ? info->last_error : "");
+	snprintf(h->wan_interface, sizeof(h->wan_interface), "%s",
+		 info->wan_interface ? info->wan_interface : "");
+	snprintf(h->wan_source, sizeof(h->wan_source), "%s", info->wan_source ? info->wan_source : "");
+	snprintf(h->wan_state, sizeof(h->wan_state), "%s", info->wan_state ? info->wan_state : "");
+	snprintf(h->wan_addresses, sizeof(h->wan_addresses), "%s",
+		 info->wan_addresses ? info->wan_addresses : "-");
 }
 
 /* The file's text, from the daemon's data. */

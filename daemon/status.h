@@ -29,6 +29,8 @@ struct status_info {
 	uint64_t last_apply_us;
 	const char *table;
 	const char *last_error;
+	/* the WAN interface: name, "policy"/"interface", "up"/"missing"/..., "A, B" or "-" */
+	const char *wan_interface, *wan_source, *wan_state, *wan_addresses;
 	const struct status_event *events; /* ring, oldest first as given */
 	size_t n_events;
 };

@@ -518,8 +518,6 @@ static void check_complete(struct ctx *c)
 
 	if (!p->wan.interface[0])
 		diag_add(c->errs, c->wan_line, "[wan] interface is required");
-	if (p->wan.hairpin && !p->wan.has_address)
-		diag_add(c->errs, c->wan_line, "[wan] hairpin = yes needs [wan] address");
 	for (size_t i = 0; i < p->n_submitters; i++) {
 		const struct submitter *s = &p->submitters[i];
 		if (s->ports.n == 0)

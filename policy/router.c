@@ -184,6 +184,22 @@ void router_addr6_reason(const struct router_addr6 *a, char *buf, size_t size)
 		snprintf(buf, size, "the router's own address");
 }
 
+size_t router_view_addresses_on(const struct router_view *v, const char *ifname, uint32_t *out,
+				size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < v->n; i++) {
+		const struct router_addr *a = &v->items[i];
+		if (a->kind != ROUTER_ADDRESS || strcmp(a->ifname, ifname) != 0)
+			continue;
+		if (n < max)
+			out[n] = a->addr;
+		n++;
+	}
+	return n;
+}
+
 void router_view_sort(struct router_view *v)
 {
 	size_t n = 0;

@@ -12,8 +12,10 @@ void ruleset_config_from_policy(struct ruleset_config *c, const struct policy *p
 	*c = (struct ruleset_config){ 0 };
 	snprintf(c->table, sizeof(c->table), "%s", p->daemon.table);
 	snprintf(c->wan_interface, sizeof(c->wan_interface), "%s", p->wan.interface);
-	c->hairpin = p->wan.hairpin && p->wan.has_address;
-	c->wan_address = p->wan.has_address ? p->wan.address : 0;
+	c->hairpin = p->wan.hairpin;
+	c->follow_wan = !p->wan.has_address;
+	if (p->wan.has_address)
+		(void)ruleset_config_set_wan4(c, &p->wan.address, 1);
 	c->mark = p->wan.mark;
 	c->mark_mask = p->wan.mark_mask;
 }
@@ -21,8 +23,76 @@ void ruleset_config_from_policy(struct ruleset_config *c, const struct policy *p
 bool ruleset_config_equal(const struct ruleset_config *a, const struct ruleset_config *b)
 {
 	return strcmp(a->table, b->table) == 0 && strcmp(a->wan_interface, b->wan_interface) == 0 &&
-	       a->hairpin == b->hairpin && (!a->hairpin || a->wan_address == b->wan_address) &&
-	       a->mark == b->mark && a->mark_mask == b->mark_mask;
+	       a->hairpin == b->hairpin && a->mark == b->mark && a->mark_mask == b->mark_mask;
+}
+
+/* Into the sorted next[0, *m): `addr` once, keeping the lowest RULESET_WAN4_MAX. */
+static void wan4_insert(uint32_t *next, size_t *m, uint32_t addr)
+{
+	size_t i = *m;
+
+	if (i == RULESET_WAN4_MAX) {
+		if (addr >= next[i - 1])
+			return;
+		i--; /* the highest makes room */
+	}
+	for (size_t j = 0; j < i; j++)
+		if (next[j] == addr)
+			return;
+	while (i > 0 && next[i - 1] > addr) {
+		next[i] = next[i - 1];
+		i--;
+	}
+	next[i] = addr;
+	if (*m < RULESET_WAN4_MAX)
+		(*m)++;
+}
+
+bool ruleset_config_set_wan4(struct ruleset_config *c, const uint32_t *addrs, size_t n)
+{
+	uint32_t next[RULESET_WAN4_MAX];
+	size_t m = 0;
+	bool changed;
+
+	for (size_t i = 0; i < n; i++)
+		wan4_insert(next, &m, addrs[i]);
+	changed = m != c->n_wan4 || memcmp(next, c->wan4, m * sizeof(*next)) != 0;
+	c->n_wan4 = m;
+	memcpy(c->wan4, next, m * sizeof(*next));
+	return changed;
+}
+
+void ruleset_wan4_format(const struct ruleset_config *c, char *buf, size_t size)
+{
+	size_t used = 0;
+	char a[IPV4_STRLEN];
+
+	snprintf(buf, size, "-");
+	for (size_t i = 0; i < c->n_wan4 && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+				 ipv4_format(c->wan4[i], a));
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void render_wan4_elements(const struct ruleset_config *c, FILE *out)
+{
+	char a[IPV4_STRLEN];
+
+	if (c->n_wan4 == 0)
+		return;
+	fprintf(out, "add element inet %s wan4 { ", c->table);
+	for (size_t i = 0; i < c->n_wan4; i++)
+		fprintf(out, "%s%s", i ? ", " : "", ipv4_format(c->wan4[i], a));
+	fprintf(out, " }\n");
+}
+
+void ruleset_render_wan4(const struct ruleset_config *c, FILE *out)
+{
+	fprintf(out, "flush set inet %s wan4\n", c->table);
+	render_wan4_elements(c, out);
 }
 
 void elements_init(struct elements *e)
@@ -443,15 +513,13 @@ static void render_prerouting(const struct ruleset_config *c, FILE *out)
 {
 	static const char *const maps[] = { "dnat_port", "dnat_range" };
 	static const char *const keys[] = { "meta l4proto . th dport", "th dport . meta l4proto" };
-	char a[IPV4_STRLEN];
 
 	fprintf(out, "\tchain prerouting {\n"
 		     "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 	for (int hairpin = 0; hairpin <= (int)c->hairpin; hairpin++) {
 		for (size_t m = 0; m < 2; m++) {
 			if (hairpin)
-				fprintf(out, "\t\tiifname != \"%s\" ip daddr %s", c->wan_interface,
-					ipv4_format(c->wan_address, a));
+				fprintf(out, "\t\tiifname != \"%s\" ip daddr @wan4", c->wan_interface);
 			else
 				fprintf(out, "\t\tiifname \"%s\" %s", c->wan_interface,
 					"fib daddr type local meta nfproto ipv4");
@@ -465,8 +533,6 @@ static void render_prerouting(const struct ruleset_config *c, FILE *out)
 
 static void render_chains(const struct ruleset_config *c, FILE *out)
 {
-	char a[IPV4_STRLEN];
-
 	render_prerouting(c, out);
 	/* nft 1.0.6 refuses `meta l4proto . ct original proto-dst`: one rule per protocol */
 	fprintf(out,
@@ -477,9 +543,9 @@ static void render_chains(const struct ruleset_config *c, FILE *out)
 		RULESET_CT_LABEL, RULESET_CT_LABEL);
 	if (c->hairpin)
 		fprintf(out,
-			"\t\tiifname != \"%s\" ct label %d ct status dnat ct original ip daddr %s"
+			"\t\tiifname != \"%s\" ct label %d ct status dnat ct original ip daddr @wan4"
 			" masquerade\n",
-			c->wan_interface, RULESET_CT_LABEL, ipv4_format(c->wan_address, a));
+			c->wan_interface, RULESET_CT_LABEL);
 	/* none of our translations ends at a local socket, whatever the engine let through */
 	fprintf(out,
 		"\t}\n"
@@ -522,8 +588,12 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 		"\tset masq_udp { type inet_service; flags interval; }\n"
 		"\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n",
 		c->table, RULESET_TABLE_COMMENT);
+	if (c->hairpin)
+		fprintf(out, "\tset wan4 { type ipv4_addr; }\n");
 	render_chains(c, out);
 	fprintf(out, "}\n");
+	if (c->hairpin)
+		render_wan4_elements(c, out);
 
 	elements_init(&empty);
 	touched_init(&all);

@@ -15,7 +15,7 @@
  * it. Pure: renders text from validated numbers only, never touches the kernel.
  *
  * The packet path is a constant set of rules over two maps and three sets, whatever the number
- * of forwards and pinholes (6 rules, 9 with hairpin): single public ports in `dnat_port`
+ * of forwards and pinholes (6 rules, 9 with hairpin, which adds the set `wan4`): single public ports in `dnat_port`
  * (protocol . port -> address . port), port ranges in the interval map `dnat_range` (ports .
  * protocol -> address, same port), and the public ports (or ranges) whose connections are masqueraded in
  * the interval sets `masq_tcp` and `masq_udp`; IPv6 pinholes in the interval set `pinholes`
@@ -58,16 +58,39 @@
  */
 #define RULESET_TABLE_COMMENT "natwarden: managed by natwardend, do not edit"
 
+#define RULESET_WAN4_MAX 16 /* public IPv4 addresses hairpin matches; more are left out */
+
+/*
+ * The table's settings. Hairpin matches the public addresses through the set `wan4`: the
+ * address from [wan] address, or (follow_wan) the IPv4 addresses the WAN interface has now,
+ * which the daemon keeps in step through rtnetlink. A change of those addresses is a change of
+ * the set's elements (ruleset_render_wan4()), never of a rule: ruleset_config_equal() leaves
+ * them out.
+ */
 struct ruleset_config {
 	char table[NAME_MAX_TABLE + 1];
 	char wan_interface[IFNAME_MAX + 1];
 	bool hairpin;
-	uint32_t wan_address;
-	uint32_t mark, mark_mask; /* [wan] mark */
+	bool follow_wan; /* no [wan] address: the interface's own addresses */
+	size_t n_wan4;
+	uint32_t wan4[RULESET_WAN4_MAX]; /* sorted, without duplicates */
+	uint32_t mark, mark_mask;	 /* [wan] mark */
 };
 
 void ruleset_config_from_policy(struct ruleset_config *c, const struct policy *p);
 bool ruleset_config_equal(const struct ruleset_config *a, const struct ruleset_config *b);
+/*
+ * Replace the public addresses with `addrs` (any order, duplicates allowed; at most
+ * RULESET_WAN4_MAX kept, the lowest). Returns true when they changed.
+ */
+bool ruleset_config_set_wan4(struct ruleset_config *c, const uint32_t *addrs, size_t n);
+/* "203.0.113.7, 198.51.100.2", or "-" for none. */
+void ruleset_wan4_format(const struct ruleset_config *c, char *buf, size_t size);
+/*
+ * One transaction's text that makes the set `wan4` hold c's public addresses: a flush of the
+ * set, then the addresses. Only meaningful with hairpin (without it there is no such set).
+ */
+void ruleset_render_wan4(const struct ruleset_config *c, FILE *out);
 
 struct elements {
 	struct u64map ports;  /* proto<<16 | port -> addr<<16 | target port */

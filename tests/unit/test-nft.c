@@ -67,11 +67,22 @@ static void test_render_loads(struct nft *n)
 	elements_init(&e);
 	elements_init(&kernel);
 	hp.hairpin = true;
-	hp.wan_address = 0xcb007107u;
+	(void)ruleset_config_set_wan4(&hp, (const uint32_t[]){ 0xcb007107u }, 1);
 	is_int(run_full(n, &cfg, &e), 0, "the empty table loads (hairpin off)");
 	is_int(run_full(n, &hp, &e), 0, "the empty table loads (hairpin on), replacing the other");
 	elements_add_fragment(&e, f);
 	is_int(run_full(n, &hp, &e), 0, "the full table with forwards and masquerades loads");
+
+	/* the public addresses move: a set's elements, not a rule */
+	(void)ruleset_config_set_wan4(&hp, (const uint32_t[]){ 0xcb007109u, 0xc6336402u }, 2);
+	out = open_memstream(&text, &len);
+	ruleset_render_wan4(&hp, out);
+	fclose(out);
+	is_str(text, "flush set inet nwunit wan4\nadd element inet nwunit wan4 { 198.51.100.2, 203.0.113.9 }\n",
+	       "two new public addresses: flush and add, one transaction");
+	is_int(run(n, text), 0, "the kernel takes the new public addresses");
+	free(text);
+	text = NULL;
 
 	/* a delta from that table: everything of the fragment deleted */
 	touched_init(&t);

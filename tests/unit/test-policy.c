@@ -31,12 +31,12 @@ static const struct policy_case cases[] = {
 	GOOD(WAN "[submitter a]\nports = 1-65535\nprotocols = udp\ndestinations = 10.0.0.0/8\n"
 	     "masquerade = no\nmax_fragments = 100000\nmax_rules = 1000000\nmax_lease = 31536000\n"),
 	GOOD("[wan]\r\ninterface = eth0\r\n"),
+	GOOD("[wan]\ninterface = ppp0\nhairpin = yes\n"), /* hairpin follows the interface */
 	GOOD("[wan]\ninterface = eth0   ; inline comment\n"),
 	GOOD("  [wan]\n  interface = eth0\n"), /* indentation is not a continuation */
 	/* required keys */
 	BAD("", 0, "[wan] interface is required"),
 	BAD("[wan]\naddress = 1.2.3.4\n", 1, "[wan] interface is required"),
-	BAD("[wan]\ninterface = eth0\nhairpin = yes\n", 1, "hairpin = yes needs [wan] address"),
 	BAD(WAN "[submitter a]\nports = 80\n", 3, "[submitter a] needs destinations"),
 	BAD(WAN "[submitter a]\ndestinations = 10.0.0.1\n", 3, "[submitter a] needs ports"),
 	/* structure */

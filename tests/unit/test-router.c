@@ -346,8 +346,32 @@ static void test_ipv6(void)
 	router_view_finish(&v);
 }
 
+/* The addresses of one interface, for a public address that follows the WAN interface. */
+static void test_addresses_on(void)
+{
+	struct router_view v;
+	uint32_t out[2];
+
+	router_view_init(&v);
+	add_address(&v, "203.0.113.9", 24, "wan0");
+	add_address(&v, "192.168.1.1", 24, "lan0");
+	add_address(&v, "198.51.100.2", 32, "wan0");
+	add_address(&v, "203.0.113.10", 24, "wan0");
+	add(&v, ROUTER_LOCAL_ROUTE, "10.0.0.0", 8, "wan0");
+	router_view_sort(&v);
+	is_int(router_view_addresses_on(&v, "wan0", out, 2), 3,
+	       "three addresses on wan0 (not its broadcast, not a local route)");
+	ok(out[0] == ip("198.51.100.2") && out[1] == ip("203.0.113.9"),
+	   "the first two, in address order");
+	is_int(router_view_addresses_on(&v, "lan0", out, 2), 1, "one on lan0");
+	is_int(router_view_addresses_on(&v, "ppp0", out, 2), 0, "none on an interface without any");
+	is_int(router_view_addresses_on(&v, "wan", out, 2), 0, "a name's prefix is not the name");
+	router_view_finish(&v);
+}
+
 int main(void)
 {
+	test_addresses_on();
 	test_ipv6();
 	test_empty();
 	test_reasons();

@@ -122,7 +122,7 @@ static void test_full(void)
 
 	struct ruleset_config hp = cfg;
 	hp.hairpin = true;
-	hp.wan_address = 0xcb007107u;
+	ok(ruleset_config_set_wan4(&hp, (const uint32_t[]){ 0xcb007107u }, 1), "a public address");
 	text = render_full(&hp, &e);
 	is_str(text,
 	       "table inet nw {\n"
@@ -132,18 +132,19 @@ static void test_full(void)
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
 	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
+	       "\tset wan4 { type ipv4_addr; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
 	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range\n"
-	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
-	       "\t\tiifname != \"wan0\" ip daddr 203.0.113.7 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range\n"
+	       "\t\tiifname != \"wan0\" ip daddr @wan4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
+	       "\t\tiifname != \"wan0\" ip daddr @wan4 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range\n"
 	       "\t}\n"
 	       "\tchain postrouting {\n"
 	       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
 	       "\t\tct label 127 meta l4proto tcp ct original proto-dst @masq_tcp masquerade\n"
 	       "\t\tct label 127 meta l4proto udp ct original proto-dst @masq_udp masquerade\n"
-	       "\t\tiifname != \"wan0\" ct label 127 ct status dnat ct original ip daddr 203.0.113.7 masquerade\n"
+	       "\t\tiifname != \"wan0\" ct label 127 ct status dnat ct original ip daddr @wan4 masquerade\n"
 	       "\t}\n"
 	       "\tchain guard {\n"
 	       "\t\ttype filter hook input priority filter; policy accept;\n"
@@ -154,6 +155,7 @@ static void test_full(void)
 	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinholes ct mark set ct mark or 0x10000000 accept\n"
 	       "\t}\n"
 	       "}\n"
+	       "add element inet nw wan4 { 203.0.113.7 }\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
 	       "add element inet nw dnat_range { 100-200 . udp : 10.0.0.1 }\n"
 	       "add element inet nw masq_tcp { 80 }\n"
@@ -384,8 +386,56 @@ static void test_chunks(void)
 	fragment_free(f[1]);
 }
 
+/* The public addresses hairpin matches: sorted, one of each, the lowest 16, changes told. */
+static void test_wan4(void)
+{
+	struct ruleset_config c = cfg;
+	uint32_t many[40];
+	char buf[RULESET_WAN4_MAX * 18], *text;
+	struct elements none;
+
+	ruleset_wan4_format(&c, buf, sizeof(buf));
+	is_str(buf, "-", "no public address: \"-\"");
+	ok(!ruleset_config_set_wan4(&c, NULL, 0), "none to none is no change");
+	ok(ruleset_config_set_wan4(&c, (const uint32_t[]){ 0xcb007109u, 0xc6336402u, 0xcb007109u }, 3),
+	   "two addresses (one twice) are a change");
+	is_int(c.n_wan4, 2, "each address once");
+	ruleset_wan4_format(&c, buf, sizeof(buf));
+	is_str(buf, "198.51.100.2, 203.0.113.9", "sorted, comma-separated");
+	ok(!ruleset_config_set_wan4(&c, (const uint32_t[]){ 0xc6336402u, 0xcb007109u }, 2),
+	   "the same addresses in another order are no change");
+	ok(ruleset_config_set_wan4(&c, (const uint32_t[]){ 0xc6336402u }, 1), "one gone is a change");
+	for (size_t i = 0; i < 40; i++)
+		many[i] = 0x0a000000u + 40 - (uint32_t)i; /* 10.0.0.40 down to 10.0.0.1 */
+	ok(ruleset_config_set_wan4(&c, many, 40), "40 addresses");
+	is_int(c.n_wan4, RULESET_WAN4_MAX, "at most RULESET_WAN4_MAX kept");
+	ok(c.wan4[0] == 0x0a000001u && c.wan4[RULESET_WAN4_MAX - 1] == 0x0a000010u,
+	   "the lowest ones, in order (10.0.0.1 to 10.0.0.16)");
+	ok(ruleset_config_equal(&c, &cfg), "the public addresses are no part of the table's shape");
+
+	elements_init(&none);
+	c.hairpin = true;
+	(void)ruleset_config_set_wan4(&c, (const uint32_t[]){ 0xcb007107u }, 1);
+	text = render_full(&c, &none);
+	ok(text && strstr(text, "\tset wan4 { type ipv4_addr; }\n") &&
+		   strstr(text, "}\nadd element inet nw wan4 { 203.0.113.7 }\n"),
+	   "hairpin: the set wan4 and its address in the whole table");
+	free(text);
+	(void)ruleset_config_set_wan4(&c, NULL, 0);
+	text = render_full(&c, &none);
+	ok(text && strstr(text, "\tset wan4 { type ipv4_addr; }\n") && !strstr(text, "element"),
+	   "hairpin without an address yet: the set, empty");
+	free(text);
+	c.hairpin = false;
+	text = render_full(&c, &none);
+	ok(text && !strstr(text, "wan4"), "no hairpin: no set wan4");
+	free(text);
+	elements_finish(&none);
+}
+
 int main(void)
 {
+	test_wan4();
 	test_replace();
 	test_full();
 	test_deltas();

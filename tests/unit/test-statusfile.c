@@ -90,7 +90,10 @@ static bool head_equal(const struct statusfile_head *a, const struct statusfile_
 	       a->last_change == b->last_change && a->last_apply_us == b->last_apply_us &&
 	       strcmp(a->table, b->table) == 0 && a->users == b->users &&
 	       a->fragments == b->fragments && a->mappings == b->mappings &&
-	       strcmp(a->last_error, b->last_error) == 0;
+	       strcmp(a->last_error, b->last_error) == 0 &&
+	       strcmp(a->wan_interface, b->wan_interface) == 0 &&
+	       strcmp(a->wan_source, b->wan_source) == 0 && strcmp(a->wan_state, b->wan_state) == 0 &&
+	       strcmp(a->wan_addresses, b->wan_addresses) == 0;
 }
 
 static struct statusfile_head example_head(void)
@@ -107,6 +110,10 @@ static struct statusfile_head example_head(void)
 	};
 
 	snprintf(h.table, sizeof(h.table), "inet natwarden");
+	snprintf(h.wan_interface, sizeof(h.wan_interface), "ppp0");
+	snprintf(h.wan_source, sizeof(h.wan_source), "interface");
+	snprintf(h.wan_state, sizeof(h.wan_state), "up");
+	snprintf(h.wan_addresses, sizeof(h.wan_addresses), "198.51.100.2, 203.0.113.9");
 	return h;
 }
 
@@ -178,6 +185,7 @@ static void test_example(void)
 	       "fragments\t2\n"
 	       "mappings\t3\n"
 	       "last_error\t-\n"
+	       "wan\tppp0\tinterface\tup\t198.51.100.2, 203.0.113.9\n"
 	       "dnat\talice\tweb\ttcp\t80\t192.168.1.10\t0\n"
 	       "dnat\talice\tweb\tudp\t27015-27030\t192.168.1.11:27000\t0\n"
 	       "masquerade\tbob\tlan\t192.168.2.0/24\t1767229200\n"
@@ -268,7 +276,7 @@ static void test_hostile_values(void)
 	size_t lines = 0;
 	for (const char *p = text; *p; p++)
 		lines += *p == '\n';
-	is_int(lines, 13, "eleven header lines, one mapping, one event: nothing more");
+	is_int(lines, 14, "twelve header lines, one mapping, one event: nothing more");
 	is_int(parse_exact(text, strlen(text), &s), 0, "parses");
 	is_int(s.n_maps, 1, "one mapping");
 	is_str(s.n_maps ? s.maps[0].user : NULL, "u?x", "a TAB in a value is '?'");
@@ -302,11 +310,14 @@ static void test_malformed(void)
 			   "dnat\ta\tb\ttcp\t1\t2\t3\t4\t5\t6\t7\t8\n"	   /* far too long */
 			   "dnat\tok\tgood\tudp\t53\t10.0.0.53\t99\n"
 			   "users\t7\n"
+			   "wan\teth0\tpolicy\tup\n" /* short: ignored */
 			   "event\t5\tk\tu\tf\tfine";
 	struct statusfile s;
 
 	is_int(parse_exact(text, strlen(text), &s), 0, "a file with malformed lines parses");
 	is_int(s.n_maps, 1, "mapping lines with the wrong number of fields are ignored");
+	ok(s.head.wan_interface[0] == '\0' && s.head.wan_addresses[0] == '\0',
+	   "a wan line with a field short is ignored (and a file without one leaves it empty)");
 	ok(s.n_maps == 1 && strcmp(s.maps[0].user, "ok") == 0 && s.maps[0].expires == 99 &&
 		   s.maps[0].seq == 0,
 	   "the good one is kept, first in place");
