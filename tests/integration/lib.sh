@@ -188,7 +188,7 @@ nw_setup() {
 	nw_policy
 }
 
-# nw_policy [EXTRA-INI-TEXT]: the default test policy; EXTRA is appended verbatim (it continues
+# nw_policy [EXTRA-INI-TEXT]: the default test policy (NW_WAN_ADDR=follow: no [wan] address); EXTRA is appended verbatim (it continues
 # [submitter $NW_U2]). NW_MAX_FRAGMENTS and NW_MAX_RULES set both submitters' quotas;
 # NW_U1_MAX_SPOOL_ENTRIES, NW_U1_MAX_SPOOL_BYTES and NW_U1_MAX_SUBMISSIONS (per minute) set
 # $NW_U1's spool limits (unset: the daemon's defaults).
@@ -199,7 +199,7 @@ nw_policy() {
 
 	[wan]
 	interface = ${NW_WAN_IF:-wan0}
-	address = ${NW_WAN_ADDR:-203.0.113.7}
+	$([ "${NW_WAN_ADDR:-}" = follow ] || echo "address = ${NW_WAN_ADDR:-203.0.113.7}")
 	hairpin = ${NW_HAIRPIN:-yes}
 	${NW_MARK:+mark = $NW_MARK}
 

@@ -340,8 +340,8 @@ is "$(nw_nft list chain inet "$NW_TABLE" prerouting)" "table inet $NW_TABLE {
 		type nat hook prerouting priority dstnat; policy accept;
 		iifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark | 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port
 		iifname \"wan0\" fib daddr type local meta nfproto ipv4 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark | 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range
-		iifname != \"wan0\" ip daddr 203.0.113.7 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark | 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port
-		iifname != \"wan0\" ip daddr 203.0.113.7 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark | 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range
+		iifname != \"wan0\" ip daddr @wan4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark | 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port
+		iifname != \"wan0\" ip daddr @wan4 th dport . meta l4proto @dnat_range ct label set 127 ct mark set ct mark | 0x10000000 dnat ip to th dport . meta l4proto map @dnat_range
 	}
 }" "every prerouting rule sets ct label 127 (and the [wan] mark) on what it translates"
 is "$(nw_nft list table inet "$NW_TABLE" | sed -n 2p)" \
