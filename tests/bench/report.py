@@ -223,6 +223,13 @@ rows.append(("7. daemon CPU time while the connections ran",
              fmt(num(f"conn_cpu_{S}"), "ms"), fmt(num(f"conn_cpu_{L}"), "ms"),
              "utime + stime of natwardend over all rounds"))
 
+wm = nums("wan_move_ms")
+rows.append(("8. new address on the WAN interface → hairpin works on it (median / max of {})".format(
+                 len(wm)),
+             fmt(median(wm), "ms"), fmt(max(wm) if wm else None, "ms"),
+             "from `ip addr add`'s return to the first answered connection from the LAN client "
+             "(1 ms polls); at {} mappings".format(S)))
+
 mu_n = get("peer_n")
 mu_large = get("mu_large")
 if get("mu_skipped"):
@@ -296,6 +303,9 @@ target(f"daemon VmRSS at {L:,} (the larger of the two readings)", rss_mib, "≤ 
        rss_mib is not None and rss_mib <= 8.0)
 target(f"new connections/s at {L:,} / at {S} (median of the per-round ratios)", conn_paired,
        "≥ 0.95x", "x", conn_paired is not None and conn_paired >= 0.95)
+wm_max = max(wm) if wm else None
+target("new WAN address → hairpin works on it (slowest of {} changes)".format(len(wm)), wm_max,
+       "< 100 ms", "ms", wm_max is not None and wm_max < 100)
 
 # ---- output ------------------------------------------------------------------------------
 

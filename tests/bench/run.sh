@@ -26,6 +26,7 @@
 #      daemon renders (`natwardend --print-ruleset`) in a namespace of its own
 #   6. daemon VmRSS at both sizes
 #   7. rules in the table and new connections/s through the router at both sizes
+#   8. a new address on the WAN interface: the time until hairpin works on it
 #
 # Every latency is what the user of that command sees: each timing loop is one process
 # (tests/bench/timeloop.c) started once as the submitting user (one setpriv for the whole loop)
@@ -66,6 +67,7 @@ if [ "$MODE" = full ]; then
 	PEER_N=1000
 	MU_LARGE=1000 # miniupnpd: mappings added through upnpc (its rule count and rate at this size)
 	CONN_SECS=1 CONN_ROUNDS=15
+	WAN_ROUNDS=20
 	STARTS=3
 	LOOP_BUDGET=600 # seconds any one loop may take
 else
@@ -77,6 +79,7 @@ else
 	PEER_N=20
 	MU_LARGE=0
 	CONN_SECS=0.3 CONN_ROUNDS=2
+	WAN_ROUNDS=2
 	STARTS=1
 	LOOP_BUDGET=60
 fi
@@ -825,6 +828,44 @@ else
 	res mu_skipped "not in the smoke run"
 fi
 
+# ---- a new public address: hairpin follows ---------------------------------------------------------
+# A without [wan] address follows wan0 (a reload); then, WAN_ROUNDS times, `ip addr del` of the
+# address and `ip addr add` of another one on wan0, and the time from the add's return to the
+# first hairpin connection from the LAN client that a server answers on the new address
+# (tests/bench/wanmove.py, started before the rounds: no process start is timed).
+wan_move() {
+	local cur=$PUBLIC new other=203.0.113.8 r reply t_add ms fails=0 from to wpid
+	sed -i '/^address = /d' "$NW_T/policy.ini"
+	kill -HUP "$NW_DPID"
+	wan_up() { awk -F'\t' '$1 == "wan" { print $3, $4, $5 }' "$NW_T/run/status" | grep -qx "interface up $1"; }
+	nw_wait_for 10 wan_up "$cur" || { not_ok "A follows wan0 after a reload without [wan] address"; return 1; }
+	coproc WANMOVE { ip netns exec "$LAN_NS" python3 "$HERE/wanmove.py" "$LAN_CLIENT" 44000 "$PORT_A"; }
+	wpid=$WANMOVE_PID
+	exec {from}<&"${WANMOVE[0]}" {to}>&"${WANMOVE[1]}"
+	read -r reply <&"$from"
+	for ((r = 0; r < WAN_ROUNDS; r++)); do
+		new=$other other=$cur
+		ip -n "$NW_NS" addr del "$cur/24" dev wan0
+		ip -n "$NW_NS" addr add "$new/24" dev wan0
+		t_add=$EPOCHREALTIME
+		echo "go $new" >&"$to"
+		read -r reply t <&"$from" || break
+		if [ "$reply" = ok ]; then
+			ms=$(ms_between "$t_add" "$t")
+			res wan_move_ms "$ms"
+			diag "address $cur -> $new: hairpin on $new after $ms ms"
+		else
+			fails=$((fails + 1))
+		fi
+		cur=$new
+	done
+	exec {to}>&-
+	wait "$wpid" 2>/dev/null
+	exec {from}<&-
+	is "$fails/$cur" "0/$PUBLIC" "address changes on wan0: hairpin worked on each new address ($WAN_ROUNDS rounds), back on $PUBLIC"
+}
+wan_move
+
 # ---- the report ----------------------------------------------------------------------------------
 res runtime_s "$(python3 -c 'import sys; print("%.0f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$BENCH_T0" "$EPOCHREALTIME")"
 if [ "$MODE" = full ]; then
@@ -842,7 +883,8 @@ else
 	# every number the smoke run asks for was produced
 	for k in "rules_$SMALL" "rules_$LARGE" "rss_$SMALL" "rss_$LARGE" "startup_$SMALL" "startup_$LARGE" \
 		"burst_${SMALL}_all_ms" "burst_${LARGE}_all_ms" "burst_floor_$SMALL" "burst_floor_$LARGE" \
-		"nftload_$SMALL" "nftload_$LARGE" "nftreplace_$LARGE" "conn_$SMALL" "conn_$LARGE"; do
+		"nftload_$SMALL" "nftload_$LARGE" "nftreplace_$LARGE" "conn_$SMALL" "conn_$LARGE" \
+		wan_move_ms; do
 		like "$(grep "^$k " "$R/results.txt" | tail -n 1 | cut -d' ' -f2-)" '[0-9]' "a number for $k"
 	done
 	# every timed series came out, as "START END OK" lines

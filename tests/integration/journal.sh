@@ -47,6 +47,7 @@ MID_RECOVERED=7f55188a2d6445feb715a25d6d906b61
 MID_FATAL=c8473ed9afeb469c9f02c669f91fd36f
 MID_STARTED=d4b9f00b1d594207b4bbd8f26622b7c9
 MID_STOPPED=0bf60f9dfbcb4d5a89956c62c690e742
+MID_WAN=5ecb56b0694b4beeb893fde83f067200
 UID1=$(id -u "$NW_U1")
 UID2=$(id -u "$NW_U2")
 DUID=$(id -u "$NW_DUSER")
@@ -361,6 +362,16 @@ is "$(jr_fields MESSAGE_ID=$MID_STOPPED _PID="$D1")" "MESSAGE_ID=$MID_STOPPED
 NATWARDEN_TABLE=$NW_TABLE
 PRIORITY=6
 SYSLOG_IDENTIFIER=natwardend" "stopped: exact fields"
+# the router namespace has no wan0: the daemon said once, at start, that it waits for it
+is "$(jr_fields MESSAGE_ID=$MID_WAN _PID="$D1")" "MESSAGE_ID=$MID_WAN
+NATWARDEN_WAN_ADDRESS=203.0.113.7
+NATWARDEN_WAN_INTERFACE=wan0
+NATWARDEN_WAN_STATE=missing
+PRIORITY=4
+SYSLOG_IDENTIFIER=natwardend" "WAN interface missing: exact fields, once"
+is "$(jr_field MESSAGE MESSAGE_ID=$MID_WAN _PID="$D1")" \
+	"WAN interface wan0 does not exist (yet): waiting for it; forwards from the WAN start when it appears" \
+	"WAN interface missing: MESSAGE says the daemon waits"
 
 # ==== 4. the journal as a whole =================================================================
 jr_sync
@@ -371,10 +382,11 @@ jr_dump
 names='{"'$MID_ACCEPTED'":"accepted","'$MID_REJECTED'":"rejected","'$MID_WITHDRAWN'":"withdrawn",
 	"'$MID_EXPIRED'":"expired","'$MID_REVOKED'":"revoked","'$MID_RELOADED'":"reloaded",
 	"'$MID_RELOAD_FAILED'":"reload-failed","'$MID_RECOVERED'":"recovered","'$MID_FATAL'":"fatal",
-	"'$MID_STARTED'":"started","'$MID_STOPPED'":"stopped"}'
+	"'$MID_STARTED'":"started","'$MID_STOPPED'":"stopped","'$MID_WAN'":"wan"}'
 got=$(jr_json | jq -r --argjson n "$names" \
 	'"\($n[.MESSAGE_ID // ""] // "NO-MESSAGE-ID") \(.NATWARDEN_VERDICT // "-") \(.NATWARDEN_USER // "-") \(.NATWARDEN_FRAGMENT // "-")\(if .NATWARDEN_RENEWED then " renewed" else "" end)"')
-is "$got" "started - - -
+is "$got" "wan - - -
+started - - -
 accepted accepted $U1 web
 rejected rejected $U1 bad
 accepted accepted $U1 leased
@@ -529,6 +541,7 @@ jr_dump
 got=$(jr_json _PID="$D2" _TRANSPORT=journal | jq -r --argjson n "$names" \
 	'"\($n[.MESSAGE_ID // ""] // "NO-MESSAGE-ID") \(.NATWARDEN_FRAGMENT // "-")"' | sort)
 is "$got" "$(sort <<-EOT
+	wan -
 	started -
 	revoked web
 	expired brief
