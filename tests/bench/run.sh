@@ -829,16 +829,16 @@ else
 fi
 
 # ---- a new public address: hairpin follows ---------------------------------------------------------
-# A without [wan] address follows wan0 (a reload); then, WAN_ROUNDS times, `ip addr del` of the
+# A, started again without [wan] address, follows wan0; then, WAN_ROUNDS times, `ip addr del` of the
 # address and `ip addr add` of another one on wan0, and the time from the add's return to the
 # first hairpin connection from the LAN client that a server answers on the new address
 # (tests/bench/wanmove.py, started before the rounds: no process start is timed).
 wan_move() {
-	local cur=$PUBLIC new other=203.0.113.8 r reply t_add ms fails=0 from to wpid
+	local cur=$PUBLIC new other=203.0.113.8 r reply t t_add ms fails=0 from to wpid
 	sed -i '/^address = /d' "$NW_T/policy.ini"
-	kill -HUP "$NW_DPID"
+	nw_start || { not_ok "A starts again without [wan] address"; return 1; }
 	wan_up() { awk -F'\t' '$1 == "wan" { print $3, $4, $5 }' "$NW_T/run/status" | grep -qx "interface up $1"; }
-	nw_wait_for 10 wan_up "$cur" || { not_ok "A follows wan0 after a reload without [wan] address"; return 1; }
+	nw_wait_for 10 wan_up "$cur" || { not_ok "A follows wan0 without [wan] address"; return 1; }
 	coproc WANMOVE { ip netns exec "$LAN_NS" python3 "$HERE/wanmove.py" "$LAN_CLIENT" 44000 "$PORT_A"; }
 	wpid=$WANMOVE_PID
 	exec {from}<&"${WANMOVE[0]}" {to}>&"${WANMOVE[1]}"
@@ -863,6 +863,7 @@ wan_move() {
 	wait "$wpid" 2>/dev/null
 	exec {from}<&-
 	is "$fails/$cur" "0/$PUBLIC" "address changes on wan0: hairpin worked on each new address ($WAN_ROUNDS rounds), back on $PUBLIC"
+	nw_stop
 }
 wan_move
 

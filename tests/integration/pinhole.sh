@@ -8,7 +8,9 @@
 # IPv6 addresses (also one added while it runs) are refused; other ports and
 # another LAN host stay closed; a port range works end to end; an IPv4 forward passes the
 # admin's drop policy through the same rule; without that rule both fail; natwardend never
-# changes the admin's table (byte-identical `nft -a list table` before and after).
+# changes the admin's table (byte-identical `nft -a list table` before and after);
+# natwarden-sync renders a dual-stack Service into dnat and pinhole lines of one fragment and
+# submits it through the forced command.
 #
 # Topology (namespaces made here; the host's network and ruleset are never touched):
 #
@@ -172,6 +174,55 @@ check "after the withdrawal TCP over IPv6 is dropped again" closed tcp6 "$SERVER
 check "after the withdrawal UDP over IPv6 is dropped again" closed udp6 "$SERVER6" 443
 check "after the withdrawal the range is dropped again" closed tcp6 "$SERVER6" 30001
 is "$(wan 80)" refused "after the withdrawal the IPv4 forward is gone (the router refuses)"
+
+# ---- the cluster side: a dual-stack Service through natwarden-sync ------------------------
+
+# MetalLB gave the Service an IPv4 and an IPv6 load-balancer IP; a stand-in kubectl replays the
+# list, and a stand-in ssh runs the forced command as the login user, as sshd would.
+mkdir -p "$NW_T/bin"
+cat >"$NW_T/services.json" <<JSON
+{"apiVersion": "v1", "kind": "List", "items": [
+ {"metadata": {"name": "web", "namespace": "ingress",
+   "annotations": {"natwarden.io/forward": "80,443", "natwarden.io/masquerade": "true"}},
+  "spec": {"type": "LoadBalancer", "ipFamilies": ["IPv4", "IPv6"],
+   "ports": [{"name": "http", "port": 80, "protocol": "TCP"}, {"name": "https", "port": 443, "protocol": "TCP"}]},
+  "status": {"loadBalancer": {"ingress": [{"ip": "$SERVER", "ipMode": "VIP"}, {"ip": "$SERVER6", "ipMode": "VIP"}]}}}
+]}
+JSON
+printf '#!/bin/sh\ncat %s\n' "$NW_T/services.json" >"$NW_T/bin/kubectl"
+cat >"$NW_T/bin/ssh" <<SH
+#!/bin/sh
+# stand-in ssh: ssh USER@HOST COMMAND... runs natwarden's forced command as USER
+user=\${1%@*}
+shift
+exec setpriv --reuid="\$user" --regid="\$(id -g "\$user")" --init-groups --reset-env -- \\
+	env SSH_ORIGINAL_COMMAND="\$*" "$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" \\
+	--config "$NW_T/policy.ini" ssh-command
+SH
+chmod 0755 "$NW_T/bin/kubectl" "$NW_T/bin/ssh"
+sync() { env KUBECTL="$NW_T/bin/kubectl" NATWARDEN_SSH="$NW_T/bin/ssh" NATWARDEN_LEASE=0 \
+	NATWARDEN_ROUTERS="$NW_U1@router" "$NW_TOP/client/kubernetes/natwarden-sync" "$@" 2>&1; }
+is "$(sync --dry-run)" "== k8s-ingress-web
+# natwarden-sync: Service ingress/web
+dnat tcp 80 to $SERVER
+pinhole tcp 80 to $SERVER6
+dnat tcp 443 to $SERVER
+pinhole tcp 443 to $SERVER6
+masquerade $SERVER" "natwarden-sync renders both halves of a dual-stack Service into one fragment"
+out=$(sync --once)
+is "$?" 0 "natwarden-sync exits 0"
+is "$out" "natwarden-sync: $NW_U1@router: k8s-ingress-web: accepted" "natwarden-sync submits it (forced command)"
+is "$(nw_kernel)" "masq tcp 443
+masq tcp 80
+pinhole tcp 443 $SERVER6
+pinhole tcp 80 $SERVER6
+tcp 443 $SERVER:443
+tcp 80 $SERVER:80" "the kernel holds the forwards, their masquerade and the pinholes"
+is "$(tcp6 "$SERVER6" 443)" "served $SERVER6:443 to $WAN6" "the IPv6 half: TCP over IPv6 through the pinhole"
+is "$(wan 80)" "served $SERVER:80 to $ROUTER_LAN" "the IPv4 half: the forward, masqueraded"
+printf '{"apiVersion": "v1", "kind": "List", "items": []}\n' >"$NW_T/services.json"
+is "$(sync --once)" "natwarden-sync: $NW_U1@router: k8s-ingress-web: withdrawn" "the Service gone: withdrawn"
+is "$(nw_kernel)" "" "the kernel holds nothing of it"
 
 after=$(nw_nft -a list table inet admin)
 is "$after" "$before" "the admin's table is byte-identical (nft -a list table)"
