@@ -6,8 +6,12 @@
 # router in front of it has one public address. natwarden-sync in the cluster submits the
 # forwards for the ingress over SSH as the unprivileged user nat_update; natwardend on the
 # router judges them against its policy and puts them into nftables; the internet reaches the
-# ingress. Then: a fragment that asks for too much, a ruleset flush, and the Service going
-# away. At the end: the table, `natwarden list` and the audit trail in a (private) journal.
+# ingress. The network is a real home network's: dual-stack (MetalLB gives the ingress an IPv6
+# address too, which natwarden opens with a pinhole, no NAT), the administrator's own forward
+# chain drops by default (one rule, printed by natwardend --check, admits what natwarden
+# marks), and the public IPv4 address changes once mid-demo (a new DHCP lease; hairpin follows
+# it). Then: a fragment that asks for too much, a ruleset flush, and the Service going away.
+# At the end: the table, `natwarden list` and the audit trail in a (private) journal.
 #
 # Run as root on Debian 12: tests/demo.sh. It installs what is missing, builds, and removes
 # every namespace, user and file it made when it ends. The host's network, ruleset and
@@ -83,14 +87,34 @@ nw_netns "$NW_NS"
 K8S_NS=nwdemo-k8s
 CLUSTER=192.168.1.20
 
-say "The home network, in network namespaces"
+WAN6=2001:db8:ff::1
+ROUTER6=2001:db8:ff::7
+SERVER6=2001:db8:1::240
+
+say "The home network, in network namespaces (IPv4 and IPv6)"
 net_topology "$K8S_NS:$CLUSTER"
-note "internet    $WAN_CLIENT  --wan0-- router $PUBLIC (public), $ROUTER_LAN (LAN)" \
-	"cluster     $CLUSTER (runs natwarden-sync), ingress on the MetalLB IP $SERVER" \
+v6() { # v6 NS ADDR/LEN DEV [GATEWAY]
+	ip -n "$1" addr add "$2" dev "$3" nodad || return 1
+	[ -z "${4:-}" ] || ip -n "$1" route add default via "$4"
+}
+{ v6 "$NW_NS" "$ROUTER6/64" wan0 && v6 "$NW_NS" 2001:db8:1::1/64 br-lan &&
+	v6 "$WAN_NS" "$WAN6/64" eth0 "$ROUTER6" && v6 "$SRV_NS" "$SERVER6/64" eth0 2001:db8:1::1 &&
+	ip netns exec "$NW_NS" sysctl -qw net.ipv6.conf.all.forwarding=1; } ||
+	{ echo "!! the IPv6 half of the network"; exit 1; }
+note "internet    $WAN_CLIENT, $WAN6  --wan0-- router $PUBLIC (public, from DHCP), $ROUTER6" \
+	"            router LAN: $ROUTER_LAN, 2001:db8:1::1 (the ISP's delegated prefix 2001:db8:1::/64)" \
+	"cluster     $CLUSTER (runs natwarden-sync), ingress on the MetalLB IPs $SERVER and $SERVER6" \
 	"LAN client  $LAN_CLIENT"
 
-say "The cluster: ingress-nginx answers on its load-balancer IP $SERVER"
+say "The cluster: ingress-nginx answers on its load-balancer IPs $SERVER and $SERVER6"
 net_ingress "Guestbook: hello from the home cluster" || { echo "!! the ingress did not start"; exit 1; }
+for port in 80 443; do
+	ip netns exec "$SRV_NS" timeout 600 python3 -m http.server "$port" --bind "$SERVER6" \
+		--directory "$NW_T/www" >>"$NW_T/http.log" 2>&1 &
+	NW_PIDS+=($!)
+done
+nw_wait_for 10 bash -c "ip netns exec $SRV_NS curl -s --max-time 1 'http://[$SERVER6]:443/' | grep -q Guestbook" ||
+	{ echo "!! the ingress did not start on IPv6"; exit 1; }
 note "on the LAN it works:"
 show ip netns exec "$LAN_NS" curl -s --max-time 3 "http://$SERVER/"
 note "from the internet it does not (the router forwards nothing yet):"
@@ -102,8 +126,7 @@ say "The router: the administrator's policy"
 	cat <<EOF
 
 [wan]
-interface = wan0
-address = $PUBLIC
+interface = wan0          ; no address: the public IPv4 address is the one wan0 has now
 hairpin = yes
 
 [reserved]
@@ -113,14 +136,27 @@ ports = 22, 53
 [submitter $NAT_UPDATE]
 ports = 80, 443
 protocols = tcp
-destinations = 192.168.1.240/28
+destinations = 192.168.1.240/28, 2001:db8:1::240/124
 masquerade = yes
 max_fragments = 8
 EOF
 } >"$NW_T/policy.ini"
 chmod 0644 "$NW_T/policy.ini"
 sed -n '/^\[wan\]/,$p' "$NW_T/policy.ini" | indent
-show -as "natwardend --config policy.ini --check" "$NW_DAEMON" --config "$NW_T/policy.ini" --check
+show -as "natwardend --config policy.ini --check" ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" --check
+
+say "The router: the administrator's own firewall drops forwarded traffic by default"
+RULE=$("$NW_DAEMON" --config "$NW_T/policy.ini" --check | sed -n 's/^admin rule: //p')
+printf '%s\n' "flush ruleset" "table inet filter {" "	chain forward {" \
+	"		type filter hook forward priority filter; policy drop;" \
+	"		ct state established,related accept" "		iifname \"br-lan\" accept" \
+	"		$RULE" "	}" "}" >"$NW_T/nftables.conf"
+indent <"$NW_T/nftables.conf"
+ip netns exec "$NW_NS" nft -f "$NW_T/nftables.conf" || { echo "!! the administrator's table"; exit 1; }
+note "(/etc/nftables.conf: an accept in natwarden's own table cannot override this drop; the last" \
+	" rule, taken from the 'admin rule:' line of natwardend --check, admits what natwarden marks)" \
+	"IPv6 from the internet to the ingress is dropped now:"
+show ip netns exec "$WAN_NS" curl -sS --max-time 2 "http://[$SERVER6]/"
 
 say "natwardend starts (as root, then drops to '$NW_DUSER' with CAP_NET_ADMIN only)"
 jr_start_journald >/dev/null || { echo "!! journald did not start"; exit 1; }
@@ -140,12 +176,14 @@ printf '   $ ssh %s@router '"'"'sh -c id'"'"'\n' "$NAT_UPDATE"
 # shellcheck disable=SC2086 # $SSH is net.sh's command line
 ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" 'sh -c id' </dev/null 2>&1 | indent
 
-say "The cluster: the ingress Service carries natwarden.io/forward"
+say "The cluster: the dual-stack ingress Service carries natwarden.io/forward"
 mkdir -p "$NW_T/bin"
-cp "$TOP/tests/data/services.json" "$NW_T/services.json"
+# the recording, with the IPv6 half MetalLB gives a dual-stack Service
+jq --arg v6 "$SERVER6" '.items[0].spec.ipFamilies = ["IPv4", "IPv6"]
+	| .items[0].status.loadBalancer.ingress += [{"ip": $v6}]' "$TOP/tests/data/services.json" >"$NW_T/services.json"
 printf '#!/bin/sh\ncat %s\n' "$NW_T/services.json" >"$NW_T/bin/kubectl"
 chmod +x "$NW_T/bin/kubectl"
-jq -r '.items[0] | "   \(.metadata.namespace)/\(.metadata.name): type \(.spec.type), ingress IP \(.status.loadBalancer.ingress[0].ip)",
+jq -r '.items[0] | "   \(.metadata.namespace)/\(.metadata.name): type \(.spec.type), ingress IPs \([.status.loadBalancer.ingress[].ip] | join(", "))",
 	(.metadata.annotations | to_entries[] | select(.key | startswith("natwarden.io/")) | "     \(.key): \"\(.value)\"")' \
 	"$NW_T/services.json"
 note "(kubectl here replays a recorded 'kubectl get services -A -o json')"
@@ -160,32 +198,48 @@ say "natwarden-sync submits over SSH; the router answers"
 sync --once | indent
 note "(the game server's UDP port is not in $NAT_UPDATE's policy: rejected, with the reason)"
 
-say "The router's table: constant rules, the forwards are map elements"
+say "The router's table: constant rules, the forwards and pinholes are set elements"
 show ip netns exec "$NW_NS" nft list table inet "$NW_TABLE"
 
-say "The internet reaches the ingress through the router's public address"
+say "The internet reaches the ingress: IPv4 through the public address, IPv6 through the pinhole"
 show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
 show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC:443/"
+show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://[$SERVER6]/"
 note "and a LAN client using the public address too (hairpin):"
+show ip netns exec "$LAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
+note "all through the administrator's drop policy, admitted by its one rule (the last one):"
+ip netns exec "$NW_NS" nft list chain inet filter forward | indent
+
+say "The ISP hands out a new public IPv4 address (a new DHCP lease)"
+NEW_PUBLIC=203.0.113.8
+show -as "ip addr del $PUBLIC/24 dev wan0; ip addr add $NEW_PUBLIC/24 dev wan0" \
+	sh -c "ip -n $NW_NS addr del $PUBLIC/24 dev wan0 && ip -n $NW_NS addr add $NEW_PUBLIC/24 dev wan0"
+nw_wait_for 5 grep -q "public address $NEW_PUBLIC" "$NW_T/daemon.log"
+note "natwardend follows wan0 through rtnetlink: one transaction moved hairpin to the new address"
+grep "public address $NEW_PUBLIC" "$NW_T/daemon.log" | tail -n 1 | sed 's/^<[0-9]>//' | indent
+show -as "natwarden status | grep WAN" sh -c "'$NW_CLIENT' --runtime '$NW_T/run' status | grep WAN"
+PUBLIC=$NEW_PUBLIC
+show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
 show ip netns exec "$LAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
 
 say "What is forwarded, for whom"
 show -as "natwarden list" nw_as "$NAT_UPDATE" "$NW_CLIENT" --runtime "$NW_T/run" list
 
 say "A fragment that asks for too much is rejected whole, with every reason"
-printf 'dnat tcp 22 to 192.168.1.240\ndnat tcp 8080 to 10.0.0.5\ndnat udp 443 to 192.168.1.240\n' >"$NW_T/greedy"
+printf 'dnat tcp 22 to 192.168.1.240\ndnat tcp 8080 to 10.0.0.5\ndnat udp 443 to 192.168.1.240\npinhole tcp 443 to 2001:db8:1::1\n' >"$NW_T/greedy"
 printf '   $ ssh %s@router natwarden submit greedy < greedy\n' "$NAT_UPDATE"
 note "(greedy:)"
 indent <"$NW_T/greedy"
 # shellcheck disable=SC2086 # $SSH is net.sh's command line
 ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" natwarden submit greedy <"$NW_T/greedy" 2>&1 | indent
 
-say "Someone runs 'nft flush ruleset' (as a reload of nftables.service does)"
-show ip netns exec "$NW_NS" nft flush ruleset
+say "The administrator reloads nftables.service: 'flush ruleset', then their own table again"
+show -as "nft -f /etc/nftables.conf" ip netns exec "$NW_NS" nft -f "$NW_T/nftables.conf"
 sleep 0.2
 note "natwardend noticed through nftables' notifications and put its table back:"
 grep 'restored' "$NW_T/daemon.log" | tail -n 1 | sed 's/^<[0-9]>//' | indent
 show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
+show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://[$SERVER6]/"
 
 say "The Service goes away in the cluster: the next sync withdraws its forward"
 jq '.items |= map(select(.metadata.name != "ingress-nginx-controller"))' "$NW_T/services.json" \
