@@ -98,6 +98,7 @@ struct daemon {
 	bool state_unsaved; /* removals live in the kernel but not in the saved state (disk full) */
 	bool state_full;    /* an addition was refused for lack of room in the state directory */
 	bool table_suspect; /* someone else touched our table: only a whole, checked apply now */
+	bool rejudge_pending; /* the active set was not judged against d->router yet: retrying */
 	uint64_t last_summary_us; /* when the submitters' summaries were last logged */
 	bool ready;
 	bool reloading;

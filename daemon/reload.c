@@ -324,20 +324,21 @@ int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	/* hairpin first: the new address is live before anything is judged again */
 	rw = wan_step(d, &now);
-	if (router_view_equal(&now, &d->router)) {
+	if (router_view_equal(&now, &d->router) && !d->rejudge_pending) {
 		router_view_finish(&now);
 		goto done;
 	}
+	/* new submissions are judged against the new view at once, whatever happens below */
 	router_view_finish(&d->router);
 	d->router = now;
 	r = rejudge_all(d, &d->rcfg, "after the router's addresses changed", &err);
 	if (r < 0) {
 		log_error("cannot revoke forwards after the router's addresses changed: %s; trying again in a second",
 			  err ? err : strerror(-r));
-		/* look again from scratch next time */
-		router_view_finish(&d->router);
+		d->rejudge_pending = true;
 		goto again;
 	}
+	d->rejudge_pending = false;
 	log_info("the router's addresses changed (%zu local addresses and routes now): %d forward%s revoked",
 		 d->router.n, r, r == 1 ? "" : "s");
 done:

@@ -224,11 +224,22 @@ rows.append(("7. daemon CPU time while the connections ran",
              "utime + stime of natwardend over all rounds"))
 
 wm = nums("wan_move_ms")
-rows.append(("8. new address on the WAN interface → hairpin works on it (median / max of {})".format(
-                 len(wm)),
+rows.append(("8. new address on the WAN interface → hairpin works on it "
+             "(median / max of {})".format(len(wm)),
              fmt(median(wm), "ms"), fmt(max(wm) if wm else None, "ms"),
              "from `ip addr add`'s return to the first answered connection from the LAN client "
              "(1 ms polls); at {} mappings".format(S)))
+
+pin = {sz: pairs(f"pin-{sz}.txt") for sz in (S, L)}
+rows.append(("9. pinhole: submit → live (replacing one pinhole), p50",
+             fmt(g(pin, S, "p50"), "ms"), fmt(g(pin, L, "p50"), "ms"),
+             "ratio " + fmt(ratio(g(pin, L, "p50"), g(pin, S, "p50")), "x", 2)
+             + " (target ≤ 1.2x); at {:,} / {:,} pinholes".format(S, L)))
+rows.append(("9. pinhole: submit → live, p99",
+             fmt(g(pin, S, "p99"), "ms"), fmt(g(pin, L, "p99"), "ms"),
+             "ratio " + fmt(ratio(g(pin, L, "p99"), g(pin, S, "p99")), "x", 2)))
+rows.append(("9. rules in natwarden's table with pinholes",
+             get(f"pin_rules_{S}", "n/a"), get(f"pin_rules_{L}", "n/a"), "must be equal"))
 
 mu_n = get("peer_n")
 mu_large = get("mu_large")
@@ -303,6 +314,9 @@ target(f"daemon VmRSS at {L:,} (the larger of the two readings)", rss_mib, "≤ 
        rss_mib is not None and rss_mib <= 8.0)
 target(f"new connections/s at {L:,} / at {S} (median of the per-round ratios)", conn_paired,
        "≥ 0.95x", "x", conn_paired is not None and conn_paired >= 0.95)
+pin_ratio = ratio(g(pin, L, "p50"), g(pin, S, "p50"))
+target(f"pinhole submit → live p50 at {L:,} / at {S} pinholes", pin_ratio, "≤ 1.20x", "x",
+       pin_ratio is not None and pin_ratio <= 1.2)
 wm_max = max(wm) if wm else None
 target("new WAN address → hairpin works on it (slowest of {} changes)".format(len(wm)), wm_max,
        "< 100 ms", "ms", wm_max is not None and wm_max < 100)

@@ -27,6 +27,7 @@
 #   6. daemon VmRSS at both sizes
 #   7. rules in the table and new connections/s through the router at both sizes
 #   8. a new address on the WAN interface: the time until hairpin works on it
+#   9. IPv6 pinholes: submit -> live latency (p50/p99) and rules at a small and a large number
 #
 # Every latency is what the user of that command sees: each timing loop is one process
 # (tests/bench/timeloop.c) started once as the submitting user (one setpriv for the whole loop)
@@ -164,7 +165,7 @@ NW_MAX_FRAGMENTS=100000 NW_MAX_RULES=1000000 nw_policy "
 [submitter $NW_U3]
 ports = 1024-65535
 protocols = tcp, udp
-destinations = 192.168.1.0/24
+destinations = 192.168.1.0/24, 2001:db8:1::/64
 masquerade = yes
 max_fragments = 100000
 max_rules = 1000000
@@ -668,6 +669,68 @@ is "$(on_b kernel_ports)" "$((B_ACTIVE + 1))" "after the restarts, all $((B_ACTI
 like "$(grep "^startup_$LARGE " "$R/results.txt")" '[0-9]' "start-up with $LARGE mappings saved was measured"
 res rss_after_start_$LARGE "$(awk '/^VmRSS:/ { print $2 }' "/proc/$B_DPID/status")"
 res hwm_end "$(awk '/^VmHWM:/ { print $2 }' "/proc/$B_DPID/status")"
+
+# ---- IPv6 pinholes ----------------------------------------------------------------------------------
+# A gets SMALL pinholes, B LARGE ones (fragments of 250 `pinhole` statements, besides their
+# forwards); then one timing loop, as the submitter, replaces the pinhole of the fragment "pin"
+# on A and on B in turn (a delete and an add in the set `pinholes`), PIN_N times each.
+kernel_pins() { nw_nft -j list set inet "$NW_TABLE" pinholes | jq '[.nftables[] | select(.set) | .set.elem[]?] | length'; }
+kernel_has_pin() { nw_nft list set inet "$NW_TABLE" pinholes | grep -q "2001:db8:1::240 \. tcp \. $1\b"; }
+add_pinholes() { # add_pinholes N: N pinholes to 2001:db8:1::241 (ports from 20000), 250 per fragment
+	local n=$1 chunk i f=0 dir=$NW_T/pins
+	mkdir -p "$dir"
+	chown "$BU" "$dir"
+	while [ "$n" -gt 0 ]; do
+		chunk=$((n > 250 ? 250 : n))
+		for ((i = 0; i < chunk; i++)); do
+			echo "pinhole tcp $((20000 + f * 250 + i)) to 2001:db8:1::241"
+		done >"$dir/$f.frag"
+		f=$((f + 1))
+		n=$((n - chunk))
+	done
+	nw_as "$BU" "$TIMELOOP" -n "$f" -b "$LOOP_BUDGET" "$TL/pinfill.txt" \
+		"$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" submit --timeout 60 \
+		"pins-{i}" "$dir/{i}.frag" >/dev/null 2>>"$NW_T/timeloop.log"
+	[ "$(awk '$3 == 1' "$TL/pinfill.txt" | wc -l)" = "$f" ]
+}
+printf 'pinhole tcp 40000 to 2001:db8:1::240\n' >"$NW_T/pin-0.frag"
+printf 'pinhole tcp 40001 to 2001:db8:1::240\n' >"$NW_T/pin-1.frag"
+pin_latency() { # pin_latency COUNT: interleaved, A then B (B then A on odd iterations)
+	local n=$(($1 / 2 * 2)) word i spot=0 done=0 every tpid from to
+	every=$((n / 5 > 0 ? n / 5 : 1))
+	coproc PTIMING {
+		nw_as "$BU" "$TIMELOOP" -n "$n" -b "$LOOP_BUDGET" -p "$every" -s \
+			"$TL/pin-a" "$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" submit pin "$LATF/pin-{i%2}.frag" ::: \
+			"$TL/pin-b" "$NW_CLIENT" --spool "$B_T/spool" --runtime "$B_T/run" submit pin "$LATF/pin-{i%2}.frag" \
+			2>>"$NW_T/timeloop.log"
+	}
+	tpid=$PTIMING_PID
+	exec {from}<&"${PTIMING[0]}" {to}>&"${PTIMING[1]}"
+	while read -r word i <&"$from"; do
+		if [ "$word" = "done" ]; then
+			done=$i
+			break
+		fi
+		kernel_has_pin $((40000 + i % 2)) || spot=$((spot + 1))
+		on_b kernel_has_pin $((40000 + i % 2)) || spot=$((spot + 1))
+		echo go >&"$to"
+	done
+	exec {from}<&- {to}>&-
+	wait "$tpid"
+	cp "$TL/pin-a" "$R/pin-$SMALL.txt"
+	cp "$TL/pin-b" "$R/pin-$LARGE.txt"
+	is "$done/$(awk '$3 == 1' "$R/pin-$SMALL.txt" | wc -l)/$(awk '$3 == 1' "$R/pin-$LARGE.txt" | wc -l)/$spot" "$n/$n/$n/0" \
+		"pinhole latency at $SMALL and $LARGE pinholes, interleaved: $n replacements each, all accepted, live in the kernel when the client returned"
+}
+if add_pinholes "$SMALL" && on_b add_pinholes "$LARGE"; then
+	is "$(kernel_pins)/$(on_b kernel_pins)" "$SMALL/$LARGE" "pinholes live: $SMALL on A, $LARGE on B"
+	res "pin_rules_$SMALL" "$(nw_rule_count)"
+	res "pin_rules_$LARGE" "$(on_b nw_rule_count)"
+	is "$(on_b nw_rule_count)" "$(nw_rule_count)" "the number of rules is the same at $SMALL and $LARGE pinholes"
+	pin_latency "$LAT_N"
+else
+	not_ok "pinholes: $SMALL on A and $LARGE on B accepted"
+fi
 nw_stop
 on_b nw_stop
 
@@ -859,9 +922,9 @@ wan_move() {
 		fi
 		cur=$new
 	done
-	exec {to}>&-
-	wait "$wpid" 2>/dev/null
-	exec {from}<&-
+	echo stop >&"$to" # the poller ends on any line but "go ADDRESS"
+	nw_wait_pids 10 "$wpid"
+	exec {to}>&- {from}<&-
 	is "$fails/$cur" "0/$PUBLIC" "address changes on wan0: hairpin worked on each new address ($WAN_ROUNDS rounds), back on $PUBLIC"
 	nw_stop
 }
@@ -885,11 +948,12 @@ else
 	for k in "rules_$SMALL" "rules_$LARGE" "rss_$SMALL" "rss_$LARGE" "startup_$SMALL" "startup_$LARGE" \
 		"burst_${SMALL}_all_ms" "burst_${LARGE}_all_ms" "burst_floor_$SMALL" "burst_floor_$LARGE" \
 		"nftload_$SMALL" "nftload_$LARGE" "nftreplace_$LARGE" "conn_$SMALL" "conn_$LARGE" \
-		wan_move_ms; do
+		wan_move_ms "pin_rules_$SMALL" "pin_rules_$LARGE"; do
 		like "$(grep "^$k " "$R/results.txt" | tail -n 1 | cut -d' ' -f2-)" '[0-9]' "a number for $k"
 	done
 	# every timed series came out, as "START END OK" lines
-	for f in "lat-$SMALL" "lat-$LARGE" "check-$LARGE" "true-$LARGE" peer-nw-add peer-nw-del fill; do
+	for f in "lat-$SMALL" "lat-$LARGE" "check-$LARGE" "true-$LARGE" peer-nw-add peer-nw-del fill \
+		"pin-$SMALL" "pin-$LARGE"; do
 		like "$(head -n 1 "$R/$f.txt" 2>/dev/null)" '^[0-9]+\.[0-9]{6} [0-9]+\.[0-9]{6} 1$' "timed series $f"
 	done
 fi

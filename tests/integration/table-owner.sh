@@ -161,6 +161,18 @@ diag "its verdict: $(printf '%s' "$out" | tr '\n' '|')"
 is "$(listing "$THIRD")" "$before" "and the foreign $THIRD is still unchanged"
 check "the daemon is still running" nw_alive
 
+# The router's addresses change meanwhile: the forward to the router's new address cannot be
+# revoked in the kernel (no table of natwarden's), and is tried again every second; a new
+# submission is judged against the new addresses all the same, never against none.
+ip -n "$NW_NS" addr add 192.168.1.241/32 dev lo
+check "the revocation cannot reach the kernel: the daemon says so and retries" nw_wait_for 10 \
+	grep -q "cannot revoke forwards after the router's addresses changed" "$NW_T/daemon.log"
+out=$(printf 'dnat tcp 8444 to 192.168.1.241\n' | nw_submit "$NW_U1" own)
+like "$out" "^own:1: destination 192.168.1.241 is the router's own address \\(on lo\\)$" \
+	"meanwhile a submission is judged against the router's new addresses"
+ip -n "$NW_NS" addr del 192.168.1.241/32 dev lo # gone again: once the table is back, nothing to revoke
+is "$(listing "$THIRD")" "$before" "the foreign $THIRD is still unchanged"
+
 # Once the name is free again, the daemon's table comes back whole.
 n=$(log_lines)
 nw_nft delete table inet "$THIRD"
@@ -174,6 +186,9 @@ fi
 is "$(NW_TABLE=$THIRD nw_kernel)" "$want" "with every forward"
 like "$(log_since "$n")" "<4>table inet $THIRD was changed or removed by someone else: restored 4 mappings in [0-9.]+ ms" \
 	"the log says it was restored"
+check "the pending judgement after the address change is done, with nothing to revoke" nw_wait_for 10 \
+	bash -c "tail -n +$((n + 1)) '$NW_T/daemon.log' | grep -q \"the router's addresses changed (.*): 0 forwards revoked\""
+is "$(NW_TABLE=$THIRD nw_kernel)" "$want" "every forward is still there"
 
 # The same in two commands (nft -i: one transaction a line), the second (a table with a comment
 # of its own) after a delay around the restore (due 20 ms after the notification). Whoever comes first, nothing is lost: either
