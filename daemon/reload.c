@@ -193,6 +193,7 @@ int daemon_reload(struct daemon *d)
 		policy_free(old_policy);
 		free(old_subs);
 		d->last_error[0] = '\0';
+		adminfw_check(d); /* the mark, or the table's name, may be new */
 	}
 	daemon_write_status(d);
 	d->reloading = false;
