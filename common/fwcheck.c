@@ -16,8 +16,8 @@ enum walk {
 
 /* One half of the question: which connections, and what admits them in this chain. */
 struct half {
-	bool ipv4;	/* forwards (IPv4) or pinholes (IPv6) */
-	bool mark_set;	/* the mark is set before this chain runs */
+	bool ipv4;     /* forwards (IPv4) or pinholes (IPv6) */
+	bool mark_set; /* the mark is set before this chain runs */
 	uint32_t mark, mask;
 };
 
@@ -85,15 +85,34 @@ static const struct fwcheck_chain *find_chain(const struct fwcheck_input *in,
 	return NULL;
 }
 
+/*
+ * Walk from a base chain. Without recursion: a stack of the chains jumped into (a goto
+ * replaces the top one), at most FWCHECK_DEPTH deep, and at most FWCHECK_HOPS jumps and gotos
+ * in all, so that a loop of gotos ends too.
+ */
 static enum walk walk(const struct fwcheck_input *in, const struct half *h,
-		      const struct fwcheck_chain *c, unsigned depth)
+		      const struct fwcheck_chain *base)
 {
-	if (!c || !c->rules_read || depth > FWCHECK_DEPTH)
-		return WALK_UNKNOWN;
-	for (size_t i = 0; i < c->n_rules; i++) {
-		const struct fwcheck_rule *r = &c->rules[i];
-		enum walk w;
+	struct frame {
+		const struct fwcheck_chain *c;
+		size_t next;
+	} stack[FWCHECK_DEPTH + 1] = { { base, 0 } };
+	size_t depth = 0;
+	unsigned hops = 0;
 
+	for (;;) {
+		struct frame *f = &stack[depth];
+		const struct fwcheck_rule *r;
+
+		if (!f->c || !f->c->rules_read || hops > FWCHECK_HOPS)
+			return WALK_UNKNOWN;
+		if (f->next >= f->c->n_rules) { /* the end, or `return`: back to the caller */
+			if (depth == 0)
+				return WALK_END;
+			depth--;
+			continue;
+		}
+		r = &f->c->rules[f->next++];
 		if (rule_admits(h, r))
 			return WALK_ADMIT;
 		if (r->cond != FWCHECK_ALWAYS)
@@ -102,26 +121,29 @@ static enum walk walk(const struct fwcheck_input *in, const struct half *h,
 		case FWCHECK_DROP:
 			return WALK_DROP;
 		case FWCHECK_RETURN:
-			return WALK_END;
+			f->next = f->c->n_rules;
+			break;
 		case FWCHECK_GOTO: /* replaces this chain: its end is this chain's end */
-			return walk(in, h, find_chain(in, c, r->target), depth + 1);
+			hops++;
+			*f = (struct frame){ find_chain(in, f->c, r->target), 0 };
+			break;
 		case FWCHECK_JUMP:
-			w = walk(in, h, find_chain(in, c, r->target), depth + 1);
-			if (w != WALK_END)
-				return w;
+			hops++;
+			if (depth == FWCHECK_DEPTH)
+				return WALK_UNKNOWN;
+			stack[++depth] = (struct frame){ find_chain(in, f->c, r->target), 0 };
 			break;
 		default:
 			break;
 		}
 	}
-	return WALK_END;
 }
 
 /* Would the base chain `c` drop this half? */
 static bool drops(const struct fwcheck_input *in, const struct half *h,
 		  const struct fwcheck_chain *c)
 {
-	enum walk w = walk(in, h, c, 0);
+	enum walk w = walk(in, h, c);
 
 	return w == WALK_DROP || (w == WALK_END && c->policy_drop);
 }

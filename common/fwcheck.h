@@ -24,8 +24,9 @@
  *     for IPv4 also `ct status dnat accept`, and an unconditional `accept`;
  *   - an unconditional `drop` or `reject` ends it with a drop;
  *   - an unconditional `jump`/`goto` to a regular chain of the same table is followed (at most
- *     FWCHECK_DEPTH deep; a chain given without its rules, or deeper, ends the walk with no
- *     finding: what was not read is not judged); an unconditional `return` leaves the chain;
+ *     FWCHECK_DEPTH deep and FWCHECK_HOPS in all; a chain given without its rules, or beyond
+ *     those bounds, ends the walk with no finding: what was not read is not judged); an
+ *     unconditional `return` leaves the chain;
  *   - every other rule (a condition of any other kind, or one not understood) may or may not
  *     match, so it is passed over: a conditional drop is not reported, a conditional accept
  *     admits nothing;
@@ -38,11 +39,12 @@
  * see.
  */
 
-#define FWCHECK_NAME_MAX 64	   /* nftables' table and chain names */
-#define FWCHECK_DEPTH 8		   /* jumps followed from a base chain */
+#define FWCHECK_NAME_MAX	 64    /* nftables' table and chain names */
+#define FWCHECK_DEPTH		 8     /* jumps followed from a base chain, one inside another */
+#define FWCHECK_HOPS		 64    /* jumps and gotos followed from a base chain in all */
 #define FWCHECK_PINHOLE_PRIORITY (-10) /* natwarden's `pinhole` chain: filter - 10 */
-#define FWCHECK_RULE_MAX 96	   /* "ct mark and 0x10000000 == 0x10000000 accept" */
-#define FWCHECK_LINE_MAX 512	   /* fwcheck_line() */
+#define FWCHECK_RULE_MAX	 96    /* "ct mark and 0x10000000 == 0x10000000 accept" */
+#define FWCHECK_LINE_MAX	 512   /* fwcheck_line() */
 
 enum fwcheck_family { FWCHECK_IP, FWCHECK_IP6, FWCHECK_INET, FWCHECK_OTHER };
 
@@ -75,11 +77,11 @@ struct fwcheck_chain {
 	enum fwcheck_family family;
 	char table[FWCHECK_NAME_MAX + 1];
 	char name[FWCHECK_NAME_MAX + 1];
-	bool base;		/* a base chain, with a hook */
-	bool forward;		/* ... on the forward hook */
+	bool base;    /* a base chain, with a hook */
+	bool forward; /* ... on the forward hook */
 	int priority;
 	bool policy_drop;
-	bool rules_read;	/* its rules are below (false: unknown, never judged) */
+	bool rules_read; /* its rules are below (false: unknown, never judged) */
 	const struct fwcheck_rule *rules;
 	size_t n_rules;
 };
@@ -87,10 +89,10 @@ struct fwcheck_chain {
 struct fwcheck_input {
 	const struct fwcheck_chain *chains; /* every chain read, base and regular */
 	size_t n_chains;
-	const char *own_table;		    /* natwarden's: `inet NAME`, ignored */
-	uint32_t mark, mark_mask;	    /* [wan] mark */
-	const char *admin_rule;		    /* ruleset_admin_rule(): what findings ask to add */
-	bool forwards, pinholes;	    /* which halves matter */
+	const char *own_table;	  /* natwarden's: `inet NAME`, ignored */
+	uint32_t mark, mark_mask; /* [wan] mark */
+	const char *admin_rule;	  /* ruleset_admin_rule(): what findings ask to add */
+	bool forwards, pinholes;  /* which halves matter */
 };
 
 struct fwcheck_finding {
@@ -98,9 +100,9 @@ struct fwcheck_finding {
 	char table[FWCHECK_NAME_MAX + 1];
 	char chain[FWCHECK_NAME_MAX + 1];
 	int priority;
-	bool forwards, pinholes; /* what it would drop */
-	bool needs_rule;	 /* the admin rule is missing (for either half) */
-	bool too_early;		 /* it runs before the pinhole mark is set */
+	bool forwards, pinholes;     /* what it would drop */
+	bool needs_rule;	     /* the admin rule is missing (for either half) */
+	bool too_early;		     /* it runs before the pinhole mark is set */
 	char rule[FWCHECK_RULE_MAX]; /* the rule to add */
 };
 

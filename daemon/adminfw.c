@@ -16,8 +16,8 @@
 #include "log.h"
 
 /* Read and judge the kernel's chains now. 0, or a negative errno with the reason. */
-static int judge_kernel(const struct ruleset_config *c, struct fwcheck_finding **ret,
-			size_t *ret_n, char **ret_error)
+static int judge_kernel(const struct ruleset_config *c, struct fwcheck_finding **ret, size_t *ret_n,
+			char **ret_error)
 {
 	char rule[FWCHECK_RULE_MAX], own[FWCHECK_NAME_MAX + 8];
 	struct fwread rd;
@@ -169,6 +169,7 @@ void adminfw_print(const struct ruleset_config *c, FILE *out)
 		fprintf(out, "%s\n", line);
 	}
 	if (n == 0)
-		fprintf(out, "admin chains: none on the forward hook drops natwarden's connections\n");
+		fprintf(out,
+			"admin chains: none on the forward hook drops natwarden's connections\n");
 	free(found);
 }

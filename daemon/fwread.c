@@ -45,7 +45,8 @@ static void for_each(json_t *listing, const char *kind, void (*fn)(json_t *obj, 
 	json_t *items = json_object_get(listing, "nftables"), *item;
 	size_t i;
 
-	json_array_foreach(items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		json_t *obj = json_object_get(item, kind);
 		if (json_is_object(obj))
 			fn(obj, data);
@@ -73,9 +74,8 @@ static bool holds_dnat(json_t *right)
 
 	if (json_is_string(right))
 		return strcmp(json_string_value(right), "dnat") == 0;
-	json_array_foreach(right, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), "dnat") == 0)
-			return true;
+	json_array_foreach(right, i, v) if (json_is_string(v) &&
+					    strcmp(json_string_value(v), "dnat") == 0) return true;
 	return false;
 }
 
@@ -109,8 +109,9 @@ static enum fwcheck_verdict verdict_of(const char *key, json_t *value, struct fw
 		const char *key;
 		enum fwcheck_verdict v;
 	} verdicts[] = {
-		{ "accept", FWCHECK_ACCEPT }, { "drop", FWCHECK_DROP },	  { "reject", FWCHECK_DROP },
-		{ "jump", FWCHECK_JUMP },     { "goto", FWCHECK_GOTO },	  { "return", FWCHECK_RETURN },
+		{ "accept", FWCHECK_ACCEPT },	  { "drop", FWCHECK_DROP },
+		{ "reject", FWCHECK_DROP },	  { "jump", FWCHECK_JUMP },
+		{ "goto", FWCHECK_GOTO },	  { "return", FWCHECK_RETURN },
 		{ "continue", FWCHECK_CONTINUE },
 	};
 
@@ -136,10 +137,12 @@ static struct fwcheck_rule classify_rule(json_t *rule)
 	const char *key;
 	size_t i;
 
-	json_array_foreach(exprs, i, e) {
+	json_array_foreach(exprs, i, e)
+	{
 		if (json_object_size(e) != 1)
 			continue;
-		json_object_foreach(e, key, value) {
+		json_object_foreach(e, key, value)
+		{
 			if (strcmp(key, "counter") == 0 || strcmp(key, "log") == 0)
 				continue;
 			if (strcmp(key, "match") == 0) {
@@ -211,8 +214,8 @@ static void on_rule(json_t *rule, void *data)
 
 	if (c->failed)
 		return;
-	/* NOLINTNEXTLINE(clang-diagnostic-cast-qual): the list is ours, handed out as const */
-	grown = reallocarray((struct fwcheck_rule *)c->ch->rules, c->ch->n_rules + 1, sizeof(*grown));
+	grown =
+	    reallocarray((struct fwcheck_rule *)c->ch->rules, c->ch->n_rules + 1, sizeof(*grown));
 	if (!grown) {
 		c->failed = true;
 		return;
@@ -224,8 +227,9 @@ static void on_rule(json_t *rule, void *data)
 /* `list chain` of one chain: its rules. A chain gone since is left unread. */
 static int read_rules(struct nft_ctx *ctx, struct fwcheck_chain *ch, char **ret_error)
 {
-	json_t *what = json_pack("{s:{s:s,s:s,s:s}}", "chain", "family",
-				 fwcheck_family_name(ch->family), "table", ch->table, "name", ch->name);
+	json_t *what =
+	    json_pack("{s:{s:s,s:s,s:s}}", "chain", "family", fwcheck_family_name(ch->family),
+		      "table", ch->table, "name", ch->name);
 	json_t *out = NULL;
 	int r;
 
@@ -253,7 +257,8 @@ static int read_rules(struct nft_ctx *ctx, struct fwcheck_chain *ch, char **ret_
 static bool known(const struct fwread *o, const struct fwcheck_chain *from, const char *name)
 {
 	for (size_t i = 0; i < o->n_chains; i++)
-		if (o->chains[i].family == from->family && strcmp(o->chains[i].table, from->table) == 0 &&
+		if (o->chains[i].family == from->family &&
+		    strcmp(o->chains[i].table, from->table) == 0 &&
 		    strcmp(o->chains[i].name, name) == 0)
 			return true;
 	return false;
@@ -326,7 +331,7 @@ out:
 void fwread_finish(struct fwread *r)
 {
 	for (size_t i = 0; r->chains && i < r->n_chains; i++)
-		free((void *)r->chains[i].rules); /* NOLINT(clang-diagnostic-cast-qual): ours */
+		free((void *)r->chains[i].rules);
 	free(r->chains);
 	r->chains = NULL;
 	r->n_chains = 0;

@@ -12,12 +12,11 @@
 
 static const struct fwcheck_rule established = { .cond = FWCHECK_CT_OTHER,
 						 .verdict = FWCHECK_ACCEPT };
-static const struct fwcheck_rule admin_rule = { .cond = FWCHECK_CT_MARK, .mark_mask = MARK,
-						.mark_value = MARK, .verdict = FWCHECK_ACCEPT };
-static const struct fwcheck_rule dnat_rule = { .cond = FWCHECK_CT_DNAT,
-					       .verdict = FWCHECK_ACCEPT };
-static const struct fwcheck_rule final_drop = { .cond = FWCHECK_ALWAYS,
-						.verdict = FWCHECK_DROP };
+static const struct fwcheck_rule admin_rule = {
+	.cond = FWCHECK_CT_MARK, .mark_mask = MARK, .mark_value = MARK, .verdict = FWCHECK_ACCEPT
+};
+static const struct fwcheck_rule dnat_rule = { .cond = FWCHECK_CT_DNAT, .verdict = FWCHECK_ACCEPT };
+static const struct fwcheck_rule final_drop = { .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_DROP };
 
 static struct fwcheck_chain chain(const char *family, const char *table, const char *name,
 				  int priority, bool policy_drop, const struct fwcheck_rule *rules,
@@ -70,11 +69,11 @@ static char *run(const struct fwcheck_chain *chains, size_t n, uint32_t mark, ui
 	return text;
 }
 
-#define IS(got_expr, want, ...)                                                \
-	do {                                                                   \
-		char *_t = (got_expr);                                         \
-		is_str(_t, (want), __VA_ARGS__);                               \
-		free(_t);                                                      \
+#define IS(got_expr, want, ...)                                                                    \
+	do {                                                                                       \
+		char *_t = (got_expr);                                                             \
+		is_str(_t, (want), __VA_ARGS__);                                                   \
+		free(_t);                                                                          \
 	} while (0)
 
 static void test_policies(void)
@@ -180,11 +179,12 @@ static void test_final_drop(void)
 
 static void test_mark_spellings(void)
 {
-	struct fwcheck_rule r = admin_rule;
+	struct fwcheck_rule r = { .cond = FWCHECK_CT_MARK,
+				  .mark_mask = 0xffffffffu,
+				  .mark_value = 0x10000000u,
+				  .verdict = FWCHECK_ACCEPT };
 	struct fwcheck_chain c = chain("inet", "filter", "forward", 0, true, &r, 1);
 
-	r.mark_mask = 0xffffffffu;
-	r.mark_value = 0x10000000u;
 	IS(run(&c, 1, 0x10000000u, 0xffffffffu), "",
 	   "ct mark MARK accept when the [wan] mask is all 32 bits");
 	char *t = run(&c, 1, MARK, MARK);
@@ -201,12 +201,12 @@ static void test_mark_spellings(void)
 
 static void test_jumps(void)
 {
-	const struct fwcheck_rule jump[] = { established,
-					     { .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_JUMP,
-					       .target = "lan" } };
-	const struct fwcheck_rule gotor[] = { { .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_GOTO,
-						.target = "lan" },
-					      admin_rule };
+	const struct fwcheck_rule jump[] = {
+		established, { .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_JUMP, .target = "lan" }
+	};
+	const struct fwcheck_rule gotor[] = {
+		{ .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_GOTO, .target = "lan" }, admin_rule
+	};
 	const struct fwcheck_rule lan_rule[] = { admin_rule };
 	const struct fwcheck_rule empty[] = { established };
 	struct fwcheck_chain c[2];
@@ -231,11 +231,18 @@ static void test_jumps(void)
 
 static void test_loop(void)
 {
-	const struct fwcheck_rule loop[] = { { .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_JUMP,
-					       .target = "forward" } };
+	const struct fwcheck_rule loop[] = {
+		{ .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_JUMP, .target = "forward" }
+	};
 	struct fwcheck_chain c = chain("inet", "filter", "forward", 0, true, loop, 1);
 
 	IS(run(&c, 1, MARK, MARK), "", "a loop of jumps ends at the depth limit, unjudged");
+
+	const struct fwcheck_rule gotos[] = {
+		{ .cond = FWCHECK_ALWAYS, .verdict = FWCHECK_GOTO, .target = "forward" }
+	};
+	c.rules = gotos;
+	IS(run(&c, 1, MARK, MARK), "", "a loop of gotos ends at the hop limit, unjudged");
 }
 
 int main(void)
