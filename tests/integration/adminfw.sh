@@ -94,6 +94,12 @@ is "$rule" "$RULE" "--check: the admin rule on a line of its own"
 is "$(sed -n '/^admin rule: /{n;p}' <<<"$out")" "$FINDING" \
 	"--check: the finding on the line after the admin rule, naming table, chain and rule"
 is "$(admin_table)" "$table0" "--check left the admin table byte-identical"
+# without CAP_NET_ADMIN the chains cannot be read: said, and the check does not fail for it
+out=$(nw_as "$NW_OUT" "$NW_DAEMON" --config "$NW_T/policy.ini" --check 2>"$NW_T/check-user.err")
+is "$?" 0 "natwardend --check as an unprivileged user succeeds"
+like "$(sed -n '/^admin rule: /{n;p}' <<<"$out")" "^admin chains: not checked \\(cannot read the forward hook's chains: .+\\)$" \
+	"--check as an unprivileged user: the chains were not checked, and why"
+diag "its line: $(grep '^admin chains: ' <<<"$out"); its stderr: $(tr '\n' '|' <"$NW_T/check-user.err")"
 
 # ---- start: the finding -------------------------------------------------------------------
 nw_start || { not_ok "daemon starts"; exit 1; }
