@@ -57,6 +57,7 @@ jr_has() { # jr_has N MATCH...: at least N natwardend entries match
 }
 admin_lines() { grep '^admin_' "$NW_T/run/status"; }
 admin_lines_are() { [ "$(admin_lines)" = "$1" ]; }
+admin_lines_sorted_are() { [ "$(admin_lines | sort)" = "$(sort <<<"$1")" ]; } # chains in any order
 admin_table() { nw_nft list table inet filter; }
 client_status() { nw_as "$NW_U1" "$NW_CLIENT" --runtime "$NW_T/run" status; }
 # waited SECONDS DESCRIPTION COMMAND...: poll, print how long it took, pass when it succeeds
@@ -146,13 +147,45 @@ waited 10 "status file: the admin_drop line is back" admin_lines_are "$DROP_LINE
 waited 10 "journal: a second entry for the dropping chain" jr_has 2 MESSAGE_ID=$MID_ADMIN_DROPS
 is "$(admin_table)" "$table2" "the re-check left the admin table byte-identical"
 
+# ---- more tables: a chain that runs too early, a rule behind a jump -----------------------
+if nw_nft -f - <<-NFT; then ok "an ip6 table at priority -20 with the rule, an inet table whose rule is behind a jump"; else not_ok "more admin tables"; fi
+	table ip6 early {
+		chain fw {
+			type filter hook forward priority -20; policy drop;
+			$RULE
+		}
+	}
+	table inet jumpy {
+		chain allow {
+			$RULE
+		}
+		chain fw {
+			type filter hook forward priority 0; policy drop;
+			jump allow
+		}
+	}
+NFT
+EARLY="admin_drop	ip6 early	fw	pinholes	move it to priority filter (0) or later (at priority -20 it runs before natwarden marks pinholes)"
+waited 10 "status file: the early chain is reported with the priority as the reason, the jump followed" \
+	admin_lines_sorted_are "$DROP_LINES
+$EARLY"
+like "$(client_status)" "^admin chain ip6 early fw drops natwarden's pinholes: move it to priority filter \\(0\\) or later" \
+	"natwarden status: the early chain"
+nw_nft delete table ip6 early && nw_nft delete table inet jumpy
+waited 10 "both tables deleted: the first finding alone" admin_lines_are "$DROP_LINES"
+waited 10 "journal: the early chain no longer drops (it is gone)" jr_has 2 MESSAGE_ID=$MID_ADMIN_ADMITS
+is "$(jr_json MESSAGE_ID=$MID_ADMIN_ADMITS NATWARDEN_TABLE="ip6 early" | jq -r .NATWARDEN_CHAIN)" fw \
+	"journal: it names the chain"
+is "$(jr_count MESSAGE_ID=$MID_ADMIN_DROPS)" 3 "journal: one entry each time a chain starts to drop (3 so far)"
+is "$(admin_table)" "$table2" "the admin table inet filter is byte-identical"
+
 # ---- a reload, nothing changed: nothing new in the journal --------------------------------
 reloaded=$(jr_count MESSAGE_ID=48b107baf2d8469ab8ff07e970d42a1f)
 kill -HUP "$NW_DPID"
 waited 10 "the reload is journaled" jr_has $((reloaded + 1)) MESSAGE_ID=48b107baf2d8469ab8ff07e970d42a1f
 sleep 0.5
 jr_sync
-is "$(jr_count MESSAGE_ID=$MID_ADMIN_DROPS):$(jr_count MESSAGE_ID=$MID_ADMIN_ADMITS)" "2:1" \
+is "$(jr_count MESSAGE_ID=$MID_ADMIN_DROPS):$(jr_count MESSAGE_ID=$MID_ADMIN_ADMITS)" "3:2" \
 	"a reload that changes nothing repeats no finding"
 is "$(admin_lines)" "$DROP_LINES" "status file after the reload: the same finding"
 is "$(admin_table)" "$table2" "the reload left the admin table byte-identical"
@@ -161,7 +194,7 @@ is "$(admin_table)" "$table2" "the reload left the admin table byte-identical"
 nw_nft add table ip other && nw_nft add chain ip other input '{ type filter hook input priority 0; policy drop; }'
 sleep 1
 jr_sync
-is "$(jr_count MESSAGE_ID=$MID_ADMIN_DROPS)" 2 "a drop chain on the input hook is no finding"
+is "$(jr_count MESSAGE_ID=$MID_ADMIN_DROPS)" 3 "a drop chain on the input hook is no finding"
 nw_nft delete table ip other
 
 nw_stop
