@@ -160,6 +160,17 @@ static struct fwcheck_rule classify_rule(json_t *rule)
 	return r;
 }
 
+int fwread_parse_rule(const char *json, struct fwcheck_rule *ret)
+{
+	json_t *rule = json_loads(json, 0, NULL);
+
+	if (!rule)
+		return -EBADMSG;
+	*ret = classify_rule(rule);
+	json_decref(rule);
+	return 0;
+}
+
 /* ---- the chains ------------------------------------------------------------------------- */
 
 struct reading {

@@ -28,3 +28,9 @@ struct fwread {
  */
 int fwread_chains(const char *own_table, struct fwread *ret, char **ret_error);
 void fwread_finish(struct fwread *r);
+
+/*
+ * One rule as libnftables 1.0.6 lists it in JSON (the object under "rule", with its "expr"
+ * list), reduced to what fwcheck judges. Pure. 0, or -EBADMSG when `json` is not JSON.
+ */
+int fwread_parse_rule(const char *json, struct fwcheck_rule *ret);
