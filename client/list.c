@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "fwcheck.h"
 #include "status.h"
 
 static void json_string(const char *s)
@@ -153,6 +154,22 @@ static void print_wan(const struct statusfile_head *h)
 		       h->wan_addresses, from);
 }
 
+/* What the daemon found in the administrator's forward chains (nothing from an older daemon). */
+static void print_admin(const struct statusfile *s)
+{
+	char line[FWCHECK_LINE_MAX];
+
+	for (size_t i = 0; i < s->n_admin; i++) {
+		const struct statusfile_admin *a = &s->admin[i];
+		fwcheck_line(a->table, a->chain, a->what, a->action, line, sizeof(line));
+		printf("%s\n", line);
+	}
+	if (s->n_admin == 0 && strcmp(s->head.admin_check, "ok") == 0)
+		printf("admin chains: none on the forward hook drops natwarden's connections\n");
+	else if (s->n_admin == 0 && s->head.admin_check[0])
+		printf("admin chains: not checked (%s)\n", s->head.admin_check);
+}
+
 int cmd_status(const struct client_options *o, int argc, char **argv)
 {
 	struct statusfile s;
@@ -185,6 +202,7 @@ int cmd_status(const struct client_options *o, int argc, char **argv)
 		       (double)s.head.last_apply_us / 1000.0);
 	print_wan(&s.head);
 	printf("last error: %s\n", s.head.last_error[0] ? s.head.last_error : "-");
+	print_admin(&s);
 	for (size_t i = 0; i < s.n_events; i++) {
 		const struct statusfile_event *e = &s.events[i];
 		printf("%s %s %s%s%s: %s\n", format_time(e->time, when, sizeof(when)), e->kind,

@@ -78,11 +78,23 @@ static void render_head(FILE *out, const struct statusfile_head *h)
 		put_values(out, wan, ELEMENTSOF(wan));
 		fputc('\n', out);
 	}
+	put_text(out, "admin_check", h->admin_check[0] ? h->admin_check : "-");
+}
+
+static void render_admin(FILE *out, const struct statusfile_admin *a)
+{
+	const char *v[] = { a->table, a->chain, a->what, a->action };
+
+	fputs("admin_drop", out);
+	put_values(out, v, ELEMENTSOF(v));
+	fputc('\n', out);
 }
 
 int statusfile_render(FILE *out, const struct statusfile_data *d)
 {
 	render_head(out, &d->head);
+	for (size_t i = 0; i < d->n_admin; i++)
+		render_admin(out, &d->admin[i]);
 	for (size_t i = 0; i < d->n_blocks; i++)
 		fputs(d->blocks[i], out);
 	for (size_t i = 0; i < d->n_events; i++)
@@ -112,7 +124,7 @@ static size_t split(char *line, char **fields, size_t max)
 /* A file being parsed: its lists grow by doubling (10,000 mappings are 2 MB). */
 struct parser {
 	struct statusfile s;
-	size_t maps_cap, events_cap;
+	size_t maps_cap, events_cap, admin_cap;
 };
 
 /* `items` with room for twice `*cap` of them (64 at first); NULL when out of memory. */
@@ -179,6 +191,27 @@ static int push_event(struct parser *p, char **f, size_t n)
 	return 0;
 }
 
+static int push_admin(struct parser *p, char **f, size_t n)
+{
+	struct statusfile *s = &p->s;
+	struct statusfile_admin a = { 0 };
+
+	if (n != 5)
+		return -EBADMSG;
+	COPY(a.table, f[1]);
+	COPY(a.chain, f[2]);
+	COPY(a.what, f[3]);
+	COPY(a.action, f[4]);
+	if (s->n_admin == p->admin_cap) {
+		struct statusfile_admin *grown = grow(s->admin, &p->admin_cap, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		s->admin = grown;
+	}
+	s->admin[s->n_admin++] = a;
+	return 0;
+}
+
 /* A header record into s->head; false when `key` is none. */
 static bool parse_head_record(struct statusfile *s, const char *key, const char *value)
 {
@@ -206,6 +239,8 @@ static bool parse_head_record(struct statusfile *s, const char *key, const char 
 		h->mappings = strtoul(value, NULL, 10);
 	else if (strcmp(key, "last_error") == 0)
 		COPY(h->last_error, strcmp(value, "-") == 0 ? "" : value);
+	else if (strcmp(key, "admin_check") == 0)
+		COPY(h->admin_check, strcmp(value, "-") == 0 ? "" : value);
 	else
 		return false;
 	return true;
@@ -233,6 +268,8 @@ static int parse_line(struct parser *p, char *line)
 		r = push_map(p, f, n);
 	else if (strcmp(f[0], "event") == 0)
 		r = push_event(p, f, n);
+	else if (strcmp(f[0], "admin_drop") == 0)
+		r = push_admin(p, f, n);
 	return r == -ENOMEM ? r : 0;
 }
 
@@ -266,7 +303,9 @@ void statusfile_finish(struct statusfile *s)
 {
 	free(s->maps);
 	free(s->events);
+	free(s->admin);
 	s->maps = NULL;
 	s->events = NULL;
-	s->n_maps = s->n_events = 0;
+	s->admin = NULL;
+	s->n_maps = s->n_events = s->n_admin = 0;
 }

@@ -26,6 +26,11 @@
  *   wan               INTERFACE SOURCE STATE ADDRESSES: SOURCE "policy" ([wan] address) or
  *                     "interface" (followed); STATE "up", "missing" (no such interface yet)
  *                     or "no-address" (followed, and none); ADDRESSES "A, B" or "-"
+ *   admin_check       "ok" (the administrator's forward chains were read), "-" (not yet),
+ *                     or why they could not be read
+ *   admin_drop        TABLE CHAIN WHAT ACTION   (one per chain that would drop natwarden's
+ *                     connections: TABLE "inet filter", WHAT "forwards", "pinholes" or
+ *                     "forwards and pinholes", ACTION what to do, e.g. add "RULE")
  *   dnat              USER FRAGMENT PROTO PORT[-PORT] ADDRESS[:PORT] EXPIRES (UNIX-TIME, 0: none)
  *                     (fragments in no particular order; the lines of one fragment together)
  *   masquerade        USER FRAGMENT PREFIX EXPIRES
@@ -33,7 +38,7 @@
  *                     pinholes ignores these lines, as any record type it does not know)
  *   event             UNIX-TIME KIND USER FRAGMENT TEXT   (expiries and revocations, newest last)
  *
- * In that order: the header records, the mapping lines, the events. Every value is one field
+ * In that order: the header records, the admin_drop lines, the mapping lines, the events. Every value is one field
  * of one line: a TAB, newline or other control byte in a value is written as '?', so no value
  * can add a field or a record.
  *
@@ -54,6 +59,15 @@ struct statusfile_head {
 	char last_error[512]; /* "" for none (written as "-") */
 	/* the "wan" record; all "" when the file has none (a daemon of before) */
 	char wan_interface[16], wan_source[16], wan_state[16], wan_addresses[320];
+	char admin_check[320]; /* "ok", "" for not yet (written as "-"), or the reason */
+};
+
+/* An "admin_drop" line: fwcheck_line() makes the sentence of it. */
+struct statusfile_admin {
+	char table[72]; /* "inet filter" */
+	char chain[72];
+	char what[32];	 /* "forwards", "pinholes", "forwards and pinholes" */
+	char action[320]; /* `add "RULE"`, and/or move the chain's priority */
 };
 
 /* A "dnat", "pinhole" or "masquerade" line. */
@@ -95,6 +109,8 @@ struct statusfile_data {
 	size_t n_blocks;
 	const struct statusfile_event *events; /* oldest first */
 	size_t n_events;
+	const struct statusfile_admin *admin;
+	size_t n_admin;
 };
 
 /* The whole file. 0, or -EIO when `out` reports an error. */
@@ -108,6 +124,8 @@ struct statusfile {
 	size_t n_maps;
 	struct statusfile_event *events; /* in the order of the file */
 	size_t n_events;
+	struct statusfile_admin *admin; /* in the order of the file */
+	size_t n_admin;
 };
 
 /*

@@ -13,6 +13,8 @@
  *   leases.c   a timer per leased fragment; leases that end together expire in one change
  *   report.c   verdicts into the submitter's file, the journal, the recent events
  *   reload.c   SIGHUP, and a change of the router's addresses: judge everything again
+ *   adminfw.c  would the administrator's forward chains drop our connections? (fwread.h reads
+ *              them, common/fwcheck.h judges them); the journal and the status file are told
  *   startup.c  directories, sockets and the event sources; the saved state judged at start
  */
 
@@ -24,6 +26,7 @@
 #include "active.h"
 #include "daemon.h"
 #include "dirs.h"
+#include "fwcheck.h"
 #include "hashmap.h"
 #include "intake.h"
 #include "localaddr.h"
@@ -39,6 +42,7 @@
 #define BATCH_MAX 1024	       /* spool entries judged and applied together */
 #define RESTORE_DELAY_US 20000 /* let a flush storm settle this long before restoring */
 #define READDR_DELAY_US 20000  /* let a burst of address changes settle before judging again */
+#define ADMINFW_DELAY_US 200000 /* let a burst of ruleset changes settle before reading it */
 #define SWEEP_INTERVAL_US (5 * 1000000ULL) /* the periodic look at the spool */
 #define SWEEP_BUDGET 1024		   /* directory entries one slice of the sweep reads */
 #define SWEEP_SLICE_GAP_US 50000	   /* between slices, when a sweep has more to do */
@@ -87,6 +91,7 @@ struct daemon {
 	sd_event_source *process_source, *restore_source, *cleanup_source;
 	sd_event_source *inotify_source, *monitor_source;
 	sd_event_source *localaddr_source, *readdr_source;
+	sd_event_source *adminfw_source; /* reads the other tables again, after a change */
 	int restore_failures;
 
 	int64_t started_ms, last_change_ms;
@@ -104,6 +109,12 @@ struct daemon {
 	bool reloading;
 	enum wan_state wan_state; /* the WAN interface, as last logged */
 	char wan_logged[RULESET_WAN4_MAX * 18]; /* its addresses, as last logged */
+
+	/* the administrator's forward chains (adminfw.c): the last findings, or why not read */
+	struct fwcheck_finding *admin;
+	size_t n_admin;
+	bool admin_read;	 /* they were read at least once */
+	char admin_error[320]; /* the last read failed: why ("" when it worked) */
 };
 
 /* daemon.c */
@@ -159,6 +170,12 @@ int on_process(sd_event_source *s, void *userdata);
 int on_sweep(sd_event_source *s, uint64_t usec, void *userdata);
 size_t process_queue_once(struct daemon *d);
 void process_work_leftovers(struct daemon *d);
+
+/* adminfw.c */
+void adminfw_check(struct daemon *d);
+void adminfw_schedule(struct daemon *d);
+int on_adminfw(sd_event_source *s, uint64_t usec, void *userdata);
+void adminfw_print(const struct ruleset_config *c, FILE *out);
 
 /* startup.c */
 int startup_load_saved(struct daemon *d, int state_dirfd, FILE *would);

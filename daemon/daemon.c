@@ -201,6 +201,9 @@ void daemon_write_status(struct daemon *d)
 		.wan_state = wan_state_name(d->wan_state),
 		.events = d->events,
 		.n_events = d->n_events,
+		.admin_check = d->admin_error[0] ? d->admin_error : d->admin_read ? "ok" : "",
+		.admin = d->admin,
+		.n_admin = d->n_admin,
 	};
 	char line[200], wan[sizeof(d->wan_logged)];
 	int r;
@@ -255,6 +258,8 @@ void daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->cleanup_source);
 	sd_event_source_disable_unref(d->localaddr_source);
 	sd_event_source_disable_unref(d->readdr_source);
+	sd_event_source_disable_unref(d->adminfw_source);
+	free(d->admin);
 	localaddr_free(d->localaddr);
 	router_view_finish(&d->router);
 	active_set_free(d->active);
@@ -312,6 +317,8 @@ int daemon_check(const char *config, bool print_ruleset)
 		/* for scripts: the rule for the administrator's own forward chain, on its own line */
 		ruleset_admin_rule(&d->rcfg, rule, sizeof(rule));
 		printf("admin rule: %s\n", rule);
+		/* would the administrator's forward chains, as they are now, drop what it admits? */
+		adminfw_print(&d->rcfg, stdout);
 		printf("submitters: %zu in policy, %zu known users\n", d->policy->n_submitters,
 		       d->n_submitters);
 		printf("saved state: %zu active fragments of %zu users, %zu mappings\n",

@@ -229,6 +229,8 @@ void monitor_check(struct daemon *d)
 	r = monitor_drain(d->monitor, 4096, &res);
 	if (r < 0)
 		log_warning_errno(r, "reading nftables notifications failed");
+	if (res.other_change || res.lost)
+		adminfw_schedule(d); /* the administrator's chains may have changed */
 	if (!res.foreign_change && !res.lost)
 		return;
 	d->table_suspect = true;

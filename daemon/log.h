@@ -27,6 +27,8 @@
 #define MID_STOPPED "0bf60f9dfbcb4d5a89956c62c690e742"
 #define MID_LIMITED "3a2489169bf94a5fa3777777ce272242"
 #define MID_WAN "5ecb56b0694b4beeb893fde83f067200"
+#define MID_ADMIN_DROPS "9dfcb49d17464dd4a7d0ef504c1e9663"
+#define MID_ADMIN_ADMITS "0334ba5bff9b4c3582a66dab35053bf8"
 
 struct log_field {
 	const char *name; /* without the NATWARDEN_ prefix, e.g. "USER" */

@@ -25,6 +25,7 @@ struct monitor {
 	/* the transaction being read: its objects come before its NEWGEN */
 	unsigned objects;
 	bool touched, deleted;
+	bool touched_other; /* a table, chain or rule of another table */
 	uint32_t obj_portid;
 	uint16_t obj_res_id;
 	struct monitor_result *result;
@@ -94,7 +95,7 @@ static const char *table_of(const struct nlmsghdr *nlh)
 static void reset_transaction(struct monitor *m)
 {
 	m->objects = 0;
-	m->touched = m->deleted = false;
+	m->touched = m->deleted = m->touched_other = false;
 }
 
 static void end_transaction(struct monitor *m, const struct nlmsghdr *nlh)
@@ -122,6 +123,8 @@ static void end_transaction(struct monitor *m, const struct nlmsghdr *nlh)
 	/* objects that do not belong to this NEWGEN: a NEWGEN was lost somewhere */
 	if (m->objects && (m->obj_portid != nlh->nlmsg_pid || m->obj_res_id != (gen & 0xffff)))
 		m->result->lost = true;
+	if (m->touched_other && nlh->nlmsg_pid != m->own_portid)
+		m->result->other_change = true;
 	if (m->touched && nlh->nlmsg_pid != m->own_portid) {
 		m->result->foreign_change = true;
 		m->result->table_deleted |= m->deleted;
@@ -159,6 +162,10 @@ static int on_message(const struct nlmsghdr *nlh, void *data)
 		m->touched = true;
 		if (type == NFT_MSG_DELTABLE)
 			m->deleted = true;
+	} else if (type == NFT_MSG_NEWTABLE || type == NFT_MSG_DELTABLE ||
+		   type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN ||
+		   type == NFT_MSG_NEWRULE || type == NFT_MSG_DELRULE) {
+		m->touched_other = true; /* set elements do not change a chain's verdicts */
 	}
 	return MNL_CB_OK;
 }

@@ -7,7 +7,8 @@
 /*
  * Listen to nftables' netlink notifications (the NFNLGRP_NFTABLES multicast group) and tell
  * when a transaction that was not ours touched our table (a flush of the ruleset, a delete of
- * the table, any change inside it), or when notifications were lost. No polling: the socket
+ * the table, any change inside it), when it touched a table, chain or rule of another table
+ * (the administrator's forward chains may have changed), or when notifications were lost. No polling: the socket
  * is an sd-event I/O source.
  *
  * Each transaction's object notifications arrive before its NEWGEN message, and all carry the
@@ -27,6 +28,7 @@ int monitor_set_table(struct monitor *m, const char *table);
 struct monitor_result {
 	bool foreign_change; /* someone else changed or deleted our table */
 	bool lost;	     /* notifications were dropped: assume the worst */
+	bool other_change;   /* someone else changed a table, chain or rule of another table */
 	bool table_deleted;
 	uint32_t pid;	     /* of the last foreign committer (a thread id), for the log */
 	char comm[16];

@@ -199,6 +199,7 @@ int daemon_reload(struct daemon *d)
 		free(old_subs);
 		d->last_error[0] = '\0';
 		wan_note(d);
+		adminfw_check(d); /* the mark, or the table's name, may be new */
 	}
 	daemon_write_status(d);
 	d->reloading = false;

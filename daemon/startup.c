@@ -174,6 +174,9 @@ static int add_sources(struct daemon *d)
 		r = sd_event_add_time_relative(d->event, &d->readdr_source, CLOCK_MONOTONIC,
 					       READDR_DELAY_US, 1000, on_readdr, d);
 	if (r >= 0)
+		r = sd_event_add_time_relative(d->event, &d->adminfw_source, CLOCK_MONOTONIC,
+					       ADMINFW_DELAY_US, 10000, on_adminfw, d);
+	if (r >= 0)
 		r = sd_event_add_defer(d->event, &d->process_source, on_process, d);
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &d->restore_source, CLOCK_MONOTONIC,
@@ -185,6 +188,7 @@ static int add_sources(struct daemon *d)
 		return r;
 	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->readdr_source, SD_EVENT_OFF);
+	sd_event_source_set_enabled(d->adminfw_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->process_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->cleanup_source, SD_EVENT_ON);
 	/* the kernel's news first; the spool is judged when nothing else waits */
@@ -239,6 +243,7 @@ int daemon_start(struct daemon *d)
 		;
 	if (intake_has_work(d->intake))
 		sd_event_source_set_enabled(d->process_source, SD_EVENT_ONESHOT);
+	adminfw_check(d);
 	daemon_write_status(d);
 	malloc_trim(0); /* and what judging the leftovers and the first status file left */
 	return 0;

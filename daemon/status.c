@@ -116,6 +116,24 @@ static void head_of(const struct status_info *info, const struct active_set *a,
 	snprintf(h->wan_state, sizeof(h->wan_state), "%s", info->wan_state ? info->wan_state : "");
 	snprintf(h->wan_addresses, sizeof(h->wan_addresses), "%s",
 		 info->wan_addresses ? info->wan_addresses : "-");
+	snprintf(h->admin_check, sizeof(h->admin_check), "%s",
+		 info->admin_check ? info->admin_check : "");
+}
+
+/* The admin_drop lines, from the findings; NULL when there are none (or out of memory). */
+static struct statusfile_admin *admin_of(const struct status_info *info)
+{
+	struct statusfile_admin *list = info->n_admin ? calloc(info->n_admin, sizeof(*list)) : NULL;
+
+	for (size_t i = 0; list && i < info->n_admin; i++) {
+		const struct fwcheck_finding *f = &info->admin[i];
+		snprintf(list[i].table, sizeof(list[i].table), "%s %s", fwcheck_family_name(f->family),
+			 f->table);
+		snprintf(list[i].chain, sizeof(list[i].chain), "%s", f->chain);
+		snprintf(list[i].what, sizeof(list[i].what), "%s", fwcheck_what(f));
+		fwcheck_action(f, list[i].action, sizeof(list[i].action));
+	}
+	return list;
 }
 
 /* The file's text, from the daemon's data. */
@@ -141,8 +159,12 @@ static int render(const struct status_info *info, const struct active_set *a,
 	for (size_t i = 0; i < info->n_events && i < ELEMENTSOF(events); i++)
 		event_of(&info->events[i], &events[data.n_events++]);
 	data.events = events;
+	struct statusfile_admin *admin = admin_of(info);
+	data.admin = admin;
+	data.n_admin = admin ? info->n_admin : 0;
 	if (r == 0)
 		r = statusfile_render(out, &data);
+	free(admin);
 	free(blocks);
 	return r;
 }

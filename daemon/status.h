@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "active.h"
+#include "fwcheck.h"
 #include "hashmap.h"
 #include "statusfile.h"
 
@@ -33,6 +34,9 @@ struct status_info {
 	const char *wan_interface, *wan_source, *wan_state, *wan_addresses;
 	const struct status_event *events; /* ring, oldest first as given */
 	size_t n_events;
+	const char *admin_check; /* "ok", "" (not yet), or why the admin chains were not read */
+	const struct fwcheck_finding *admin;
+	size_t n_admin;
 };
 
 /* Each active entry's lines, rendered once, kept beside the active set (keyed by the entry). */

@@ -91,7 +91,7 @@ fi
 # service may start while installing (miniupnpd must not run on the host).
 bench_deps() {
 	local p missing="" made_policy=""
-	for p in gcc meson ninja-build pkg-config libnftables-dev nftables libmnl-dev libcap-ng-dev \
+	for p in gcc meson ninja-build pkg-config libnftables-dev nftables libmnl-dev libjansson-dev libcap-ng-dev \
 		libinih-dev libsystemd-dev iproute2 util-linux passwd procps jq python3 \
 		miniupnpd-nftables miniupnpc gnuplot-nox; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -93,7 +93,8 @@ static bool head_equal(const struct statusfile_head *a, const struct statusfile_
 	       strcmp(a->last_error, b->last_error) == 0 &&
 	       strcmp(a->wan_interface, b->wan_interface) == 0 &&
 	       strcmp(a->wan_source, b->wan_source) == 0 && strcmp(a->wan_state, b->wan_state) == 0 &&
-	       strcmp(a->wan_addresses, b->wan_addresses) == 0;
+	       strcmp(a->wan_addresses, b->wan_addresses) == 0 &&
+	       strcmp(a->admin_check, b->admin_check) == 0;
 }
 
 static struct statusfile_head example_head(void)
@@ -186,6 +187,7 @@ static void test_example(void)
 	       "mappings\t3\n"
 	       "last_error\t-\n"
 	       "wan\tppp0\tinterface\tup\t198.51.100.2, 203.0.113.9\n"
+	       "admin_check\t-\n"
 	       "dnat\talice\tweb\ttcp\t80\t192.168.1.10\t0\n"
 	       "dnat\talice\tweb\tudp\t27015-27030\t192.168.1.11:27000\t0\n"
 	       "masquerade\tbob\tlan\t192.168.2.0/24\t1767229200\n"
@@ -276,7 +278,7 @@ static void test_hostile_values(void)
 	size_t lines = 0;
 	for (const char *p = text; *p; p++)
 		lines += *p == '\n';
-	is_int(lines, 14, "twelve header lines, one mapping, one event: nothing more");
+	is_int(lines, 15, "thirteen header lines, one mapping, one event: nothing more");
 	is_int(parse_exact(text, strlen(text), &s), 0, "parses");
 	is_int(s.n_maps, 1, "one mapping");
 	is_str(s.n_maps ? s.maps[0].user : NULL, "u?x", "a TAB in a value is '?'");
@@ -446,9 +448,86 @@ static void test_truncated(void)
 	       len + 1);
 }
 
+static struct statusfile_admin admin(const char *table, const char *chain, const char *what,
+				    const char *action)
+{
+	struct statusfile_admin a;
+
+	snprintf(a.table, sizeof(a.table), "%s", table);
+	snprintf(a.chain, sizeof(a.chain), "%s", chain);
+	snprintf(a.what, sizeof(a.what), "%s", what);
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	return a;
+}
+
+static bool admin_equal(const struct statusfile_admin *a, const struct statusfile_admin *b)
+{
+	return strcmp(a->table, b->table) == 0 && strcmp(a->chain, b->chain) == 0 &&
+	       strcmp(a->what, b->what) == 0 && strcmp(a->action, b->action) == 0;
+}
+
+/* The administrator's chains that would drop natwarden's connections, and the check's state. */
+static void test_admin(void)
+{
+	struct statusfile_mapping web[] = { dnat("alice", "web", "tcp", "80", "192.168.1.10", 0) };
+	_cleanup_free_ char *b0 = block(web, 1);
+	const char *blocks[] = { b0 };
+	struct statusfile_admin found[] = {
+		admin("inet filter", "forward", "forwards and pinholes",
+		      "add \"ct mark and 0x10000000 == 0x10000000 accept\""),
+		admin("ip6 early", "fw", "pinholes",
+		      "move it to priority filter (0) or later (at priority -20 it runs before "
+		      "natwarden marks pinholes)"),
+	};
+	struct statusfile_data d = { .head = example_head(), .blocks = blocks, .n_blocks = 1,
+				     .admin = found, .n_admin = 2 };
+	struct statusfile s;
+
+	snprintf(d.head.admin_check, sizeof(d.head.admin_check), "ok");
+	_cleanup_free_ char *text = render(&d);
+	ok(strstr(text, "\nlast_error\t-\nwan\tppp0\tinterface\tup\t198.51.100.2, 203.0.113.9\n"
+			"admin_check\tok\n"
+			"admin_drop\tinet filter\tforward\tforwards and pinholes\tadd \"ct mark and "
+			"0x10000000 == 0x10000000 accept\"\n"
+			"admin_drop\tip6 early\tfw\tpinholes\tmove it to priority filter (0) or later "
+			"(at priority -20 it runs before natwarden marks pinholes)\n"
+			"dnat\talice\t") != NULL,
+	   "admin_check and the admin_drop lines between the header and the mappings");
+	is_int(parse_exact(text, strlen(text), &s), 0, "parses");
+	ok(head_equal(&s.head, &d.head), "admin_check read back");
+	is_int(s.n_admin, 2, "two admin_drop lines");
+	ok(s.n_admin == 2 && admin_equal(&s.admin[0], &found[0]) &&
+		   admin_equal(&s.admin[1], &found[1]),
+	   "each as written");
+	is_int(s.n_maps, 1, "the mapping still there");
+	statusfile_finish(&s);
+	ok(s.admin == NULL && s.n_admin == 0, "finish frees them");
+
+	/* a reason with a TAB and a newline stays one field of one line */
+	snprintf(d.head.admin_check, sizeof(d.head.admin_check), "cannot read\tthe\nchains");
+	found[0] = admin("inet\tfilter", "for\nward", "forwards", "add\t\"x\"");
+	free(text);
+	text = render(&d);
+	ok(parse_exact(text, strlen(text), &s) == 0 &&
+		   strcmp(s.head.admin_check, "cannot read?the?chains") == 0 && s.n_admin == 2 &&
+		   strcmp(s.admin[0].table, "inet?filter") == 0 &&
+		   strcmp(s.admin[0].chain, "for?ward") == 0 &&
+		   strcmp(s.admin[0].action, "add?\"x\"") == 0,
+	   "control bytes in admin values are written as '?'");
+	statusfile_finish(&s);
+
+	const char bad[] = "natwarden-status\t1\nadmin_check\t-\nadmin_drop\tinet filter\tforward\n"
+			   "admin_drop\ta\tb\tc\td\te\n";
+	is_int(parse_exact(bad, sizeof(bad) - 1, &s), 0, "parses with malformed admin_drop lines");
+	ok(s.n_admin == 0 && s.head.admin_check[0] == '\0',
+	   "admin_drop lines with the wrong number of fields are ignored; \"-\" is not checked yet");
+	statusfile_finish(&s);
+}
+
 int main(void)
 {
 	test_example();
+	test_admin();
 	test_pinhole();
 	test_format();
 	test_hostile_values();
