@@ -50,7 +50,7 @@ static void wan4_insert(uint32_t *next, size_t *m, uint32_t addr)
 
 bool ruleset_config_set_wan4(struct ruleset_config *c, const uint32_t *addrs, size_t n)
 {
-	uint32_t next[RULESET_WAN4_MAX];
+	uint32_t next[RULESET_WAN4_MAX] = { 0 };
 	size_t m = 0;
 	bool changed;
 
