@@ -258,7 +258,7 @@ static int parse_line(struct parser *p, char *line)
 		COPY(h->wan_interface, f[1]);
 		COPY(h->wan_source, f[2]);
 		COPY(h->wan_state, f[3]);
-		COPY(h->wan_addresses, f[4]);
+		COPY(h->wan_addresses, strcmp(f[4], "-") == 0 ? "" : f[4]);
 		return 0;
 	}
 	if (n < 2 || parse_head_record(&p->s, f[0], f[1]))

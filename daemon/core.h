@@ -109,6 +109,12 @@ struct daemon {
 	bool reloading;
 	enum wan_state wan_state; /* the WAN interface, as last logged */
 	char wan_logged[RULESET_WAN4_MAX * 18]; /* its addresses, as last logged */
+	char wan_before[RULESET_WAN4_MAX * 18]; /* the last ones that were not none ("-") */
+	size_t wan_shared; /* the interface's addresses left out: other interfaces have them too */
+	bool wan_more;	   /* it has more than RULESET_WAN4_MAX: only the lowest are used */
+	unsigned wan_failures; /* wan4 updates refused in a row */
+	size_t wan_shared_logged; /* wan_shared and wan_more, as last logged */
+	bool wan_more_logged;
 
 	/* the administrator's forward chains (adminfw.c): the last findings, or why not read */
 	struct fwcheck_finding *admin;

@@ -91,7 +91,7 @@ int kernel_apply_wan4(struct daemon *d, char **ret_error)
 	if (!out)
 		return -ENOMEM;
 	ruleset_render_wan4(&d->rcfg, out);
-	if (fclose(out) != 0)
+	if (ferror(out) | fclose(out))
 		return -ENOMEM;
 	if (kernel_run(d, text, ret_error) == 0)
 		return 0;

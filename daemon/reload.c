@@ -212,15 +212,42 @@ int daemon_reload(struct daemon *d)
 
 /* ---- the WAN interface ------------------------------------------------------------------ */
 
+/*
+ * Is `addr` also an address of an interface other than `ifname`? Hairpin DNATs traffic from
+ * every other interface to the addresses in wan4: one the LAN side uses too (the router's
+ * own LAN address put on the WAN interface as well) would hand its ports to the forwards.
+ */
+static bool on_another_interface(const struct router_view *v, uint32_t addr, const char *ifname)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->items[i].kind == ROUTER_ADDRESS && v->items[i].addr == addr &&
+		    strcmp(v->items[i].ifname, ifname) != 0)
+			return true;
+	return false;
+}
+
 bool wan_follow(struct daemon *d, const struct router_view *v)
 {
-	uint32_t addrs[RULESET_WAN4_MAX];
-	size_t n;
+	const char *ifname = d->rcfg.wan_interface;
+	_cleanup_free_ uint32_t *addrs = NULL;
+	size_t n, kept = 0;
 
 	if (!d->rcfg.follow_wan)
 		return false;
-	n = router_view_addresses_on(v, d->rcfg.wan_interface, addrs, ELEMENTSOF(addrs));
-	return ruleset_config_set_wan4(&d->rcfg, addrs, MIN(n, ELEMENTSOF(addrs)));
+	n = router_view_addresses_on(v, ifname, NULL, 0);
+	addrs = n ? calloc(n, sizeof(*addrs)) : NULL;
+	if (n && !addrs)
+		return false; /* out of memory: keep the addresses there are; the next look retries */
+	(void)router_view_addresses_on(v, ifname, addrs, n);
+	d->wan_shared = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (on_another_interface(v, addrs[i], ifname))
+			d->wan_shared++;
+		else
+			addrs[kept++] = addrs[i];
+	}
+	d->wan_more = kept > RULESET_WAN4_MAX; /* duplicates counted: a warning only */
+	return ruleset_config_set_wan4(&d->rcfg, addrs, kept);
 }
 
 const char *wan_state_name(enum wan_state s)
@@ -258,7 +285,8 @@ void wan_note(struct daemon *d)
 	char addrs[sizeof(d->wan_logged)];
 
 	ruleset_wan4_format(&d->rcfg, addrs, sizeof(addrs));
-	if (now == d->wan_state && strcmp(addrs, d->wan_logged) == 0)
+	if (now == d->wan_state && strcmp(addrs, d->wan_logged) == 0 &&
+	    d->wan_shared == d->wan_shared_logged && d->wan_more == d->wan_more_logged)
 		return;
 	const struct log_field f[] = { { "WAN_INTERFACE", ifname },
 				       { "WAN_STATE", wan_state_name(now) },
@@ -270,16 +298,27 @@ void wan_note(struct daemon *d)
 	else if (now == WAN_NO_ADDRESS)
 		log_event(LOG_WARNING, MID_WAN, f, ELEMENTSOF(f),
 			  "WAN interface %s has no IPv4 address: hairpin waits for one", ifname);
+	else if (d->rcfg.follow_wan && (d->wan_shared || d->wan_more))
+		log_event(LOG_WARNING, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface %s: public address %s (was %s)%s%s", ifname, addrs,
+			  d->wan_before[0] ? d->wan_before : "-",
+			  d->wan_shared ? "; left out: addresses other interfaces have too" : "",
+			  d->wan_more ? "; more than 16 addresses: only the lowest 16 hairpin" : "");
 	else if (d->rcfg.follow_wan)
 		log_event(LOG_NOTICE, MID_WAN, f, ELEMENTSOF(f),
 			  "WAN interface %s: public address %s (was %s)%s", ifname, addrs,
-			  d->wan_logged[0] ? d->wan_logged : "-",
+			  d->wan_before[0] ? d->wan_before : "-",
 			  d->rcfg.hairpin ? "; hairpin follows it" : "");
 	else
 		log_event(LOG_NOTICE, MID_WAN, f, ELEMENTSOF(f),
 			  "WAN interface %s is there; public address %s from the policy", ifname, addrs);
 	d->wan_state = now;
+	d->wan_shared_logged = d->wan_shared;
+	d->wan_more_logged = d->wan_more;
 	snprintf(d->wan_logged, sizeof(d->wan_logged), "%s", addrs);
+	/* "was" names the last address there was, across a moment without any (del, then add) */
+	if (strcmp(addrs, "-") != 0)
+		snprintf(d->wan_before, sizeof(d->wan_before), "%s", addrs);
 	d->status_dirty = true;
 }
 
@@ -299,11 +338,18 @@ static int wan_step(struct daemon *d, const struct router_view *v)
 	}
 	r = kernel_apply_wan4(d, &err);
 	if (r < 0) {
-		log_error("cannot move hairpin to the WAN interface's new address: %s; trying again in a second",
-			  err ? err : strerror(-r));
+		/* the first failure, then one a minute: the retries run every second */
+		if (d->wan_failures++ % 60 == 0)
+			log_error("cannot move hairpin to the WAN interface's new address (attempt %u): %s; trying again every second",
+				  d->wan_failures, err ? err : strerror(-r));
+		snprintf(d->last_error, sizeof(d->last_error),
+			 "cannot move hairpin to the WAN interface's new address: %.400s",
+			 err ? err : strerror(-r));
+		d->status_dirty = true;
 		d->rcfg = before;
 		return r;
 	}
+	d->wan_failures = 0;
 	wan_note(d);
 	return 0;
 }
@@ -315,7 +361,7 @@ int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
 	struct daemon *d = userdata;
 	_cleanup_free_ char *err = NULL;
 	struct router_view now;
-	int r, rw;
+	int r;
 
 	(void)usec;
 	r = localaddr_dump(d->localaddr, &now);
@@ -323,29 +369,25 @@ int on_readdr(sd_event_source *s, uint64_t usec, void *userdata)
 		log_warning_errno(r, "cannot read the router's addresses; trying again in a second");
 		goto again;
 	}
-	/* hairpin first: the new address is live before anything is judged again */
-	rw = wan_step(d, &now);
-	if (router_view_equal(&now, &d->router) && !d->rejudge_pending) {
+	if (!router_view_equal(&now, &d->router) || d->rejudge_pending) {
+		/* new submissions are judged against the new view at once, whatever happens below */
+		router_view_finish(&d->router);
+		d->router = now;
+		/* first what now points at the router goes, then hairpin moves to a new address */
+		r = rejudge_all(d, &d->rcfg, "after the router's addresses changed", &err);
+		d->rejudge_pending = r < 0;
+		if (r < 0)
+			log_error("cannot revoke forwards after the router's addresses changed: %s; trying again in a second",
+				  err ? err : strerror(-r));
+		else
+			log_info("the router's addresses changed (%zu local addresses and routes now): %d forward%s revoked",
+				 d->router.n, r, r == 1 ? "" : "s");
+	} else
 		router_view_finish(&now);
-		goto done;
-	}
-	/* new submissions are judged against the new view at once, whatever happens below */
-	router_view_finish(&d->router);
-	d->router = now;
-	r = rejudge_all(d, &d->rcfg, "after the router's addresses changed", &err);
-	if (r < 0) {
-		log_error("cannot revoke forwards after the router's addresses changed: %s; trying again in a second",
-			  err ? err : strerror(-r));
-		d->rejudge_pending = true;
-		goto again;
-	}
-	d->rejudge_pending = false;
-	log_info("the router's addresses changed (%zu local addresses and routes now): %d forward%s revoked",
-		 d->router.n, r, r == 1 ? "" : "s");
-done:
+	r = wan_step(d, &d->router);
 	if (d->status_dirty)
 		daemon_write_status(d);
-	if (rw == 0)
+	if (r == 0 && !d->rejudge_pending)
 		return 0;
 again:
 	sd_event_source_set_time_relative(s, 1000000);

@@ -102,7 +102,8 @@ void router_anycast6_reason(const struct router_addr6 *a, char *buf, size_t size
 
 /*
  * The IPv4 addresses (ADDRESS entries) assigned to interface `ifname`: at most `max` into
- * `out`, in the view's order. Returns how many there are, which may be more than `max`.
+ * `out` (NULL with 0: only count), in the view's order. Returns how many there are, which
+ * may be more than `max`.
  */
 size_t router_view_addresses_on(const struct router_view *v, const char *ifname, uint32_t *out,
 				size_t max);

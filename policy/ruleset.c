@@ -68,11 +68,13 @@ void ruleset_wan4_format(const struct ruleset_config *c, char *buf, size_t size)
 	char a[IPV4_STRLEN];
 
 	snprintf(buf, size, "-");
-	for (size_t i = 0; i < c->n_wan4 && used < size; i++) {
+	for (size_t i = 0; i < c->n_wan4; i++) {
 		int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
 				 ipv4_format(c->wan4[i], a));
-		if (n < 0)
+		if (n < 0 || (size_t)n >= size - used) {
+			buf[used] = '\0'; /* never half an address */
 			break;
+		}
 		used += (size_t)n;
 	}
 }

@@ -8,8 +8,10 @@
 #   - after `ip addr del` + `ip addr add` on the WAN interface, hairpin works on the new
 #     address without a restart or a reload, the old address is gone from the set wan4, the
 #     WAN side keeps working, and the change is logged with the old and new address;
-#   - an interface without an IPv4 address leaves wan4 empty and says so; the rule count stays
-#     constant throughout; natwardend --check names the followed address.
+#   - an interface without an IPv4 address leaves wan4 empty and says so; an address another
+#     interface has too (the router's LAN address) is left out; reloads to a [wan] address and
+#     back; the rule count stays constant throughout; natwardend --check names the followed
+#     address.
 # Topology: net.sh's (wan, router, bridged LAN with server and client), made after the daemon
 # started. Every wait is bounded (seconds) and prints the time it saw.
 . "$(dirname "$0")/lib.sh"
@@ -19,8 +21,10 @@ NW_WAN_ADDR=follow nw_policy
 
 . "$(dirname "$0")/net.sh"
 
-wan4() { # the kernel's set wan4, one address per line
-	nw_nft -j list set inet "$NW_TABLE" wan4 | jq -r '.nftables[].set.elem // [] | .[]' | sort
+wan4() { # the kernel's set wan4, one address per line ("NO SET" when there is none)
+	local json
+	json=$(nw_nft -j list set inet "$NW_TABLE" wan4 2>/dev/null) || { echo "NO SET"; return; }
+	jq -r '.nftables[].set.elem // [] | .[]' <<<"$json" | sort
 }
 wan_record() { awk -F'\t' '$1 == "wan" { print $2, $3, $4, $5 }' "$NW_T/run/status"; }
 client_status() {
@@ -112,12 +116,31 @@ for _ in $(seq 100); do
 done
 is "$got" "served $SERVER:8080 to $ROUTER_LAN" "hairpin works again on $PUBLIC"
 
-# ---- a reload keeps following; a flush of the ruleset restores the addresses ---------------
+# ---- an address other interfaces have too is left out -----------------------------------------
 
-kill -HUP "$NW_DPID"
-nw_wait_for 10 grep -q "reloaded" "$NW_T/daemon.log"
+ip -n "$NW_NS" addr add "$ROUTER_LAN/32" dev wan0
+wait_wan 10 "wan0 interface up 198.51.100.2, $PUBLIC" "status: the LAN's address on wan0 too is not a public one"
+like "$(cat "$NW_T/daemon.log")" "left out: addresses other interfaces have too" "the log says it was left out"
 is "$(wan4)" "198.51.100.2
-$PUBLIC" "after a reload the set wan4 still holds both"
+$PUBLIC" "the set wan4 does not hold the router's LAN address ($ROUTER_LAN)"
+ip -n "$NW_NS" addr del "$ROUTER_LAN/32" dev wan0
+
+# ---- reloads: to [wan] address and back; a flush of the ruleset restores the addresses ------
+
+reload() { # reload: SIGHUP, and wait for the log line that ends it
+	local before
+	before=$(grep -c '^<5>reloaded' "$NW_T/daemon.log")
+	kill -HUP "$NW_DPID"
+	nw_wait_for 10 bash -c "[ \$(grep -c '^<5>reloaded' '$NW_T/daemon.log') -gt $before ]"
+}
+NW_WAN_ADDR=198.51.100.77 nw_policy
+reload
+is "$(wan4)" 198.51.100.77 "a reload to [wan] address = 198.51.100.77: the set holds that one"
+is "$(wan_record)" "wan0 policy up 198.51.100.77" "status: the address from the policy"
+NW_WAN_ADDR=follow nw_policy
+reload
+is "$(wan4)" "198.51.100.2
+$PUBLIC" "a reload back to following: the interface's two addresses again"
 nw_nft flush ruleset
 t0=$(nw_ms)
 restored() { [ "$(wan4 2>/dev/null)" = "198.51.100.2

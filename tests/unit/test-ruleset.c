@@ -412,6 +412,8 @@ static void test_wan4(void)
 	ok(c.wan4[0] == 0x0a000001u && c.wan4[RULESET_WAN4_MAX - 1] == 0x0a000010u,
 	   "the lowest ones, in order (10.0.0.1 to 10.0.0.16)");
 	ok(ruleset_config_equal(&c, &cfg), "the public addresses are no part of the table's shape");
+	ruleset_wan4_format(&c, buf, 20);
+	is_str(buf, "10.0.0.1, 10.0.0.2", "a short buffer holds whole addresses only");
 
 	elements_init(&none);
 	c.hairpin = true;

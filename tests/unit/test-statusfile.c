@@ -326,6 +326,11 @@ static void test_malformed(void)
 	is_int(s.n_events, 1, "so are bad events; a last line without a newline counts");
 	is_int(s.head.users, 7, "an empty line, a lone key, an unknown record: skipped");
 	statusfile_finish(&s);
+	text = "natwarden-status\t1\nwan\tppp0\tinterface\tmissing\t-\n";
+	is_int(parse_exact(text, strlen(text), &s), 0, "a wan record without addresses parses");
+	ok(strcmp(s.head.wan_state, "missing") == 0 && s.head.wan_addresses[0] == '\0',
+	   "its \"-\" reads back as no address");
+	statusfile_finish(&s);
 
 	static const char *const bad[] = {
 		"",
