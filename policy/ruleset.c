@@ -353,9 +353,12 @@ static void diff_keys(struct batch *b, int pass, const struct u64map *keys,
 	}
 }
 
-/* Deletions (pass 0) or additions (pass 1) of pinhole elements over the keys in `keys`. */
+/*
+ * Deletions (pass 0) or additions (pass 1) of pinhole elements over the keys in `keys`: the
+ * single ports (`ranges` false, the set `pinholes`) or the port ranges (`pinhole_ranges`).
+ */
 static void diff_pins(struct batch *b, int pass, const struct pinset *keys,
-		      const struct pinset *kernel, const struct pinset *desired)
+		      const struct pinset *kernel, const struct pinset *desired, bool ranges)
 {
 	char item[96], a[IPV6_STRLEN];
 
@@ -363,6 +366,8 @@ static void diff_pins(struct batch *b, int pass, const struct pinset *keys,
 		const struct pin_key *k = &keys->items[i];
 		bool in_k = pinset_has(kernel, k), in_d = pinset_has(desired, k);
 
+		if ((k->lo != k->hi) != ranges)
+			continue;
 		if (in_k == in_d || (pass == 0 && !in_k) || (pass == 1 && !in_d))
 			continue;
 		if (k->lo == k->hi)
@@ -427,6 +432,7 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 		struct batch bt = { out, verb, c->table, "masq_tcp", 0, counter };
 		struct batch bu = { out, verb, c->table, "masq_udp", 0, counter };
 		struct batch b6 = { out, verb, c->table, "pinholes", 0, counter };
+		struct batch b6r = { out, verb, c->table, "pinhole_ranges", 0, counter };
 
 		diff_keys(&bp, pass, ports, &kernel->ports, &desired->ports, true, format_port, 0);
 		batch_end(&bp);
@@ -439,8 +445,10 @@ int ruleset_render_delta(const struct ruleset_config *c, const struct elements *
 		diff_keys(&bu, pass, masq, &kernel->masq, &desired->masq, false, format_masq,
 			  PROTO_UDP);
 		batch_end(&bu);
-		diff_pins(&b6, pass, pins, &kernel->pinholes, &desired->pinholes);
+		diff_pins(&b6, pass, pins, &kernel->pinholes, &desired->pinholes, false);
 		batch_end(&b6);
+		diff_pins(&b6r, pass, pins, &kernel->pinholes, &desired->pinholes, true);
+		batch_end(&b6r);
 	}
 	if (ret_stats)
 		*ret_stats = stats;
@@ -557,13 +565,16 @@ static void render_chains(const struct ruleset_config *c, FILE *out)
 		"\t}\n",
 		RULESET_CT_LABEL);
 	/* before the administrator's forward chains (priority filter), so they see the mark */
-	fprintf(out,
-		"\tchain pinhole {\n"
-		"\t\ttype filter hook forward priority filter - 10; policy accept;\n"
-		"\t\tiifname \"%s\" ct state new ip6 daddr . meta l4proto . th dport @pinholes",
-		c->wan_interface);
-	render_mark(c, out);
-	fprintf(out, " accept\n\t}\n");
+	fprintf(out, "\tchain pinhole {\n"
+		     "\t\ttype filter hook forward priority filter - 10; policy accept;\n");
+	for (int ranges = 0; ranges < 2; ranges++) {
+		fprintf(out,
+			"\t\tiifname \"%s\" ct state new ip6 daddr . meta l4proto . th dport @%s",
+			c->wan_interface, ranges ? "pinhole_ranges" : "pinholes");
+		render_mark(c, out);
+		fprintf(out, " accept\n");
+	}
+	fprintf(out, "\t}\n");
 }
 
 void ruleset_render_replace(const struct ruleset_config *c, uint64_t handle, FILE *out)
@@ -588,7 +599,8 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 		"\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 		"\tset masq_tcp { type inet_service; flags interval; }\n"
 		"\tset masq_udp { type inet_service; flags interval; }\n"
-		"\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n",
+		"\tset pinholes { type ipv6_addr . inet_proto . inet_service; }\n"
+		"\tset pinhole_ranges { type ipv6_addr . inet_proto . inet_service; flags interval; }\n",
 		c->table, RULESET_TABLE_COMMENT);
 	if (c->hairpin)
 		fprintf(out, "\tset wan4 { type ipv4_addr; }\n");

@@ -15,12 +15,16 @@
  * it. Pure: renders text from validated numbers only, never touches the kernel.
  *
  * The packet path is a constant set of rules over two maps and three sets, whatever the number
- * of forwards and pinholes (6 rules, 9 with hairpin, which adds the set `wan4`): single public ports in `dnat_port`
+ * of forwards and pinholes (7 rules, 10 with hairpin, which adds the set `wan4`): single public ports in `dnat_port`
  * (protocol . port -> address . port), port ranges in the interval map `dnat_range` (ports .
  * protocol -> address, same port), and the public ports (or ranges) whose connections are masqueraded in
- * the interval sets `masq_tcp` and `masq_udp`; IPv6 pinholes in the interval set `pinholes`
- * (host . protocol . ports), matched by one rule of the `pinhole` chain on the forward hook for
- * new connections arriving on the WAN interface.
+ * the interval sets `masq_tcp` and `masq_udp`; IPv6 pinholes (host . protocol . port) to one
+ * port in the hash set `pinholes`, to a port range in the interval set `pinhole_ranges`, each
+ * matched by one rule of the `pinhole` chain on the forward hook for new connections arriving
+ * on the WAN interface. Single ports apart from ranges as for the forwards: a change of an
+ * interval set costs in proportion to the elements it holds (`nft -f` of one replacement,
+ * delete + add: 12.3 ms at 10 elements, 23.5 ms at 10,000), one of a hash set does not (12.4
+ * and 12.9 ms).
  *
  * Every connection the table admits, forwarded (prerouting, with the translation) or through
  * a pinhole, gets the [wan] mark bits in its conntrack mark: an accept here cannot override a

@@ -20,7 +20,8 @@
  *   - applying the delta to the kernel's view gives exactly the desired model, which is what
  *     ruleset_commit_view() records; rendering again changes nothing;
  *   - an accepted fragment's elements are all live afterwards, a withdrawn one's forwards gone;
- *     pinholes (IPv6 host . protocol . ports in the set `pinholes`) likewise;
+ *     pinholes (IPv6 host . protocol . port in the set `pinholes`, . ports in
+ *     `pinhole_ranges`) likewise;
  *   - resubmitting an accepted fragment is a pure lease renewal (identical, empty delta);
  *   - the verdict text parses back to what was written, and is never itself a fragment; a
  *     submitted file that looks like a verdict (a forgery) is rejected.
@@ -174,10 +175,10 @@ static char *render_to_string(int (*render)(FILE *, void *), void *userdata, int
  * values as struct elements; masq_tcp and masq_udp together are `masq`, the protocol in the
  * key's top bits.
  */
-enum set_id { SET_PORT, SET_RANGE, SET_MASQ_TCP, SET_MASQ_UDP, SET_PIN };
+enum set_id { SET_PORT, SET_RANGE, SET_MASQ_TCP, SET_MASQ_UDP, SET_PIN, SET_PIN_RANGE };
 
-static const char *const set_names[] = { "dnat_port", "dnat_range", "masq_tcp", "masq_udp",
-					  "pinholes" };
+static const char *const set_names[] = { "dnat_port", "dnat_range",	"masq_tcp",
+					  "masq_udp",  "pinholes", "pinhole_ranges" };
 
 static struct u64map *model_set(struct elements *m, enum set_id id)
 {
@@ -289,6 +290,7 @@ static void parse_item(enum set_id id, bool with_value, const char *s, size_t le
 		break;
 	}
 	case SET_PIN:
+	case SET_PIN_RANGE:
 		abort(); /* apply_pin() */
 	}
 	CHECK(strlen(again) == len && memcmp(again, s, len) == 0);
@@ -341,12 +343,13 @@ static bool pins_overlap(const struct pinset *set, const struct pin_key *k)
 	return false;
 }
 
-/* Apply one item of the pinhole set to the model. */
-static void apply_pin(struct elements *m, bool add, const char *s, size_t len)
+/* Apply one item of a pinhole set to the model: single ports in one, ranges in the other. */
+static void apply_pin(struct elements *m, enum set_id id, bool add, const char *s, size_t len)
 {
 	struct pin_key k;
 
 	parse_pin(s, len, &k);
+	CHECK((k.lo != k.hi) == (id == SET_PIN_RANGE));
 	if (add) {
 		CHECK(!pins_overlap(&m->pinholes, &k)); /* an interval set: no overlap, no duplicate */
 		CHECK(pinset_add(&m->pinholes, &k) == 0);
@@ -413,8 +416,8 @@ static size_t apply_commands(struct elements *m, const char *text, size_t len, b
 				q = stop;
 			else
 				CHECK(q + 1 < stop && q[1] == ' ');
-			if (id == SET_PIN) {
-				apply_pin(m, add, p, (size_t)(q - p));
+			if (id == SET_PIN || id == SET_PIN_RANGE) {
+				apply_pin(m, (enum set_id)id, add, p, (size_t)(q - p));
 				items++;
 				changes++;
 				if (q == stop)

@@ -10,7 +10,7 @@ nw_start || { not_ok "daemon starts"; exit 1; }
 ok "daemon starts and says READY=1"
 
 is "$(nw_kernel)" "" "the table starts empty"
-is "$(nw_rule_count)" 9 "nine constant rules (hairpin on)"
+is "$(nw_rule_count)" 10 "ten constant rules (hairpin on)"
 
 # --- accept
 out=$(printf 'dnat tcp 80 to 192.168.1.240\ndnat tcp 443 to 192.168.1.240:8443\ndnat udp 30000-30010 to 192.168.1.241\nmasquerade 192.168.1.240\n' |
@@ -160,5 +160,5 @@ is "$(saved)" "1 active fragments of 1 users, 4 mappings" "the revoked fragment 
 is "$(grep -c '^commit ' "$NW_T/state/journal")" 0 "the start folded the journal into a new snapshot"
 
 # --- no rule count growth, daemon alive
-is "$(nw_rule_count)" 9 "still nine rules"
+is "$(nw_rule_count)" 10 "still ten rules"
 check "daemon still running" nw_alive

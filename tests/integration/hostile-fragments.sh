@@ -200,7 +200,7 @@ out=$(printf 'dnat tcp 8002 to 192.168.1.240\n' | nw_submit "$NW_U1" final --tim
 like "$out" "^final: accepted for $NW_U1" "and still answers a valid submission through the client"
 nw_withdraw "$NW_U1" final --timeout 5 >/dev/null 2>&1
 is "$(nw_kernel)" "$BASE" "the kernel holds only the fixtures at the end"
-is "$(nw_rule_count)" 9 "the table still has its nine constant rules (hairpin on)"
+is "$(nw_rule_count)" 10 "the table still has its ten constant rules (hairpin on)"
 check "the spool is empty (every case was taken and answered or removed)" nw_wait_for 5 nw_spool_empty
 is "$(nw_status fragments)" 2 "the status file counts only the two fixtures"
 

@@ -44,7 +44,7 @@ ok "daemon starts in the router namespace"
 is "$(nw_nft -t list table inet "$NW_TABLE" | sed -n 2p)" \
 	"$(printf '\tcomment "natwarden: managed by natwardend, do not edit"')" \
 	"the table carries natwardend's comment on the line after its header"
-is "$(nw_rule_count)" 9 "nine constant rules (hairpin on): the guard is one of them"
+is "$(nw_rule_count)" 10 "ten constant rules (hairpin on): the guard is one of them"
 
 # ---- 1. A's masquerade is A's alone -------------------------------------------------------
 

@@ -341,7 +341,7 @@ def kernel_lines(listing):
                 if isinstance(port, dict):
                     port = "%s-%s" % (jq_text(port["range"][0]), jq_text(port["range"][1]))
                 lines.append("%s %s %s" % (jq_text(key["concat"][1]), jq_text(port), jq_text(val)))
-        elif s.get("name") == "pinholes":
+        elif s.get("name") in ("pinholes", "pinhole_ranges"):
             for el in s.get("elem", []):
                 addr, proto, port = el["concat"]
                 if isinstance(port, dict):

@@ -127,7 +127,7 @@ is "$(nw_kernel)" "pinhole tcp 30000-30002 $SERVER6
 pinhole tcp 443 $SERVER6
 pinhole udp 443 $SERVER6
 tcp 80 $SERVER:80" "the kernel holds the pinholes as set elements and the forward"
-is "$(nw_rule_count)" 9 "nine constant rules (hairpin on), pinholes included"
+is "$(nw_rule_count)" 10 "ten constant rules (hairpin on), pinholes included"
 cl() { nw_as "$1" "$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run" --config "$NW_T/policy.ini" "${@:2}"; }
 out=$(printf 'pinhole tcp 443 to 2001:db8:1:0::240\n' | cl "$NW_U1" check --name other 2>&1)
 like "$out" "other:1: tcp port 443 of $SERVER6 is already opened by $NW_U1's fragment 'dual'" \

@@ -87,7 +87,7 @@ nw_stop
 NW_HAIRPIN=no nw_policy
 nw_start || { not_ok "daemon restarts with hairpin = no"; exit 1; }
 ok "daemon restarts with hairpin = no"
-is "$(nw_rule_count)" 6 "six rules without hairpin"
+is "$(nw_rule_count)" 7 "seven rules without hairpin"
 out=$(printf '%s' "$ingress" | nw_submit "$NW_U1" ingress)
 is "$?" 0 "ingress fragment accepted again"
 is "$(wan 80)" "served $SERVER:8080 to $WAN_CLIENT" "hairpin = no: WAN -> :80 still reaches the server, real address"

@@ -93,7 +93,8 @@ static void test_full(void)
 	       "\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
-	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
+	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; }\n"
+	       "\tset pinhole_ranges { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
@@ -111,13 +112,14 @@ static void test_full(void)
 	       "\tchain pinhole {\n"
 	       "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
 	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinholes ct mark set ct mark or 0x10000000 accept\n"
+	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinhole_ranges ct mark set ct mark or 0x10000000 accept\n"
 	       "\t}\n"
 	       "}\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
 	       "add element inet nw dnat_range { 100-200 . udp : 10.0.0.1 }\n"
 	       "add element inet nw masq_tcp { 80 }\n"
 	       "add element inet nw masq_udp { 100-200 }\n",
-	       "whole table: marked, replaced in one buffer, six constant rules, elements");
+	       "whole table: marked, replaced in one buffer, seven constant rules, elements");
 	free(text);
 
 	struct ruleset_config hp = cfg;
@@ -131,7 +133,8 @@ static void test_full(void)
 	       "\tmap dnat_range { type inet_service . inet_proto : ipv4_addr; flags interval; }\n"
 	       "\tset masq_tcp { type inet_service; flags interval; }\n"
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
-	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
+	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; }\n"
+	       "\tset pinhole_ranges { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
 	       "\tset wan4 { type ipv4_addr; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
@@ -153,6 +156,7 @@ static void test_full(void)
 	       "\tchain pinhole {\n"
 	       "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
 	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinholes ct mark set ct mark or 0x10000000 accept\n"
+	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinhole_ranges ct mark set ct mark or 0x10000000 accept\n"
 	       "\t}\n"
 	       "}\n"
 	       "add element inet nw wan4 { 203.0.113.7 }\n"
@@ -314,8 +318,9 @@ static void test_pinholes(void)
 	text = delta(&kernel, &desired, all, 2, &n);
 	is_str(text,
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.240 . 443 }\n"
-	       "add element inet nw pinholes { 2001:db8::10 . tcp . 443, 2001:db8::10 . udp . 3478-3480, 2001:db8::11 . tcp . 443 }\n",
-	       "pinholes are elements of one set, ranges as intervals, in a stable order");
+	       "add element inet nw pinholes { 2001:db8::10 . tcp . 443, 2001:db8::11 . tcp . 443 }\n"
+	       "add element inet nw pinhole_ranges { 2001:db8::10 . udp . 3478-3480 }\n",
+	       "single-port pinholes in the hash set, ranges in the interval set, in a stable order");
 	is_int(n, 4, "four elements added");
 	free(text);
 
@@ -326,7 +331,7 @@ static void test_pinholes(void)
 	text = delta(&kernel, &desired, touch, 2, &n);
 	is_str(text,
 	       "delete element inet nw dnat_port { tcp . 443 }\n"
-	       "delete element inet nw pinholes { 2001:db8::10 . udp . 3478-3480 }\n",
+	       "delete element inet nw pinhole_ranges { 2001:db8::10 . udp . 3478-3480 }\n",
 	       "a replacement deletes only what went");
 	free(text);
 	text = delta(&kernel, &desired, touch, 2, &n);
