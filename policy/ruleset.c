@@ -79,22 +79,23 @@ void ruleset_wan4_format(const struct ruleset_config *c, char *buf, size_t size)
 	}
 }
 
-static void render_wan4_elements(const struct ruleset_config *c, FILE *out)
+/* "203.0.113.7, 198.51.100.2": the public addresses, for an element list */
+static void render_wan4_list(const struct ruleset_config *c, FILE *out)
 {
 	char a[IPV4_STRLEN];
 
-	if (c->n_wan4 == 0)
-		return;
-	fprintf(out, "add element inet %s wan4 { ", c->table);
 	for (size_t i = 0; i < c->n_wan4; i++)
 		fprintf(out, "%s%s", i ? ", " : "", ipv4_format(c->wan4[i], a));
-	fprintf(out, " }\n");
 }
 
 void ruleset_render_wan4(const struct ruleset_config *c, FILE *out)
 {
 	fprintf(out, "flush set inet %s wan4\n", c->table);
-	render_wan4_elements(c, out);
+	if (c->n_wan4 == 0)
+		return;
+	fprintf(out, "add element inet %s wan4 { ", c->table);
+	render_wan4_list(c, out);
+	fprintf(out, " }\n");
 }
 
 void elements_init(struct elements *e)
@@ -602,12 +603,15 @@ int ruleset_render_full(const struct ruleset_config *c, const struct elements *d
 		"\tset pinholes { type ipv6_addr . inet_proto . inet_service; }\n"
 		"\tset pinhole_ranges { type ipv6_addr . inet_proto . inet_service; flags interval; }\n",
 		c->table, RULESET_TABLE_COMMENT);
-	if (c->hairpin)
+	/* the public addresses are part of the table's definition: they are no forward */
+	if (c->hairpin && c->n_wan4) {
+		fprintf(out, "\tset wan4 { type ipv4_addr; elements = { ");
+		render_wan4_list(c, out);
+		fprintf(out, " }; }\n");
+	} else if (c->hairpin)
 		fprintf(out, "\tset wan4 { type ipv4_addr; }\n");
 	render_chains(c, out);
 	fprintf(out, "}\n");
-	if (c->hairpin)
-		render_wan4_elements(c, out);
 
 	elements_init(&empty);
 	touched_init(&all);

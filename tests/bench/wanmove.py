@@ -9,7 +9,7 @@
 # connects from SRC to ADDRESS:DST-PORT again and again until a server answers, each attempt
 # from the next source port (a new conntrack entry, so NAT is decided afresh), 1 ms apart, at
 # most 1,500 attempts; then prints "ok EPOCH-SECONDS" (when the answer came) or "fail N".
-# Source ports: PORT-BASE + 1,500 * round + attempt.
+# Source ports: PORT-BASE onwards, one per attempt over all rounds, wrapping after 20,000.
 import socket
 import sys
 import time
@@ -34,13 +34,15 @@ def attempt(src, sport, dst, port):
 def main():
     src, base, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     print("ready", flush=True)
-    for rnd, line in enumerate(sys.stdin):
+    used = 0
+    for line in sys.stdin:
         words = line.split()
         if len(words) != 2 or words[0] != "go":
             break
         done = None
-        for i in range(ATTEMPTS):
-            if attempt(src, base + rnd * ATTEMPTS + i, words[1], port):
+        for _ in range(ATTEMPTS):
+            used += 1
+            if attempt(src, base + used % 20000, words[1], port):
                 done = time.time()
                 break
             time.sleep(0.001)

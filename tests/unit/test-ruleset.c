@@ -135,7 +135,7 @@ static void test_full(void)
 	       "\tset masq_udp { type inet_service; flags interval; }\n"
 	       "\tset pinholes { type ipv6_addr . inet_proto . inet_service; }\n"
 	       "\tset pinhole_ranges { type ipv6_addr . inet_proto . inet_service; flags interval; }\n"
-	       "\tset wan4 { type ipv4_addr; }\n"
+	       "\tset wan4 { type ipv4_addr; elements = { 203.0.113.7 }; }\n"
 	       "\tchain prerouting {\n"
 	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
 	       "\t\tiifname \"wan0\" fib daddr type local meta nfproto ipv4 meta l4proto . th dport @dnat_port ct label set 127 ct mark set ct mark or 0x10000000 dnat ip to meta l4proto . th dport map @dnat_port\n"
@@ -159,7 +159,6 @@ static void test_full(void)
 	       "\t\tiifname \"wan0\" ct state new ip6 daddr . meta l4proto . th dport @pinhole_ranges ct mark set ct mark or 0x10000000 accept\n"
 	       "\t}\n"
 	       "}\n"
-	       "add element inet nw wan4 { 203.0.113.7 }\n"
 	       "add element inet nw dnat_port { tcp . 443 : 192.168.1.241 . 443, tcp . 80 : 192.168.1.240 . 80 }\n"
 	       "add element inet nw dnat_range { 100-200 . udp : 10.0.0.1 }\n"
 	       "add element inet nw masq_tcp { 80 }\n"
@@ -424,9 +423,9 @@ static void test_wan4(void)
 	c.hairpin = true;
 	(void)ruleset_config_set_wan4(&c, (const uint32_t[]){ 0xcb007107u }, 1);
 	text = render_full(&c, &none);
-	ok(text && strstr(text, "\tset wan4 { type ipv4_addr; }\n") &&
-		   strstr(text, "}\nadd element inet nw wan4 { 203.0.113.7 }\n"),
-	   "hairpin: the set wan4 and its address in the whole table");
+	ok(text && strstr(text, "\tset wan4 { type ipv4_addr; elements = { 203.0.113.7 }; }\n") &&
+		   !strstr(text, " element "),
+	   "hairpin: the set wan4 with its address in the table's definition, no element command");
 	free(text);
 	(void)ruleset_config_set_wan4(&c, NULL, 0);
 	text = render_full(&c, &none);
