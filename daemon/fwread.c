@@ -24,7 +24,7 @@ static int list(struct nft_ctx *ctx, json_t *what, json_t **ret, char **ret_erro
 	if (r != 0) {
 		const char *e = nft_ctx_get_error_buffer(ctx);
 		if (ret_error)
-			*ret_error = strndup(e ? e : "", 300);
+			*ret_error = e ? strndup(e, 300) : strdup("");
 		(void)nft_ctx_get_output_buffer(ctx);
 		return e && strstr(e, "No such file or directory") ? -ENOENT : -EIO;
 	}
