@@ -164,7 +164,9 @@ static void print_admin(const struct statusfile *s)
 		fwcheck_line(a->table, a->chain, a->what, a->action, line, sizeof(line));
 		printf("%s\n", line);
 	}
-	if (s->n_admin == 0 && strcmp(s->head.admin_check, "ok") == 0)
+	if (strncmp(s->head.admin_check, "partial:", 8) == 0)
+		printf("admin chains: %s\n", s->head.admin_check);
+	else if (s->n_admin == 0 && strcmp(s->head.admin_check, "ok") == 0)
 		printf("admin chains: none on the forward hook drops natwarden's connections\n");
 	else if (s->n_admin == 0 && s->head.admin_check[0])
 		printf("admin chains: not checked (%s)\n", s->head.admin_check);

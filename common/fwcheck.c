@@ -139,12 +139,13 @@ static enum walk walk(const struct fwcheck_input *in, const struct half *h,
 	}
 }
 
-/* Would the base chain `c` drop this half? */
+/* Would the base chain `c` drop this half? *by_rule: a rule would, not the policy. */
 static bool drops(const struct fwcheck_input *in, const struct half *h,
-		  const struct fwcheck_chain *c)
+		  const struct fwcheck_chain *c, bool *by_rule)
 {
 	enum walk w = walk(in, h, c);
 
+	*by_rule |= w == WALK_DROP;
 	return w == WALK_DROP || (w == WALK_END && c->policy_drop);
 }
 
@@ -175,13 +176,13 @@ static bool judge(const struct fwcheck_input *in, const struct fwcheck_chain *c,
 
 	if (in->forwards && sees_ipv4(c->family)) {
 		h.ipv4 = true;
-		f.forwards = f.needs_rule = drops(in, &h, c);
+		f.forwards = f.needs_rule = drops(in, &h, c, &f.by_rule);
 	}
 	if (in->pinholes && sees_ipv6(c->family)) {
 		h.ipv4 = false;
-		f.needs_rule |= drops(in, &h, c);
+		f.needs_rule |= drops(in, &h, c, &f.by_rule);
 		h.mark_set = c->priority > FWCHECK_PINHOLE_PRIORITY;
-		f.pinholes = drops(in, &h, c);
+		f.pinholes = drops(in, &h, c, &f.by_rule);
 		f.too_early = f.pinholes && !h.mark_set;
 	}
 	if (!f.forwards && !f.pinholes)
@@ -230,7 +231,10 @@ void fwcheck_action(const struct fwcheck_finding *f, char *buf, size_t size)
 	int n = 0;
 
 	buf[0] = '\0';
-	if (f->needs_rule)
+	/* `nft add rule` appends: after a rule that drops, it would never be reached */
+	if (f->needs_rule && f->by_rule)
+		n = snprintf(buf, size, "insert \"%s\" before the rule that drops", f->rule);
+	else if (f->needs_rule)
 		n = snprintf(buf, size, "add \"%s\"", f->rule);
 	if (f->too_early && n >= 0 && (size_t)n < size)
 		snprintf(buf + n, size - (size_t)n,

@@ -103,6 +103,7 @@ struct fwcheck_finding {
 	bool forwards, pinholes;     /* what it would drop */
 	bool needs_rule;	     /* the admin rule is missing (for either half) */
 	bool too_early;		     /* it runs before the pinhole mark is set */
+	bool by_rule;		     /* a rule drops them, not (only) the policy */
 	char rule[FWCHECK_RULE_MAX]; /* the rule to add */
 };
 
@@ -122,7 +123,8 @@ int fwcheck_run(const struct fwcheck_input *in, struct fwcheck_finding **ret, si
 /* "forwards", "pinholes" or "forwards and pinholes". */
 const char *fwcheck_what(const struct fwcheck_finding *f);
 /*
- * What to do: `add "RULE"`, `move it to priority filter (0) or later (at priority P it runs
+ * What to do: `add "RULE"` (or `insert "RULE" before the rule that drops` when a rule drops
+ * them: an added rule would come after it), `move it to priority filter (0) or later (at priority P it runs
  * before natwarden marks pinholes)`, or both joined by "; and ".
  */
 void fwcheck_action(const struct fwcheck_finding *f, char *buf, size_t size);

@@ -17,7 +17,7 @@
 
 /* Read and judge the kernel's chains now. 0, or a negative errno with the reason. */
 static int judge_kernel(const struct ruleset_config *c, struct fwcheck_finding **ret, size_t *ret_n,
-			char **ret_error)
+			size_t *ret_unread, char **ret_error)
 {
 	char rule[FWCHECK_RULE_MAX], own[FWCHECK_NAME_MAX + 8];
 	struct fwread rd;
@@ -40,8 +40,31 @@ static int judge_kernel(const struct ruleset_config *c, struct fwcheck_finding *
 		.pinholes = true,
 	};
 	r = fwcheck_run(&in, ret, ret_n);
+	*ret_unread = rd.n_unread;
 	fwread_finish(&rd);
 	return r;
+}
+
+/* "3 chains not read (...)": what the check could not see, so that nobody takes it for "ok". */
+static void unread_note(size_t n, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "partial: %zu chain%s not read (a name over %d bytes or with a control character, "
+		 "more than %d chains, or past the %d ms limit)",
+		 n, n == 1 ? "" : "s", FWCHECK_NAME_MAX, FWREAD_CHAINS_MAX, FWREAD_BUDGET_MS);
+}
+
+/* The status file's admin_check: "ok", "" (not read yet), the partial note or the error. */
+const char *adminfw_state(const struct daemon *d, char *buf, size_t size)
+{
+	if (d->admin_error[0])
+		return d->admin_error;
+	if (!d->admin_read)
+		return "";
+	if (!d->admin_unread)
+		return "ok";
+	unread_note(d->admin_unread, buf, size);
+	return buf;
 }
 
 /* The reason a read failed, on one line. */
@@ -94,11 +117,13 @@ void adminfw_check(struct daemon *d)
 {
 	struct fwcheck_finding *found = NULL;
 	_cleanup_free_ char *err = NULL;
+	uint64_t t0 = mono_us();
 	bool changed = false;
-	size_t n = 0;
+	size_t n = 0, unread = 0;
 	int r;
 
-	r = judge_kernel(&d->rcfg, &found, &n, &err);
+	r = judge_kernel(&d->rcfg, &found, &n, &unread, &err);
+	d->admin_read_us = mono_us() - t0;
 	if (r < 0) {
 		char why[sizeof(d->admin_error)];
 		read_error(r, err, why, sizeof(why));
@@ -119,7 +144,13 @@ void adminfw_check(struct daemon *d)
 			log_finding(&d->admin[i], false);
 			changed = true;
 		}
-	changed |= !d->admin_read || d->admin_error[0];
+	changed |= !d->admin_read || d->admin_error[0] || unread != d->admin_unread;
+	if (unread && unread != d->admin_unread) {
+		char note[200];
+		unread_note(unread, note, sizeof(note));
+		log_warning("the administrator's forward chains were checked in part: %s", note);
+	}
+	d->admin_unread = unread;
 	free(d->admin);
 	d->admin = found;
 	d->n_admin = n;
@@ -138,7 +169,9 @@ void adminfw_schedule(struct daemon *d)
 	sd_event_source_get_enabled(d->adminfw_source, &enabled);
 	if (enabled != SD_EVENT_OFF)
 		return; /* already due: one read covers the whole burst */
-	sd_event_source_set_time_relative(d->adminfw_source, ADMINFW_DELAY_US);
+	/* a slow read (big sets in the administrator's tables) is not repeated at once */
+	sd_event_source_set_time_relative(d->adminfw_source,
+					  MAX(ADMINFW_DELAY_US, 5 * d->admin_read_us));
 	sd_event_source_set_enabled(d->adminfw_source, SD_EVENT_ONESHOT);
 }
 
@@ -155,10 +188,10 @@ void adminfw_print(const struct ruleset_config *c, FILE *out)
 	struct fwcheck_finding *found = NULL;
 	_cleanup_free_ char *err = NULL;
 	char line[FWCHECK_LINE_MAX];
-	size_t n = 0;
+	size_t n = 0, unread = 0;
 	int r;
 
-	r = judge_kernel(c, &found, &n, &err);
+	r = judge_kernel(c, &found, &n, &unread, &err);
 	if (r < 0) {
 		read_error(r, err, line, sizeof(line));
 		fprintf(out, "admin chains: not checked (%s)\n", line);
@@ -168,7 +201,10 @@ void adminfw_print(const struct ruleset_config *c, FILE *out)
 		fwcheck_describe(&found[i], line, sizeof(line));
 		fprintf(out, "%s\n", line);
 	}
-	if (n == 0)
+	if (unread) {
+		unread_note(unread, line, sizeof(line));
+		fprintf(out, "admin chains: %s\n", line);
+	} else if (n == 0)
 		fprintf(out,
 			"admin chains: none on the forward hook drops natwarden's connections\n");
 	free(found);

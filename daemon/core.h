@@ -121,6 +121,8 @@ struct daemon {
 	size_t n_admin;
 	bool admin_read;	 /* they were read at least once */
 	char admin_error[320]; /* the last read failed: why ("" when it worked) */
+	size_t admin_unread;   /* chains the last read could not see (fwread.h) */
+	uint64_t admin_read_us; /* how long the last read took */
 };
 
 /* daemon.c */
@@ -182,6 +184,7 @@ void adminfw_check(struct daemon *d);
 void adminfw_schedule(struct daemon *d);
 int on_adminfw(sd_event_source *s, uint64_t usec, void *userdata);
 void adminfw_print(const struct ruleset_config *c, FILE *out);
+const char *adminfw_state(const struct daemon *d, char *buf, size_t size);
 
 /* startup.c */
 int startup_load_saved(struct daemon *d, int state_dirfd, FILE *would);

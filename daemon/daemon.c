@@ -190,6 +190,7 @@ int daemon_new(const char *config, FILE *errors, struct daemon **ret)
 
 void daemon_write_status(struct daemon *d)
 {
+	char admin_buf[320];
 	struct status_info info = {
 		.started = d->started_ms / 1000,
 		.last_change = d->last_change_ms / 1000,
@@ -201,7 +202,7 @@ void daemon_write_status(struct daemon *d)
 		.wan_state = wan_state_name(d->wan_state),
 		.events = d->events,
 		.n_events = d->n_events,
-		.admin_check = d->admin_error[0] ? d->admin_error : d->admin_read ? "ok" : "",
+		.admin_check = adminfw_state(d, admin_buf, sizeof(admin_buf)),
 		.admin = d->admin,
 		.n_admin = d->n_admin,
 	};

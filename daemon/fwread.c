@@ -6,6 +6,7 @@
 #include <nftables/libnftables.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "macro.h"
 
@@ -79,15 +80,43 @@ static bool holds_dnat(json_t *right)
 	return false;
 }
 
-/* A `match` expression: a ct mark test, `ct status dnat`, or something else. */
-static void classify_match(json_t *m, struct fwcheck_rule *r)
+/* Does a `ct state` value (a name, or a list of names) hold `new`? */
+static bool holds_new(json_t *right)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_is_string(right))
+		return strcmp(json_string_value(right), "new") == 0;
+	json_array_foreach(right, i, v) if (json_is_string(v) &&
+					    strcmp(json_string_value(v), "new") == 0) return true;
+	return false;
+}
+
+/*
+ * A `match` expression: a ct mark test, `ct status dnat`, or something else. Returns true when
+ * it matches the first packet of every connection natwarden admits (`ct state new`, or a list
+ * holding `new`): no condition for what is judged here.
+ */
+static bool classify_match(json_t *m, struct fwcheck_rule *r)
 {
 	json_t *left = json_object_get(m, "left"), *right = json_object_get(m, "right");
-	json_t *and = json_object_get(left, "&");
+	json_t *and = json_object_get(left, "&"), *prefix = json_object_get(right, "prefix");
 	const char *op = str(m, "op");
 
+	if (strcmp(op, "in") == 0 && is_ct(left, "state") && holds_new(right))
+		return true;
 	r->cond = FWCHECK_CT_OTHER;
-	if (strcmp(op, "==") == 0 && json_is_integer(right)) {
+	if (strcmp(op, "==") == 0 && is_ct(left, "mark") && json_is_object(prefix)) {
+		/* `ct mark and 0xffff0000 == 0x4e570000` is listed as a prefix: 0x4e570000/16 */
+		json_int_t len = json_integer_value(json_object_get(prefix, "len"));
+		if (len >= 1 && len <= 32) {
+			r->cond = FWCHECK_CT_MARK;
+			r->mark_mask = (uint32_t)(0xffffffffull << (32 - len));
+			r->mark_value =
+			    (uint32_t)json_integer_value(json_object_get(prefix, "addr"));
+		}
+	} else if (strcmp(op, "==") == 0 && json_is_integer(right)) {
 		json_t *mask = json_array_get(and, 1);
 		if (is_ct(left, "mark")) {
 			r->cond = FWCHECK_CT_MARK;
@@ -101,6 +130,7 @@ static void classify_match(json_t *m, struct fwcheck_rule *r)
 	} else if (strcmp(op, "in") == 0 && is_ct(left, "status") && holds_dnat(right)) {
 		r->cond = FWCHECK_CT_DNAT;
 	}
+	return false;
 }
 
 static enum fwcheck_verdict verdict_of(const char *key, json_t *value, struct fwcheck_rule *r)
@@ -125,9 +155,39 @@ static enum fwcheck_verdict verdict_of(const char *key, json_t *value, struct fw
 }
 
 /*
- * A rule's expressions: counters and logs change nothing; each match is a condition; a verdict
- * is the last word; anything else (a limit, a quota, a set statement...) makes the rule one
- * that may or may not apply.
+ * `ct state vmap { new : drop, ... }`: the verdict for a new connection, as if the rule were
+ * `ct state new VERDICT`; a map without `new` does not apply to one (true when it was that).
+ */
+static bool state_vmap(json_t *vmap, struct fwcheck_rule *r, unsigned *conditions)
+{
+	json_t *entries = json_object_get(json_object_get(vmap, "data"), "set"), *e;
+	const char *key;
+	json_t *value;
+	size_t i;
+
+	if (!is_ct(json_object_get(vmap, "key"), "state"))
+		return false;
+	json_array_foreach(entries, i, e)
+	{
+		if (!holds_new(json_array_get(e, 0)) || !json_is_object(json_array_get(e, 1)))
+			continue;
+		json_object_foreach(json_array_get(e, 1), key, value)
+		{
+			r->verdict = verdict_of(key, value, r);
+		}
+		return true;
+	}
+	/* no entry for new: as a condition that never holds for ours */
+	r->cond = FWCHECK_CT_OTHER;
+	(*conditions)++;
+	return true;
+}
+
+/*
+ * A rule's expressions: counters and logs change nothing; each match is a condition (but
+ * `ct state new`, which every connection natwarden admits starts with); a verdict is the last
+ * word; anything else (a limit, a quota, a set statement...) makes the rule one that may or
+ * may not apply.
  */
 static struct fwcheck_rule classify_rule(json_t *rule)
 {
@@ -146,10 +206,12 @@ static struct fwcheck_rule classify_rule(json_t *rule)
 			if (strcmp(key, "counter") == 0 || strcmp(key, "log") == 0)
 				continue;
 			if (strcmp(key, "match") == 0) {
-				conditions++;
-				classify_match(value, &r);
+				if (!classify_match(value, &r))
+					conditions++;
 				continue;
 			}
+			if (strcmp(key, "vmap") == 0 && state_vmap(value, &r, &conditions))
+				continue;
 			r.verdict = verdict_of(key, value, &r);
 			if (r.verdict == FWCHECK_UNKNOWN)
 				conditions += 2; /* a statement not understood */
@@ -178,6 +240,23 @@ struct reading {
 	const char *own_table;
 };
 
+/*
+ * A name natwarden can judge and show: at most FWCHECK_NAME_MAX bytes (the kernel allows
+ * 255; cut, it would name another chain or none) and no control character (it would reach
+ * the journal, --check and the status file as it is).
+ */
+static bool showable(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > FWCHECK_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static bool wanted_base(json_t *c, const struct reading *rd)
 {
 	enum fwcheck_family f = fwcheck_family_parse(str(c, "family"));
@@ -187,21 +266,23 @@ static bool wanted_base(json_t *c, const struct reading *rd)
 	return !(f == FWCHECK_INET && strcmp(str(c, "table"), rd->own_table) == 0);
 }
 
-static void add_chain(struct reading *rd, json_t *c, bool base)
+/* A chain to read: base (from `list chains`) or a jump's target; counted when it cannot be. */
+static void add_chain(struct fwread *o, enum fwcheck_family family, const char *table,
+		      const char *name, json_t *base)
 {
-	struct fwread *o = rd->out;
-	struct fwcheck_chain ch = {
-		.family = fwcheck_family_parse(str(c, "family")),
-		.base = base,
-		.forward = base,
-		.priority = (int)json_integer_value(json_object_get(c, "prio")),
-		.policy_drop = strcmp(str(c, "policy"), "drop") == 0,
-	};
+	struct fwcheck_chain ch = { .family = family };
 
-	if (o->n_chains >= FWREAD_CHAINS_MAX)
-		return; /* left out: what is not read is not judged */
-	snprintf(ch.table, sizeof(ch.table), "%s", str(c, "table"));
-	snprintf(ch.name, sizeof(ch.name), "%s", str(c, "name"));
+	if (o->n_chains >= FWREAD_CHAINS_MAX || !showable(table) || !showable(name)) {
+		o->n_unread++; /* not judged, and said so */
+		return;
+	}
+	if (base) {
+		ch.base = ch.forward = true;
+		ch.priority = (int)json_integer_value(json_object_get(base, "prio"));
+		ch.policy_drop = strcmp(str(base, "policy"), "drop") == 0;
+	}
+	snprintf(ch.table, sizeof(ch.table), "%s", table);
+	snprintf(ch.name, sizeof(ch.name), "%s", name);
 	o->chains[o->n_chains++] = ch;
 }
 
@@ -210,58 +291,36 @@ static void on_base_chain(json_t *c, void *data)
 	struct reading *rd = data;
 
 	if (wanted_base(c, rd))
-		add_chain(rd, c, true);
+		add_chain(rd->out, fwcheck_family_parse(str(c, "family")), str(c, "table"),
+			  str(c, "name"), c);
 }
 
-struct collect {
-	struct fwcheck_chain *ch;
-	bool failed; /* out of memory */
-};
-
-static void on_rule(json_t *rule, void *data)
+/* Chain `ch`'s rules from its table's listing, in their order. -ENOMEM, or 0. */
+static int fill_rules(json_t *listing, struct fwcheck_chain *ch)
 {
-	struct collect *c = data;
-	struct fwcheck_rule *grown;
+	json_t *items = json_object_get(listing, "nftables"), *item, *obj;
+	struct fwcheck_rule *rules = NULL;
+	size_t i, n = 0, k = 0;
 
-	if (c->failed)
-		return;
-	grown =
-	    reallocarray((struct fwcheck_rule *)c->ch->rules, c->ch->n_rules + 1, sizeof(*grown));
-	if (!grown) {
-		c->failed = true;
-		return;
-	}
-	grown[c->ch->n_rules++] = classify_rule(rule);
-	c->ch->rules = grown;
-}
-
-/* `list chain` of one chain: its rules. A chain gone since is left unread. */
-static int read_rules(struct nft_ctx *ctx, struct fwcheck_chain *ch, char **ret_error)
-{
-	json_t *what =
-	    json_pack("{s:{s:s,s:s,s:s}}", "chain", "family", fwcheck_family_name(ch->family),
-		      "table", ch->table, "name", ch->name);
-	json_t *out = NULL;
-	int r;
-
-	if (!what)
-		return -ENOMEM;
-	r = list(ctx, what, &out, ret_error);
-	if (r == -ENOENT) {
-		if (ret_error) {
-			free(*ret_error);
-			*ret_error = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		json_array_foreach(items, i, item)
+		{
+			obj = json_object_get(item, "rule");
+			if (json_is_object(obj) && strcmp(str(obj, "chain"), ch->name) == 0) {
+				if (pass == 1 && k < n)
+					rules[k++] = classify_rule(obj);
+				else if (pass == 0)
+					n++;
+			}
+			obj = json_object_get(item, "chain");
+			if (pass == 0 && json_is_object(obj) && strcmp(str(obj, "name"), ch->name) == 0)
+				ch->rules_read = true; /* it exists: its rules are all below */
 		}
-		return 0;
+		if (pass == 0 && n && !(rules = calloc(n, sizeof(*rules))))
+			return -ENOMEM;
 	}
-	if (r < 0)
-		return r;
-	struct collect c = { .ch = ch };
-	for_each(out, "rule", on_rule, &c);
-	json_decref(out);
-	if (c.failed)
-		return -ENOMEM;
-	ch->rules_read = true;
+	ch->rules = rules;
+	ch->n_rules = k;
 	return 0;
 }
 
@@ -280,18 +339,61 @@ static void add_targets(struct fwread *o, size_t i)
 {
 	for (size_t k = 0; k < o->chains[i].n_rules; k++) {
 		const struct fwcheck_rule *r = &o->chains[i].rules[k];
-		struct fwcheck_chain *from = &o->chains[i];
+		const struct fwcheck_chain *from = &o->chains[i];
 		if (r->cond != FWCHECK_ALWAYS ||
 		    (r->verdict != FWCHECK_JUMP && r->verdict != FWCHECK_GOTO) ||
 		    known(o, from, r->target))
 			continue;
-		if (o->n_chains >= FWREAD_CHAINS_MAX)
-			return;
-		struct fwcheck_chain ch = { .family = from->family };
-		snprintf(ch.table, sizeof(ch.table), "%s", from->table);
-		snprintf(ch.name, sizeof(ch.name), "%s", r->target);
-		o->chains[o->n_chains++] = ch;
+		add_chain(o, from->family, from->table, r->target, NULL);
 	}
+}
+
+static bool same_table(const struct fwcheck_chain *a, const struct fwcheck_chain *b)
+{
+	return a->family == b->family && strcmp(a->table, b->table) == 0;
+}
+
+/*
+ * One `list table` for chain `first`'s table, then the rules of every chain of that table the
+ * walk needs, the targets of jumps included as they are found: one listing per table, however
+ * many of its chains are read (each listing also fetches every element of the table's sets).
+ * A table gone since is left unread.
+ */
+static int read_table(struct nft_ctx *ctx, struct fwread *o, size_t first, char **ret_error)
+{
+	const struct fwcheck_chain *t = &o->chains[first];
+	json_t *what = json_pack("{s:{s:s,s:s}}", "table", "family", fwcheck_family_name(t->family),
+				 "name", t->table);
+	json_t *listing = NULL;
+	int r;
+
+	if (!what)
+		return -ENOMEM;
+	r = list(ctx, what, &listing, ret_error);
+	if (r == -ENOENT) {
+		if (ret_error) {
+			free(*ret_error);
+			*ret_error = NULL;
+		}
+		return 0;
+	}
+	for (size_t i = first; r == 0 && i < o->n_chains; i++) {
+		if (!same_table(&o->chains[i], &o->chains[first]) || o->chains[i].rules_read)
+			continue;
+		r = fill_rules(listing, &o->chains[i]);
+		if (r == 0)
+			add_targets(o, i);
+	}
+	json_decref(listing);
+	return r;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static struct nft_ctx *reader_context(void)
@@ -311,6 +413,7 @@ int fwread_chains(const char *own_table, struct fwread *ret, char **ret_error)
 	struct fwread o = { .chains = calloc(FWREAD_CHAINS_MAX, sizeof(struct fwcheck_chain)) };
 	struct reading rd = { .out = &o, .own_table = own_table };
 	struct nft_ctx *ctx = reader_context();
+	uint64_t t0 = now_ms();
 	json_t *all = NULL;
 	int r = -ENOMEM;
 
@@ -323,12 +426,19 @@ int fwread_chains(const char *own_table, struct fwread *ret, char **ret_error)
 		goto out;
 	for_each(all, "chain", on_base_chain, &rd);
 	json_decref(all);
-	/* the list grows as jumps lead to regular chains; each is read once */
+	/* table by table, in the order their first base chain came; each table listed once */
 	for (size_t i = 0; i < o.n_chains && r >= 0; i++) {
-		r = read_rules(ctx, &o.chains[i], ret_error);
-		if (r >= 0)
-			add_targets(&o, i);
+		bool listed = false;
+		for (size_t k = 0; k < i && !listed; k++)
+			listed = same_table(&o.chains[k], &o.chains[i]);
+		if (listed || o.chains[i].rules_read)
+			continue;
+		if (now_ms() - t0 > FWREAD_BUDGET_MS)
+			break; /* the rest stays unread, and is counted below */
+		r = read_table(ctx, &o, i, ret_error);
 	}
+	for (size_t i = 0; r >= 0 && i < o.n_chains; i++)
+		o.n_unread += !o.chains[i].rules_read;
 out:
 	nft_ctx_free(ctx);
 	if (r < 0) {

@@ -11,15 +11,24 @@
  * chains of the same table their unconditional jumps and gotos lead to (at most
  * FWREAD_CHAINS_MAX chains in all; a chain left out is judged as unread).
  *
- * Through a libnftables context of its own, in JSON: `list chains`, then `list chain` of each
- * chain wanted, the names passed as JSON strings (never as nft text). Never `list ruleset`:
- * natwarden's own table may hold 10,000 set elements. Needs CAP_NET_ADMIN.
+ * Through a libnftables context of its own, in JSON: `list chains`, then `list table` once for
+ * each table with a chain wanted, the names passed as JSON strings (never as nft text). Never
+ * `list ruleset` and never natwarden's own table: it may hold 10,000 set elements. Needs
+ * CAP_NET_ADMIN.
  */
 #define FWREAD_CHAINS_MAX 256
+/* No table is listed once reading has taken this long (a listing fetches every set element). */
+#define FWREAD_BUDGET_MS 2000
 
 struct fwread {
 	struct fwcheck_chain *chains;
 	size_t n_chains;
+	/*
+	 * Chains on the forward hook, or jumped to from one, that were not read and so not
+	 * judged: a name longer than FWCHECK_NAME_MAX or with a control character, past
+	 * FWREAD_CHAINS_MAX, past FWREAD_BUDGET_MS, or gone meanwhile. Said, never hidden.
+	 */
+	size_t n_unread;
 };
 
 /*

@@ -8,7 +8,10 @@
 # prints as `admin rule:`) clears the finding without a restart (the ruleset change is
 # noticed) and journals that the chain no longer drops; deleting it brings the finding back;
 # a reload with nothing changed journals nothing new. The admin table stays byte-identical
-# across every daemon action: natwarden never changes a table it does not own.
+# across every daemon action: natwarden never changes a table it does not own. A chain that
+# drops in a rule is told to insert the rule before it; a chain whose name cannot be shown
+# makes the check "partial", never "ok"; a mark of contiguous high bits (listed by nft as a
+# prefix) is recognised in the admin rule.
 #
 # journald runs in private mount and pid namespaces (journald.sh), as in journal.sh; the
 # host's journal and ruleset are never touched.
@@ -197,5 +200,44 @@ jr_sync
 is "$(jr_count MESSAGE_ID=$MID_ADMIN_DROPS)" 3 "a drop chain on the input hook is no finding"
 nw_nft delete table ip other
 
+# ---- a rule that drops, before the admin rule: insert it, not add it -----------------------
+if nw_nft -f - <<-NFT; then ok "a table whose forward chain drops in a rule, the admin rule after it"; else not_ok "table tail"; fi
+	table inet tail {
+		chain fw {
+			type filter hook forward priority 0; policy accept;
+			counter drop
+			$RULE
+		}
+	}
+NFT
+TAIL="admin_drop	inet tail	fw	forwards and pinholes	insert \"$RULE\" before the rule that drops"
+waited 10 "status file: the chain is told to insert the rule before the drop (an added rule comes after it)" \
+	admin_lines_sorted_are "$DROP_LINES
+$TAIL"
+nw_nft delete table inet tail
+
+# ---- a chain whose name natwarden cannot show: said, never taken for checked ----------------
+LONG=$(printf 'c%.0s' $(seq 70))
+nw_nft add table ip longname &&
+	nw_nft add chain ip longname "$LONG" '{ type filter hook forward priority 0; policy drop; }'
+PARTIAL="partial: 1 chain not read (a name over 64 bytes or with a control character, more than 256 chains, or past the 2000 ms limit)"
+waited 10 "status file: a chain with a 70-byte name is counted as not read" \
+	admin_lines_are "admin_check	$PARTIAL
+admin_drop	inet filter	forward	forwards and pinholes	add \"$RULE\""
+is "$(client_status | grep '^admin chains:')" "admin chains: $PARTIAL" "natwarden status says the check is partial"
+nw_nft delete table ip longname
+waited 10 "the table gone: the check is whole again" admin_lines_are "$DROP_LINES"
+
+# ---- a mark of contiguous high bits, which nft lists as a prefix ----------------------------
+NW_MARK=0x4e570000/0xffff0000 nw_policy
+RULE2=$("$NW_DAEMON" --config "$NW_T/policy.ini" --check | sed -n 's/^admin rule: //p')
+is "$RULE2" "ct mark and 0xffff0000 == 0x4e570000 accept" "--check: the admin rule for the mark 0x4e570000/0xffff0000"
+kill -HUP "$NW_DPID"
+waited 10 "after a reload with that mark, the chain is told to add its rule" admin_lines_are "admin_check	ok
+admin_drop	inet filter	forward	forwards and pinholes	add \"$RULE2\""
+nw_nft add rule inet filter forward "$RULE2"
+diag "the kernel lists it as: $(nw_nft list chain inet filter forward | grep 'ct mark')"
+waited 10 "the rule added (listed by nft as ct mark 0x4e570000/16): the chain admits natwarden's connections" \
+	admin_lines_are "admin_check	ok"
+
 nw_stop
-is "$(admin_table)" "$table2" "after the daemon stopped, the admin table is byte-identical"

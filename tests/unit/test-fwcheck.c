@@ -168,11 +168,17 @@ static void test_final_drop(void)
 
 	c = chain("inet", "filter", "forward", 0, false, rules, 2);
 	IS(run(&c, 1, MARK, MARK),
-	   "admin chain inet filter forward drops natwarden's forwards and pinholes: add \"" RULE
-	   "\"",
+	   "admin chain inet filter forward drops natwarden's forwards and pinholes: insert \"" RULE
+	   "\" before the rule that drops",
 	   "policy accept ending in an unconditional drop");
 	c = chain("inet", "filter", "forward", 0, false, ruled, 3);
 	IS(run(&c, 1, MARK, MARK), "", "the rule before the final drop: no finding");
+	const struct fwcheck_rule late[] = { established, final_drop, admin_rule };
+	c = chain("inet", "filter", "forward", 0, false, late, 3);
+	IS(run(&c, 1, MARK, MARK),
+	   "admin chain inet filter forward drops natwarden's forwards and pinholes: insert \"" RULE
+	   "\" before the rule that drops",
+	   "the rule after the final drop (as `nft add rule` puts it): insert it before");
 	c = chain("inet", "filter", "forward", 0, false, cond_drop, 1);
 	IS(run(&c, 1, MARK, MARK), "", "a conditional drop is not reported");
 }

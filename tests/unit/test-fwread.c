@@ -17,6 +17,37 @@ struct rule_case {
 };
 
 static const struct rule_case cases[] = {
+	/* as nft 1.0.6 lists a mask of contiguous high bits: a prefix */
+	{ "ct mark and 0xffff0000 == 0x4e570000 accept",
+	  "{\"expr\": [{\"match\": {\"op\": \"==\", \"left\": {\"ct\": {\"key\": \"mark\"}}, "
+	  "\"right\": {\"prefix\": {\"addr\": 1314324480, \"len\": 16}}}}, {\"accept\": null}]}",
+	  FWCHECK_CT_MARK, 0xffff0000u, 0x4e570000u, FWCHECK_ACCEPT, "" },
+	{ "ct mark and 0x80000000 == 0x80000000 accept",
+	  "{\"expr\": [{\"match\": {\"op\": \"==\", \"left\": {\"ct\": {\"key\": \"mark\"}}, "
+	  "\"right\": {\"prefix\": {\"addr\": 2147483648, \"len\": 1}}}}, {\"accept\": null}]}",
+	  FWCHECK_CT_MARK, 0x80000000u, 0x80000000u, FWCHECK_ACCEPT, "" },
+	/* every connection natwarden admits starts as a new one */
+	{ "ct state new drop",
+	  "{\"expr\": [{\"match\": {\"op\": \"in\", \"left\": {\"ct\": {\"key\": \"state\"}}, "
+	  "\"right\": \"new\"}}, {\"drop\": null}]}",
+	  FWCHECK_ALWAYS, 0, 0, FWCHECK_DROP, "" },
+	{ "ct state established,related,new accept",
+	  "{\"expr\": [{\"match\": {\"op\": \"in\", \"left\": {\"ct\": {\"key\": \"state\"}}, "
+	  "\"right\": [\"established\", \"related\", \"new\"]}}, {\"accept\": null}]}",
+	  FWCHECK_ALWAYS, 0, 0, FWCHECK_ACCEPT, "" },
+	{ "ct state vmap { established : accept, new : drop }",
+	  "{\"expr\": [{\"vmap\": {\"key\": {\"ct\": {\"key\": \"state\"}}, \"data\": {\"set\": "
+	  "[[\"established\", {\"accept\": null}], [\"new\", {\"drop\": null}]]}}}]}",
+	  FWCHECK_ALWAYS, 0, 0, FWCHECK_DROP, "" },
+	{ "ct state vmap { established : accept, invalid : drop }",
+	  "{\"expr\": [{\"vmap\": {\"key\": {\"ct\": {\"key\": \"state\"}}, \"data\": {\"set\": "
+	  "[[\"established\", {\"accept\": null}], [\"invalid\", {\"drop\": null}]]}}}]}",
+	  FWCHECK_CT_OTHER, 0, 0, FWCHECK_CONTINUE, "" },
+	{ "ct state new ct mark and 0x10000000 == 0x10000000 accept",
+	  "{\"expr\": [{\"match\": {\"op\": \"in\", \"left\": {\"ct\": {\"key\": \"state\"}}, "
+	  "\"right\": \"new\"}}, {\"match\": {\"op\": \"==\", \"left\": {\"&\": [{\"ct\": {\"key\": "
+	  "\"mark\"}}, 268435456]}, \"right\": 268435456}}, {\"accept\": null}]}",
+	  FWCHECK_CT_MARK, 0x10000000u, 0x10000000u, FWCHECK_ACCEPT, "" },
 	{ "ct state established,related accept",
 	  "{\"expr\": [{\"match\": {\"op\": \"in\", \"left\": {\"ct\": {\"key\": \"state\"}}, "
 	  "\"right\": [\"established\", \"related\"]}}, {\"accept\": null}]}",
