@@ -38,6 +38,11 @@ void daemon_describe(const struct daemon *d, char *buf, size_t size)
 	int64_t ago = d->last_change_ms ? (now_ms() - d->last_change_ms) / 1000 : -1;
 	char since[48];
 
+	/* as the Debian package ships it: nobody may submit yet */
+	if (d->policy->n_submitters == 0 && frags == 0) {
+		snprintf(buf, size, "no submitters in %s; nothing to do", d->config_path);
+		return;
+	}
 	if (ago >= 0)
 		snprintf(since, sizeof(since), "last change %" PRId64 "s ago", ago);
 	else

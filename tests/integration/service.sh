@@ -114,6 +114,18 @@ rc=$?
 is "$rc" 1 "started as another user it exits 1"
 like "$(cat "$NW_T/notify.log")" "^STATUS=Failed: .*\|ERRNO=[0-9]+$" "and tells systemd STATUS=Failed and ERRNO="
 
+# --- a policy without submitters (as the Debian package ships it): running, idle, and says so
+{
+	nw_policy_daemon
+	printf '\n[wan]\ninterface = wan0\n'
+} >"$NW_T/policy.ini"
+chmod 0644 "$NW_T/policy.ini"
+nw_start || not_ok "a policy without submitters starts"
+is "$(grep -v '^WATCHDOG=1$' "$NW_T/notify.log" | grep 'READY=1' | tail -n 1)" \
+	"READY=1|STATUS=no submitters in $NW_T/policy.ini; nothing to do" \
+	"without submitters: ready, and STATUS says there is nothing to do"
+nw_stop
+
 # --- fatal start-up errors are clear
 nw_policy
 sed -i "s/^user = $NW_DUSER/user = nosuchuser$NW_ID/" "$NW_T/policy.ini"
