@@ -68,28 +68,19 @@ static bool is_ct(json_t *e, const char *key)
 	return strcmp(str(json_object_get(e, "ct"), "key"), key) == 0;
 }
 
-static bool holds_dnat(json_t *right)
+/* Does a ct value (one name, or a list of names: `ct status`, `ct state`) hold `name`? */
+static bool holds(json_t *right, const char *name)
 {
 	json_t *v;
 	size_t i;
 
 	if (json_is_string(right))
-		return strcmp(json_string_value(right), "dnat") == 0;
-	json_array_foreach(right, i, v) if (json_is_string(v) &&
-					    strcmp(json_string_value(v), "dnat") == 0) return true;
-	return false;
-}
-
-/* Does a `ct state` value (a name, or a list of names) hold `new`? */
-static bool holds_new(json_t *right)
-{
-	json_t *v;
-	size_t i;
-
-	if (json_is_string(right))
-		return strcmp(json_string_value(right), "new") == 0;
-	json_array_foreach(right, i, v) if (json_is_string(v) &&
-					    strcmp(json_string_value(v), "new") == 0) return true;
+		return strcmp(json_string_value(right), name) == 0;
+	json_array_foreach(right, i, v)
+	{
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -104,7 +95,7 @@ static bool classify_match(json_t *m, struct fwcheck_rule *r)
 	json_t *and = json_object_get(left, "&"), *prefix = json_object_get(right, "prefix");
 	const char *op = str(m, "op");
 
-	if (strcmp(op, "in") == 0 && is_ct(left, "state") && holds_new(right))
+	if (strcmp(op, "in") == 0 && is_ct(left, "state") && holds(right, "new"))
 		return true;
 	r->cond = FWCHECK_CT_OTHER;
 	if (strcmp(op, "==") == 0 && is_ct(left, "mark") && json_is_object(prefix)) {
@@ -127,7 +118,7 @@ static bool classify_match(json_t *m, struct fwcheck_rule *r)
 			r->mark_mask = (uint32_t)json_integer_value(mask);
 		}
 		r->mark_value = (uint32_t)json_integer_value(right);
-	} else if (strcmp(op, "in") == 0 && is_ct(left, "status") && holds_dnat(right)) {
+	} else if (strcmp(op, "in") == 0 && is_ct(left, "status") && holds(right, "dnat")) {
 		r->cond = FWCHECK_CT_DNAT;
 	}
 	return false;
@@ -169,7 +160,7 @@ static bool state_vmap(json_t *vmap, struct fwcheck_rule *r, unsigned *condition
 		return false;
 	json_array_foreach(entries, i, e)
 	{
-		if (!holds_new(json_array_get(e, 0)) || !json_is_object(json_array_get(e, 1)))
+		if (!holds(json_array_get(e, 0), "new") || !json_is_object(json_array_get(e, 1)))
 			continue;
 		json_object_foreach(json_array_get(e, 1), key, value)
 		{
