@@ -7,14 +7,15 @@
 #
 # For every line "go ADDRESS" on stdin (written just after `ip addr add` returned), it
 # connects from SRC to ADDRESS:DST-PORT again and again until a server answers, each attempt
-# from the next source port (a new conntrack entry, so NAT is decided afresh), 1 ms apart, at
-# most 1,500 attempts; then prints "ok EPOCH-SECONDS" (when the answer came) or "fail N".
+# from the next source port (a new conntrack entry, so NAT is decided afresh), 1 ms apart, for
+# at most 10 s (a generous bound: the benchmark reports the time, no test asserts it); then
+# prints "ok EPOCH-SECONDS" (when the answer came) or "fail N" (attempts made).
 # Source ports: PORT-BASE onwards, one per attempt over all rounds, wrapping after 20,000.
 import socket
 import sys
 import time
 
-ATTEMPTS = 1500
+DEADLINE_S = 10.0
 
 
 def attempt(src, sport, dst, port):
@@ -40,13 +41,16 @@ def main():
         if len(words) != 2 or words[0] != "go":
             break
         done = None
-        for _ in range(ATTEMPTS):
+        tries = 0
+        end = time.monotonic() + DEADLINE_S
+        while done is None and time.monotonic() < end:
             used += 1
+            tries += 1
             if attempt(src, base + used % 20000, words[1], port):
                 done = time.time()
-                break
-            time.sleep(0.001)
-        print("ok %.6f" % done if done else "fail %d" % ATTEMPTS, flush=True)
+            else:
+                time.sleep(0.001)
+        print("ok %.6f" % done if done else "fail %d" % tries, flush=True)
 
 
 if __name__ == "__main__":
