@@ -4,6 +4,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,25 @@ static int fail(int r, char *why, size_t size, const char *what)
 	return r < 0 ? r : -r;
 }
 
+/*
+ * Does the process hold CAP_NET_ADMIN, effective and permitted, and no other capability in
+ * any set (the inheritable set may hold CAP_NET_ADMIN: ambient capabilities need it there)?
+ */
+static bool only_net_admin(void)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_get_caps_process() < 0 ||
+	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
+	    !capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
+		return false;
+	for (unsigned c = 0; c <= CAP_LAST_CAP; c++)
+		if (c != CAP_NET_ADMIN && (capng_have_capability(CAPNG_EFFECTIVE, c) ||
+					   capng_have_capability(CAPNG_PERMITTED, c) ||
+					   capng_have_capability(CAPNG_INHERITABLE, c)))
+			return false;
+	return true;
+}
+
 /* After the drop: exactly CAP_NET_ADMIN, as nobody but uid/gid. */
 static int verify(uid_t uid, gid_t gid, char *why, size_t size)
 {
@@ -26,18 +46,8 @@ static int verify(uid_t uid, gid_t gid, char *why, size_t size)
 		return fail(-errno, why, size, "cannot read ids");
 	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
 		return fail(-EPERM, why, size, "ids did not change as asked");
-	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_get_caps_process() < 0)
-		return fail(-errno, why, size, "cannot read capabilities");
-	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_PARTIAL ||
-	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
-	    !capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN))
-		return fail(-EPERM, why, size, "CAP_NET_ADMIN is not held (and only it)");
-	for (unsigned c = 0; c <= CAP_LAST_CAP; c++)
-		if (c != CAP_NET_ADMIN && (capng_have_capability(CAPNG_EFFECTIVE, c) ||
-					   capng_have_capability(CAPNG_PERMITTED, c) ||
-					   capng_have_capability(CAPNG_INHERITABLE, c)))
-			return fail(-EPERM, why, size, "a capability besides CAP_NET_ADMIN is still held");
+	if (!only_net_admin())
+		return fail(-EPERM, why, size, "CAP_NET_ADMIN is not held, or not alone");
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		return fail(-EPERM, why, size, "no_new_privs is not set");
 	return 0;
@@ -67,10 +77,17 @@ static int drop_as_user(gid_t gid, char *why, size_t size)
 	gid_t groups[64];
 	int n;
 
-	capng_clear(CAPNG_SELECT_CAPS);
-	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN) < 0 ||
-	    capng_apply(CAPNG_SELECT_CAPS) < 0)
-		return fail(errno ? -errno : -EPERM, why, size, "cannot clear other capabilities");
+	/*
+	 * systemd's User= with AmbientCapabilities=CAP_NET_ADMIN hands over exactly that: then
+	 * nothing is left to clear, and the unit's system call filter may forbid capset(2).
+	 */
+	if (!only_net_admin()) {
+		capng_clear(CAPNG_SELECT_CAPS);
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN) < 0 ||
+		    capng_apply(CAPNG_SELECT_CAPS) < 0)
+			return fail(errno ? -errno : -EPERM, why, size,
+				    "cannot clear other capabilities");
+	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return fail(-errno, why, size, "cannot clear ambient capabilities");
 	/*

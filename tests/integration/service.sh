@@ -97,13 +97,29 @@ NW_PIDS+=("$NW_DPID")
 check "started as the daemon user, it becomes ready" nw_wait_for 10 grep -q READY=1 "$NW_T/notify.log"
 is "$(field Uid)" "$duid $duid $duid $duid" "unprivileged start: same user"
 is "$(field CapEff) $(field CapPrm)" "0000000000001000 0000000000001000" "unprivileged start: CAP_NET_ADMIN only"
-is "$(field CapInh) $(field CapAmb)" "0000000000000000 0000000000000000" "unprivileged start: inheritable and ambient cleared"
+# Nothing to drop, so no capset(2) (the unit's system call filter forbids it): the inheritable
+# set stays as the service manager gave it, the ambient one is cleared (prctl).
+is "$(field CapInh) $(field CapAmb)" "0000000000001000 0000000000000000" "unprivileged start: no capset, ambient cleared"
 is "$(field CapBnd)" "0000000000001000" "unprivileged start: bounding set as the service manager gave it"
 is "$(field NoNewPrivs)" "1" "unprivileged start: no_new_privs"
 printf 'dnat tcp 9002 to 192.168.2.9\n' | nw_submit "$NW_U2" late >/dev/null
 is "$?" 0 "unprivileged start: intake and apply work"
 nw_nft delete table inet "$NW_TABLE"
 check "unprivileged start: flush recovery works" nw_wait_for 5 bash -c "ip netns exec $NW_NS nft list map inet $NW_TABLE dnat_port | grep -q 'tcp . 9002'"
+nw_stop
+
+# --- started as the daemon user with more than CAP_NET_ADMIN: it drops the rest (capset)
+: >"$NW_T/notify.log"
+NOTIFY_SOCKET=$NW_NOTIFY ip netns exec "$NW_NS" setpriv --reuid="$duid" --regid="$dgid" --init-groups \
+	--inh-caps=-all,+net_admin,+net_raw --ambient-caps=-all,+net_admin,+net_raw \
+	--bounding-set=-all,+net_admin,+net_raw \
+	"$NW_DAEMON" --config "$NW_T/policy.ini" >>"$NW_T/daemon.log" 2>&1 &
+NW_DPID=$!
+NW_PIDS+=("$NW_DPID")
+check "started with CAP_NET_RAW too, it becomes ready" nw_wait_for 10 grep -q READY=1 "$NW_T/notify.log"
+is "$(field CapEff) $(field CapPrm) $(field CapInh) $(field CapAmb)" \
+	"0000000000001000 0000000000001000 0000000000000000 0000000000000000" \
+	"started with CAP_NET_RAW too: it keeps CAP_NET_ADMIN only, inheritable and ambient cleared"
 nw_stop
 
 # --- as anyone else it refuses, saying why
