@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The whole natwarden test suite. Installs what is missing (Debian 12, as root), then:
-#   build       plain build: unit, integration and benchmark-smoke suites
+#   build       plain build: unit, integration and benchmark-smoke suites, and the Debian
+#               package in a booted Debian 12 (tests/package/boot.sh; not with --quick)
 #   build-asan  ASan+UBSan: unit and integration suites
 #   build-fuzz  clang + libFuzzer (+ASan+UBSan): a short run of every fuzz target
 #   valgrind    the integration suite's daemons under valgrind's memcheck (plain build)
@@ -16,7 +17,8 @@ cd "$(dirname "$0")/.." || exit 2
 quick=no
 [ "${1:-}" = --quick ] && quick=yes
 
-tests/deps.sh valgrind cppcheck clang-tidy shellcheck flake8 || exit 2
+tests/deps.sh valgrind cppcheck clang-tidy shellcheck flake8 \
+	systemd-container mmdebstrap debhelper fakeroot dpkg-dev lintian || exit 2
 
 # Tests whose daemons run under valgrind. Not there: spool-hostile and robustness-* (they kill
 # daemons with SIGKILL, or run them through wrappers, on purpose), systemd-units (no daemon).
@@ -45,7 +47,8 @@ for b in $builds; do
 	fi
 	ninja -C "$b" >/dev/null || { ninja -C "$b"; echo "build $b failed"; exit 2; }
 	case $b in
-	build) suites="--suite unit --suite integration --suite bench" ;;
+	build) suites="--suite unit --suite integration --suite bench"
+		[ "$quick" = yes ] || suites="$suites --suite package" ;;
 	build-asan) suites="--suite unit --suite integration" ;;
 	build-fuzz) suites="--suite fuzz" ;;
 	esac

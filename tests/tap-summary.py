@@ -37,7 +37,7 @@ def main():
                 if m:
                     if re.search(r"#\s*skip", line, re.I):
                         skipped += 1
-                        if "integration" in suite:
+                        if "integration" in suite or "package" in suite:
                             skipped_integration.append(f"{run}/{t['name']}: {line}")
                     elif m.group(1) == "ok":
                         passed += 1
@@ -46,7 +46,7 @@ def main():
                         bad += 1
                 elif re.match(r"1\.\.0 # (SKIP|skip)", line):
                     skipped += 1
-                    if "integration" in suite:
+                    if "integration" in suite or "package" in suite:
                         skipped_integration.append(f"{run}/{t['name']}: {line}")
             if t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"):
                 print(f"{run}/{t['name']}: {t['result']}")

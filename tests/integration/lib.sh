@@ -400,6 +400,15 @@ nw_rule_count() {
 nw_status() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$NW_T/run/status"; }
 
 # nw_wait_for SECONDS COMMAND...: poll (every 50 ms) until the command succeeds.
+# nw_finish RC DIR: for a test with a cleanup of its own: remove DIR (kept with NW_KEEP), print
+# the TAP plan, and exit with RC, or 1 when a test point failed.
+nw_finish() {
+	local rc=$1
+	if [ -n "${NW_KEEP:-}" ]; then echo "# kept $2"; else rm -rf "$2"; fi
+	echo "1..$NW_TAP_N"
+	[ "$NW_TAP_FAILED" -eq 0 ] || rc=1
+	exit "$rc"
+}
 nw_wait_for() {
 	local secs=$1
 	shift

@@ -546,9 +546,38 @@ def cmd_udp_connect(args):
     return print_answer(exchange)
 
 
+def cmd_tcp_loop(args):
+    """Connect to DST:PORT again and again until the file STOP exists (or SECONDS or COUNT
+    attempts have passed), each with a 2 s timeout; print "attempts N failures M" and the
+    first failures. 0 when every attempt was answered by a "served" line."""
+    opt, args = options(args, {"seconds": 120.0, "count": 100000})
+    dst, port, stop = args[0], int(args[1]), args[2]
+    attempts = failures = 0
+    first = []
+    end = time.monotonic() + opt["seconds"]
+    while attempts < opt["count"] and time.monotonic() < end and not os.path.exists(stop):
+        attempts += 1
+        try:
+            with socket.create_connection((dst, port), timeout=2) as s:
+                data = s.recv(200)
+            ok = data.startswith(b"served ")
+            why = data.decode(errors="replace").strip() or "empty answer"
+        except OSError as e:
+            ok, why = False, str(e) or type(e).__name__
+        if not ok:
+            failures += 1
+            if len(first) < 5:
+                first.append("attempt %d: %s" % (attempts, why))
+        time.sleep(0.01)
+    print("attempts %d failures %d" % (attempts, failures))
+    for line in first:
+        print(line)
+    return 1 if failures or not attempts else 0
+
+
 COMMANDS = {"notify": cmd_notify, "kernel": cmd_kernel, "tcp-serve": cmd_tcp_serve,
             "tcp-connect": cmd_tcp_connect, "udp-serve": cmd_udp_serve,
-            "udp-connect": cmd_udp_connect}
+            "udp-connect": cmd_udp_connect, "tcp-loop": cmd_tcp_loop}
 
 
 def main():

@@ -22,10 +22,7 @@ NW_T=$(mktemp -d /tmp/natwarden-units.XXXXXX) || { echo "Bail out! mktemp"; exit
 cleanup() {
 	local rc=$?
 	# Mounts only ever exist inside the unshare'd systemd-analyze processes: nothing to undo.
-	if [ -n "${NW_KEEP:-}" ]; then echo "# kept $NW_T"; else rm -rf "$NW_T"; fi
-	echo "1..$NW_TAP_N"
-	[ "$NW_TAP_FAILED" -eq 0 ] || rc=1
-	exit "$rc"
+	nw_finish "$rc" "$NW_T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
