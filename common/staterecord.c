@@ -151,6 +151,25 @@ static int parse_commit(char *line, struct staterecord_head *h)
 	return 0;
 }
 
+int staterecord_parse_format(const char *line, size_t len, unsigned *ret, size_t *ret_skip)
+{
+	static const char word[] = "natwarden-state";
+	const size_t wlen = sizeof(word) - 1;
+	uint32_t v;
+
+	if (len < wlen || memcmp(line, word, wlen) != 0) {
+		*ret = 1;
+		*ret_skip = 0;
+		return 0;
+	}
+	if (len < wlen + 2 || len > wlen + 10 || line[wlen] != ' ' ||
+	    parse_uint32(line + wlen + 1, len - wlen - 1, 1, STATERECORD_FORMAT_MAX, &v) < 0)
+		return -EBADMSG;
+	*ret = v;
+	*ret_skip = len + 1;
+	return 0;
+}
+
 int staterecord_parse_head(const char *line, size_t len, struct staterecord_head *ret)
 {
 	struct staterecord_head h = { 0 };

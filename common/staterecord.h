@@ -22,6 +22,16 @@
  * bytes; NAME a valid fragment name; LENGTH at most FRAGMENT_MAX_BYTES; RECORDS 0 to 2^32 - 1
  * (the put and del records of the batch); CHECKSUM 16 hex digits.
  */
+/*
+ * Each file starts with its format line, "natwarden-state FORMAT\n", outside every batch.
+ * Format 1 (natwarden 0.1.0) had no format line and the same records: a file without one is
+ * read as format 1 and written again as the current format at the next start. A file in a
+ * format newer than this code's was written by a newer natwarden: it is refused, untouched.
+ */
+#define STATERECORD_FORMAT      2
+#define STATERECORD_FORMAT_LINE "natwarden-state 2\n"
+#define STATERECORD_FORMAT_MAX  999999999 /* what a format line may state at most */
+
 #define STATERECORD_USER_MAX   32  /* policy.h's NAME_MAX_USER */
 #define STATERECORD_HEAD_MAX   256 /* a head line, without its '\n', is shorter than this */
 #define STATERECORD_COMMIT_MAX 64  /* a commit line, '\n' included, is at most 45 bytes */
@@ -43,6 +53,15 @@ struct staterecord_head {
 	uint32_t records;		     /* commit */
 	uint64_t checksum;		     /* commit */
 };
+
+/*
+ * The format of a file whose first line (`len` bytes, without its '\n') is `line`: 1 when it is
+ * no format line (a format-1 file: that line is its first record), else the format it states
+ * (1 to STATERECORD_FORMAT_MAX; the caller refuses one newer than STATERECORD_FORMAT), and
+ * *ret_skip is the bytes to skip (the line and its '\n'). -EBADMSG for a malformed format
+ * line ("natwarden-state" followed by anything but a blank and 1-9 digits).
+ */
+int staterecord_parse_format(const char *line, size_t len, unsigned *ret, size_t *ret_skip);
 
 /* The checksum of a commit line: FNV-1a 64 of `len` bytes. */
 uint64_t staterecord_checksum(const void *data, size_t len);

@@ -140,6 +140,9 @@ int startup_load_saved(struct daemon *d, int state_dirfd, FILE *would)
 
 	diag_init(&errs);
 	r = state_load(state_dirfd, &recs, &n, &errs);
+	if (r < 0 && errs.n) /* a file it must not read: say which and why */
+		return log_error_errno(r, "cannot read the saved state in %s: %s",
+				       d->policy->daemon.state, errs.items[errs.n - 1].text);
 	if (r < 0)
 		return log_error_errno(r, "cannot read the saved state");
 	for (size_t i = 0; i < errs.n; i++)

@@ -173,14 +173,17 @@ int state_batch_remove(struct state_batch *b, uint32_t uid, const char *name)
 	return r;
 }
 
-/* Close the batch's text with its commit line (text and len move with every flush). */
-static int seal(FILE *out, char *const *text, const size_t *len, size_t records)
+/*
+ * Close the batch's text with its commit line (text and len move with every flush); the
+ * batch starts `from` bytes into the text (after a format line).
+ */
+static int seal(FILE *out, char *const *text, const size_t *len, size_t from, size_t records)
 {
 	uint64_t h;
 
 	if (fflush(out) != 0)
 		return -ENOMEM;
-	h = staterecord_checksum(*text, *len);
+	h = staterecord_checksum(*text + from, *len - from);
 	staterecord_format_commit(out, records, h);
 	return fflush(out) != 0 ? -ENOMEM : 0;
 }
@@ -210,13 +213,17 @@ int state_batch_commit(struct state_batch *b)
 		return r;
 	if (fflush(b->out) != 0)
 		return -ENOMEM;
-	r = make_room(s, (off_t)(b->len + STATERECORD_COMMIT_MAX), b->puts);
+	/* an empty journal (new, or just folded into the snapshot) starts with its format line */
+	size_t head = s->journal_size == 0 ? strlen(STATERECORD_FORMAT_LINE) : 0;
+	r = make_room(s, (off_t)(head + b->len + STATERECORD_COMMIT_MAX), b->puts);
 	if (r < 0)
 		return r; /* nothing written, the batch unsealed: it may be committed again */
-	r = seal(b->out, &b->text, &b->len, b->records);
+	r = seal(b->out, &b->text, &b->len, 0, b->records);
 	if (r < 0)
 		return r;
-	r = write_all(s->journal, b->text, b->len);
+	r = head ? write_all(s->journal, STATERECORD_FORMAT_LINE, head) : 0;
+	if (r == 0)
+		r = write_all(s->journal, b->text, b->len);
 	if (r == 0 && fdatasync(s->journal) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -225,7 +232,7 @@ int state_batch_commit(struct state_batch *b)
 			(void)allocate(s, STATE_RESERVE_BYTES);
 		return r;
 	}
-	s->journal_size += (off_t)b->len;
+	s->journal_size += (off_t)(head + b->len);
 	(void)allocate(s, STATE_RESERVE_BYTES); /* a no-op after additions: they made room */
 	/* the next batch starts empty */
 	(void)fclose(b->out); /* a memstream: its text is freed next */
@@ -283,10 +290,11 @@ int state_compact(struct state *s, const struct active_set *a)
 
 	if (!out)
 		return -ENOMEM;
+	fputs(STATERECORD_FORMAT_LINE, out);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = put_record(out, active_set_at(a, i));
 	if (r == 0)
-		r = seal(out, &text, &len, n);
+		r = seal(out, &text, &len, strlen(STATERECORD_FORMAT_LINE), n);
 	if (fclose(out) != 0 && r == 0)
 		r = -ENOMEM;
 	if (r < 0)
@@ -302,7 +310,8 @@ int state_compact(struct state *s, const struct active_set *a)
 	 * journal is replayed over it once more, which changes nothing. */
 	if (ftruncate(s->journal, 0) < 0)
 		return -errno;
-	s->journal_size = s->allocated = 0; /* the reserve went with it */
+	s->journal_size = s->allocated = 0; /* the reserve went with it; the next batch writes
+					     * the format line */
 	s->torn = false;
 	r = fsync(s->journal) < 0 ? -errno : 0;
 	(void)allocate(s, STATE_RESERVE_BYTES); /* else remembered: see state_space_error() */
@@ -416,6 +425,39 @@ static int parse_record(const struct staterecord_head *h, const char **p, const 
 }
 
 /*
+ * The file's format line: *ret points past it (at the text for a format-1 file without one).
+ * A format newer than this code's, or a malformed format line, is refused: the daemon must
+ * neither read the file as something else nor cut it back.
+ */
+static int skip_format(struct loader *l, const char *file, const char *text, size_t len,
+		       const char **ret)
+{
+	const char *nl = memchr(text, '\n', len);
+	unsigned format;
+	size_t skip;
+
+	*ret = text;
+	if (!nl) /* empty, or a torn first line: no batch to read either way */
+		return 0;
+	if (staterecord_parse_format(text, (size_t)(nl - text), &format, &skip) < 0) {
+		diag_add(l->errs, 0,
+			 "state %s: its first line is a malformed format line. Nothing was changed",
+			 file);
+		return -EPROTONOSUPPORT;
+	}
+	if (format > STATERECORD_FORMAT) {
+		diag_add(l->errs, 0,
+			 "state %s: format %u, newer than the format %d this natwardend reads: "
+			 "a newer natwarden wrote it. Nothing was changed; install that version again, "
+			 "or move the state directory aside to start with nothing saved",
+			 file, format, STATERECORD_FORMAT);
+		return -EPROTONOSUPPORT;
+	}
+	*ret = text + skip;
+	return 0;
+}
+
+/*
  * Apply every committed batch of one file; stop at the first thing that is not one. Bytes
  * past the end of the file (the journal's reserve) are never read. `ret_good`, if not NULL,
  * gets the length of the committed batches once the file could be read.
@@ -437,8 +479,11 @@ static int load_file(struct loader *l, int dirfd, const char *file, size_t *ret_
 		diag_add(l->errs, 0, "state %s: cannot read it: %s", file, strerror(-r));
 		return 0;
 	}
-	p = batch_start = text;
 	end = text + len;
+	r = skip_format(l, file, text, len, &p);
+	if (r < 0)
+		goto fail;
+	batch_start = p;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		struct staterecord_head head;

@@ -157,6 +157,16 @@ ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" >"$NW_T/fatal.lo
 is "$?" 1 "a world-writable policy is fatal"
 like "$(cat "$NW_T/fatal.log")" "$NW_T/policy.ini: mode 0666 is writable by group or others" "and says why"
 chmod 0644 "$NW_T/policy.ini"
+# saved state a newer natwarden wrote (a downgrade): refused, and left as it was
+printf 'natwarden-state 3\nsomething only a newer natwardend reads\n' >"$NW_T/state/snapshot"
+chown "$NW_DUSER:$NW_DUSER" "$NW_T/state/snapshot" && chmod 0600 "$NW_T/state/snapshot"
+sum=$(sha256sum <"$NW_T/state/snapshot")
+ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" >"$NW_T/fatal.log" 2>&1
+is "$?" 1 "saved state in a newer format is fatal"
+like "$(cat "$NW_T/fatal.log")" "cannot read the saved state in $NW_T/state: state snapshot: format 3, newer than the format 2 this natwardend reads: a newer natwarden wrote it. Nothing was changed" \
+	"and says which file, which format and that nothing was changed"
+is "$(sha256sum <"$NW_T/state/snapshot")" "$sum" "the snapshot is left as it was"
+rm "$NW_T/state/snapshot"
 chmod a+r "$NW_T/spool/incoming"
 ip netns exec "$NW_NS" "$NW_DAEMON" --config "$NW_T/policy.ini" >"$NW_T/fatal.log" 2>&1
 is "$?" 1 "a spool with unsafe modes is fatal"

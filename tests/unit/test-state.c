@@ -11,6 +11,7 @@
 
 #include "fixtures.h"
 #include "state.h"
+#include "staterecord.h"
 #include "tap.h"
 
 /*
@@ -318,6 +319,107 @@ static void test_failed_append(void)
 	remove_dir(dir, path);
 }
 
+/* The bytes of a file, NUL-terminated (state files are text). */
+static char *contents(int dir, const char *name)
+{
+	static char buf[8192];
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void put_file(int dir, const char *name, const char *text)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	ok(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text), "write %s", name);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A batch of one put, as a format-1 file holds it: records and commit line, no format line. */
+static char *format1_batch(const char *name, int port, int64_t accepted)
+{
+	char *text = NULL, body[64];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct active_entry *e;
+
+	snprintf(body, sizeof(body), "dnat tcp %d to 10.0.0.1\n", port);
+	e = entry("alice", 1001, name, body, accepted);
+	staterecord_format_put(out, e->uid, e->accepted, e->expires, e->user, e->frag);
+	fflush(out);
+	staterecord_format_commit(out, 1, staterecord_checksum(text, len));
+	fclose(out);
+	active_entry_free(e);
+	return text;
+}
+
+/* The files' format line: format 1 (none) is read and rewritten, a newer one is refused. */
+static void test_format(void)
+{
+	char path[64], *old_snap = format1_batch("web", 80, 1000), *old_journal = format1_batch("dns", 53, 2000);
+	struct active_set *set = active_set_new();
+	struct state *s = NULL;
+	struct diag_list errs;
+	struct state_record *recs = NULL;
+	size_t n = 0;
+	int dir = fresh_dir(path, sizeof(path));
+
+	/* natwarden 0.1.0's files, without a format line */
+	put_file(dir, "snapshot", old_snap);
+	put_file(dir, "journal", old_journal);
+	is_str(summary(dir), "1001/web:1000 1001/dns:2000", "format 1 (no format line): both files are read");
+	is_int(state_open(dir, &s), 0, "format 1: the journal opens");
+	is_str(contents(dir, "journal"), old_journal, "... and is not cut back");
+	active_set_insert(set, entry("alice", 1001, "web", "dnat tcp 80 to 10.0.0.1\n", 1000));
+	is_int(state_compact(s, set), 0, "format 1: the start-up compaction rewrites the state");
+	ok(strncmp(contents(dir, "snapshot"), "natwarden-state 2\nput 1001 ", 27) == 0,
+	   "the snapshot now starts with its format line");
+	is_int(size_of(dir, "journal"), 0, "the journal is empty");
+	is_int(commit_puts(s, 7000, 1), 0, "a batch after it");
+	ok(strncmp(contents(dir, "journal"), "natwarden-state 2\nput 1001 ", 27) == 0,
+	   "the journal's first batch comes after its format line");
+	is_str(summary(dir), "1001/web:1000 1001/f7000:7000", "format 2: both files are read");
+	state_free(s);
+	s = NULL;
+
+	/* a newer format: refused, and nothing is cut back or rewritten */
+	char newer[256];
+	snprintf(newer, sizeof(newer), "natwarden-state 3\n%s", old_journal);
+	put_file(dir, "journal", newer);
+	diag_init(&errs);
+	is_int(state_load(dir, &recs, &n, &errs), -EPROTONOSUPPORT, "format 3 in the journal: the load is refused");
+	ok(errs.n == 1 && strstr(errs.items[0].text, "state journal: format 3, newer than the format 2 this natwardend reads") &&
+	       strstr(errs.items[0].text, "Nothing was changed"),
+	   "... saying which file, which format, and that nothing changed: %s", errs.n ? errs.items[0].text : "");
+	is_int(state_open(dir, &s), 0, "format 3: the journal opens");
+	is_str(contents(dir, "journal"), newer, "... and is not cut back (it holds no batch this code can read)");
+	state_free(s);
+	s = NULL;
+	put_file(dir, "journal", "");
+	snprintf(newer, sizeof(newer), "natwarden-state 12\n%s", old_snap);
+	put_file(dir, "snapshot", newer);
+	is_str(summary(dir), "error", "format 12 in the snapshot: refused");
+	is_str(contents(dir, "snapshot"), newer, "... and left as it was");
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const bad[] = { "natwarden-state\n", "natwarden-state 0\n",
+						   "natwarden-state 2x\n", "natwarden-state  2\n" };
+		put_file(dir, "snapshot", bad[i]);
+		is_str(summary(dir), "error", "a malformed format line is refused: %.*s", (int)strlen(bad[i]) - 1, bad[i]);
+	}
+	put_file(dir, "snapshot", "natwarden-state 1\n");
+	is_str(summary(dir), "", "a stated format 1 is read");
+	active_set_free(set);
+	free(old_snap);
+	free(old_journal);
+	remove_dir(dir, path);
+}
+
 int main(void)
 {
 	char path[] = "/tmp/natwarden-test-state-XXXXXX";
@@ -414,6 +516,8 @@ int main(void)
 	unlinkat(dir, "snapshot", 0);
 	close(dir);
 	rmdir(path);
+
+	test_format();
 
 	/* the fault injection is in place; then everything about space */
 	fail_fallocate = ENOSPC;
