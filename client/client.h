@@ -15,10 +15,15 @@ enum {
 #define DEFAULT_SPOOL "/var/spool/natwarden"
 #define DEFAULT_RUNTIME "/run/natwarden"
 
+/*
+ * Each from its option, else its variable (never under ssh-command), else, for the two
+ * directories, the [daemon] section of the policy `config` when that could be read, else the
+ * built-in default.
+ */
 struct client_options {
 	const char *config;  /* --config, $NATWARDEN_CONFIG */
-	const char *spool;   /* --spool, $NATWARDEN_SPOOL */
-	const char *runtime; /* --runtime, $NATWARDEN_RUNTIME */
+	const char *spool;   /* --spool, $NATWARDEN_SPOOL, [daemon] spool */
+	const char *runtime; /* --runtime, $NATWARDEN_RUNTIME, [daemon] runtime */
 };
 
 struct command {

@@ -10,20 +10,78 @@
 #include "client.h"
 #include "fwcheck.h"
 #include "status.h"
+#include "strutil.h"
 
+/*
+ * Length of the well-formed UTF-8 sequence at `s` (RFC 3629: shortest form, no surrogates,
+ * at most U+10FFFF), or 0 when it is none.
+ */
+static size_t utf8_length(const unsigned char *s)
+{
+	/* by length 2, 3, 4: the lead bytes, their payload bits, the least code point */
+	static const struct {
+		unsigned char lo, hi, mask;
+		uint32_t min;
+	} lead[] = {
+		{ 0xc2, 0xdf, 0x1f, 0x80 },
+		{ 0xe0, 0xef, 0x0f, 0x800 },
+		{ 0xf0, 0xf4, 0x07, 0x10000 },
+	};
+	uint32_t cp;
+
+	for (size_t n = 2; n <= 4; n++) {
+		if (s[0] < lead[n - 2].lo || s[0] > lead[n - 2].hi)
+			continue;
+		cp = s[0] & lead[n - 2].mask;
+		for (size_t i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80) /* a NUL stops here too */
+				return 0;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if (cp < lead[n - 2].min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		return n;
+	}
+	return 0;
+}
+
+/*
+ * A JSON string: quote and backslash escaped, control bytes as \u00XX, well-formed UTF-8 as
+ * it is, and any other byte as U+FFFD, so the output is valid JSON whatever the input.
+ */
 static void json_string(const char *s)
 {
 	putchar('"');
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = c < 0x80 ? 1 : utf8_length((const unsigned char *)s);
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
 		else if (c < 0x20 || c == 0x7f)
 			printf("\\u%04x", c);
+		else if (n == 0)
+			fputs("\\ufffd", stdout);
 		else
-			putchar(c);
+			printf("%.*s", (int)n, s);
+		s += n ? n : 1;
 	}
 	putchar('"');
+}
+
+/* `"KEY": "VALUE"` after `sep` */
+static void json_member(const char *sep, const char *key, const char *value)
+{
+	printf("%s\"%s\": ", sep, key);
+	json_string(value);
+}
+
+/* The same, with null for "" (what the status file writes as "-": none, or not yet). */
+static void json_member_or_null(const char *sep, const char *key, const char *value)
+{
+	if (value[0])
+		json_member(sep, key, value);
+	else
+		printf("%s\"%s\": null", sep, key);
 }
 
 static const char *format_time(int64_t t, char *buf, size_t size)
@@ -71,35 +129,29 @@ static void print_json(const struct statusfile *s)
 	printf("[");
 	for (size_t i = 0; i < s->n_maps; i++) {
 		const struct statusfile_mapping *m = &s->maps[i];
-		printf("%s\n  {\"owner\": ", i ? "," : "");
-		json_string(m->user);
-		printf(", \"fragment\": ");
-		json_string(m->fragment);
-		printf(", \"type\": ");
-		json_string(m->kind);
+		printf("%s\n  {", i ? "," : "");
+		json_member("", "owner", m->user);
+		json_member(", ", "fragment", m->fragment);
+		json_member(", ", "type", m->kind);
 		if (strcmp(m->kind, "masquerade") != 0) {
-			printf(", \"protocol\": ");
-			json_string(m->proto);
-			printf(", \"public\": ");
-			json_string(m->ports);
+			json_member(", ", "protocol", m->proto);
+			json_member(", ", "public", m->ports);
 		}
-		printf(", \"target\": ");
-		json_string(m->target);
+		json_member(", ", "target", m->target);
 		printf(", \"expires\": %" PRId64 "}", m->expires);
 	}
 	printf("%s]\n", s->n_maps ? "\n" : "");
 }
 
-int cmd_list(const struct client_options *o, int argc, char **argv)
+/* The options of list and status ([--json]); -1 to go on, else the exit code. */
+static int parse_json_option(int argc, char **argv, bool *ret_json)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct statusfile s;
 	bool json = false;
-	char when[40];
 	int c;
 
 	optind = 1;
@@ -107,15 +159,28 @@ int cmd_list(const struct client_options *o, int argc, char **argv)
 		if (c == 'j')
 			json = true;
 		else if (c == 'h') {
-			printf("usage: natwarden list [--json]\n");
+			printf("usage: natwarden %s [--json]\n", argv[0]);
 			return EXIT_ACCEPTED;
 		} else
 			return EXIT_USAGE;
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: natwarden list [--json]\n");
+		fprintf(stderr, "usage: natwarden %s [--json]\n", argv[0]);
 		return EXIT_USAGE;
 	}
+	*ret_json = json;
+	return -1;
+}
+
+int cmd_list(const struct client_options *o, int argc, char **argv)
+{
+	struct statusfile s;
+	bool json;
+	char when[40];
+	int r = parse_json_option(argc, argv, &json);
+
+	if (r >= 0)
+		return r;
 	if (read_status(o, &s) < 0)
 		return EXIT_USAGE;
 	if (json) {
@@ -172,44 +237,121 @@ static void print_admin(const struct statusfile *s)
 		printf("admin chains: not checked (%s)\n", s->head.admin_check);
 }
 
-int cmd_status(const struct client_options *o, int argc, char **argv)
+static void print_status_json_lists(const struct statusfile *s)
 {
-	struct statusfile s;
+	printf(",\n  \"admin_drops\": [");
+	for (size_t i = 0; i < s->n_admin; i++) {
+		const struct statusfile_admin *a = &s->admin[i];
+		json_member(i ? ",\n    {" : "\n    {", "table", a->table);
+		json_member(", ", "chain", a->chain);
+		json_member(", ", "what", a->what);
+		json_member(", ", "action", a->action);
+		printf("}");
+	}
+	printf("%s],\n  \"events\": [", s->n_admin ? "\n  " : "");
+	for (size_t i = 0; i < s->n_events; i++) {
+		const struct statusfile_event *e = &s->events[i];
+		printf("%s\n    {\"time\": %" PRId64, i ? "," : "", e->time);
+		json_member(", ", "kind", e->kind);
+		json_member(", ", "user", e->user);
+		json_member(", ", "fragment", e->fragment);
+		json_member(", ", "text", e->text);
+		printf("}");
+	}
+	printf("%s]", s->n_events ? "\n  " : "");
+}
+
+/* The "wan" record: null from a daemon of before; the addresses as a list. */
+static void print_status_json_wan(const struct statusfile_head *h)
+{
+	const char *cur = h->wan_addresses, *end = cur + strlen(cur), *item;
+	size_t len, n = 0;
+
+	if (!h->wan_interface[0]) {
+		printf(",\n  \"wan\": null");
+		return;
+	}
+	json_member(",\n  \"wan\": {", "interface", h->wan_interface);
+	json_member(", ", "source", h->wan_source);
+	json_member(", ", "state", h->wan_state);
+	printf(", \"addresses\": [");
+	while (str_next_item(&cur, end, ',', &item, &len)) {
+		char address[sizeof(h->wan_addresses)];
+		if (len == 0)
+			continue; /* none at all: "" */
+		snprintf(address, sizeof(address), "%.*s", (int)len, item);
+		printf("%s", n++ ? ", " : "");
+		json_string(address);
+	}
+	printf("]}");
+}
+
+/* What `status` prints, as one object (the keys are in natwarden(1)). */
+static void print_status_json(const struct statusfile *s, bool alive)
+{
+	const struct statusfile_head *h = &s->head;
+
+	printf("{\n  \"running\": %s,\n  \"pid\": %d,\n  \"started\": %" PRId64
+	       ",\n  \"updated\": %" PRId64 ",\n  \"last_change\": %" PRId64
+	       ",\n  \"last_apply_us\": %" PRIu64,
+	       alive ? "true" : "false", (int)h->pid, h->started, h->updated, h->last_change,
+	       h->last_apply_us);
+	json_member(",\n  ", "table", h->table);
+	printf(",\n  \"users\": %zu,\n  \"fragments\": %zu,\n  \"mappings\": %zu", h->users,
+	       h->fragments, h->mappings);
+	json_member_or_null(",\n  ", "last_error", h->last_error);
+	print_status_json_wan(h);
+	json_member_or_null(",\n  ", "admin_check", h->admin_check);
+	print_status_json_lists(s);
+	printf("\n}\n");
+}
+
+static void print_status_text(const struct statusfile *s, bool alive)
+{
+	const struct statusfile_head *h = &s->head;
 	char when[40];
 	int64_t now = (int64_t)time(NULL);
-	int alive;
 
-	(void)argv; /* the signature of every command */
-	if (argc > 1) {
-		fprintf(stderr, "usage: natwarden status\n");
-		return EXIT_USAGE;
-	}
-	if (read_status(o, &s) < 0)
-		return EXIT_NO_VERDICT;
-	alive = status_daemon_alive(&s);
 	if (alive)
-		printf("natwardend is running (pid %d) since %s\n", (int)s.head.pid,
-		       format_time(s.head.started, when, sizeof(when)));
+		printf("natwardend is running (pid %d) since %s\n", (int)h->pid,
+		       format_time(h->started, when, sizeof(when)));
 	else
-		printf("natwardend is NOT running (it was pid %d, last update %s)\n", (int)s.head.pid,
-		       format_time(s.head.updated, when, sizeof(when)));
-	printf("table %s: %zu mappings from %zu fragments of %zu users\n", s.head.table, s.head.mappings,
-	       s.head.fragments, s.head.users);
-	if (s.head.last_change)
+		printf("natwardend is NOT running (it was pid %d, last update %s)\n", (int)h->pid,
+		       format_time(h->updated, when, sizeof(when)));
+	printf("table %s: %zu mappings from %zu fragments of %zu users\n", h->table, h->mappings,
+	       h->fragments, h->users);
+	if (h->last_change)
 		printf("last change: %s (%" PRId64 " s ago); last kernel transaction took %.2f ms\n",
-		       format_time(s.head.last_change, when, sizeof(when)), now - s.head.last_change,
-		       (double)s.head.last_apply_us / 1000.0);
+		       format_time(h->last_change, when, sizeof(when)), now - h->last_change,
+		       (double)h->last_apply_us / 1000.0);
 	else
 		printf("last change: none since start; last kernel transaction took %.2f ms\n",
-		       (double)s.head.last_apply_us / 1000.0);
-	print_wan(&s.head);
-	printf("last error: %s\n", s.head.last_error[0] ? s.head.last_error : "-");
-	print_admin(&s);
-	for (size_t i = 0; i < s.n_events; i++) {
-		const struct statusfile_event *e = &s.events[i];
+		       (double)h->last_apply_us / 1000.0);
+	print_wan(h);
+	printf("last error: %s\n", h->last_error[0] ? h->last_error : "-");
+	print_admin(s);
+	for (size_t i = 0; i < s->n_events; i++) {
+		const struct statusfile_event *e = &s->events[i];
 		printf("%s %s %s%s%s: %s\n", format_time(e->time, when, sizeof(when)), e->kind,
 		       e->user, e->user[0] ? "/" : "", e->fragment, e->text);
 	}
+}
+
+int cmd_status(const struct client_options *o, int argc, char **argv)
+{
+	struct statusfile s;
+	bool json, alive;
+	int r = parse_json_option(argc, argv, &json);
+
+	if (r >= 0)
+		return r;
+	if (read_status(o, &s) < 0)
+		return EXIT_NO_VERDICT;
+	alive = status_daemon_alive(&s) > 0;
+	if (json)
+		print_status_json(&s, alive);
+	else
+		print_status_text(&s, alive);
 	statusfile_finish(&s);
 	return alive ? EXIT_ACCEPTED : EXIT_NO_VERDICT;
 }

@@ -24,7 +24,8 @@ static const struct command commands[] = {
 	{ "withdraw", cmd_withdraw, "withdraw [--timeout S] [--no-wait] NAME",
 	  "withdraw your fragment of that name" },
 	{ "list", cmd_list, "list [--json]", "list the active forwards of all users" },
-	{ "status", cmd_status, "status", "is natwardend running, since when, what changed last" },
+	{ "status", cmd_status, "status [--json]",
+	  "is natwardend running, since when, what changed last" },
 	{ "ssh-command", cmd_ssh, "ssh-command",
 	  "forced command for an SSH key: runs $SSH_ORIGINAL_COMMAND if it is allowed" },
 	{ "help", cmd_help, "help", "show this help" },
@@ -39,7 +40,9 @@ static int cmd_help(const struct client_options *o, int argc, char **argv)
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		printf("  %-60s %s\n", commands[i].usage, commands[i].help);
 	printf("\nglobal options (before the command): --spool DIR, --runtime DIR, --config FILE\n"
-	       "(or $NATWARDEN_SPOOL, $NATWARDEN_RUNTIME, $NATWARDEN_CONFIG)\n");
+	       "(or $NATWARDEN_SPOOL, $NATWARDEN_RUNTIME, $NATWARDEN_CONFIG); spool and runtime\n"
+	       "not given are those of the policy's [daemon] section (--config, default %s)\n",
+	       POLICY_DEFAULT_PATH);
 	printf("\nexit codes: 0 accepted/ok, 1 rejected, 2 usage or local error,\n"
 	       "            3 no verdict in time, or the daemon is not running\n");
 	return EXIT_ACCEPTED;
@@ -64,41 +67,103 @@ const char *client_user_name(void)
 	return pw ? pw->pw_name : NULL;
 }
 
-static const char *env_or(const char *name, const char *fallback)
-{
-	const char *v = getenv(name);
+enum { GLOBAL_CONFIG, GLOBAL_SPOOL, GLOBAL_RUNTIME, N_GLOBALS };
 
-	return v && *v ? v : fallback;
+/* The options before the command, each also read from the environment. */
+static const struct {
+	const char *option, *env;
+} globals[N_GLOBALS] = {
+	[GLOBAL_CONFIG] = { "--config", "NATWARDEN_CONFIG" },
+	[GLOBAL_SPOOL] = { "--spool", "NATWARDEN_SPOOL" },
+	[GLOBAL_RUNTIME] = { "--runtime", "NATWARDEN_RUNTIME" },
+};
+
+/* Which global option `arg` is, or N_GLOBALS for none. */
+static size_t global_index(const char *arg)
+{
+	size_t i = 0;
+
+	while (i < N_GLOBALS && strcmp(arg, globals[i].option) != 0)
+		i++;
+	return i;
+}
+
+/*
+ * The global options before the command, then the environment for those not given, except
+ * when `forced`: as an SSH forced command only the key's own options count. Moves argv past
+ * the options. given[i] is NULL for one that was not given.
+ */
+static void parse_globals(int *argc, char ***argv, bool forced, const char *given[N_GLOBALS])
+{
+	for (size_t i = 0; i < N_GLOBALS; i++)
+		given[i] = NULL;
+	while (*argc >= 3) {
+		size_t i = global_index((*argv)[1]);
+		if (i == N_GLOBALS)
+			break;
+		given[i] = (*argv)[2];
+		*argc -= 2;
+		*argv += 2;
+	}
+	for (size_t i = 0; i < N_GLOBALS && !forced; i++) {
+		const char *v = getenv(globals[i].env);
+		if (!given[i] && v && *v)
+			given[i] = v;
+	}
+}
+
+/*
+ * The spool and runtime directories of the policy's [daemon] section, for those that no
+ * option or variable gave, as natwardend --config takes them. A default policy that does not
+ * exist or that the caller may not read leaves the built-in directories; a policy named by
+ * --config or $NATWARDEN_CONFIG must load. 0 (`ret` owns the strings now in `o`, or is NULL),
+ * or -1 after saying why.
+ */
+static int take_policy_dirs(struct client_options *o, const char *const given[N_GLOBALS],
+			    struct policy **ret)
+{
+	_cleanup_policy_ struct policy *p = NULL;
+	bool explicit_config = given[GLOBAL_CONFIG] != NULL;
+	struct diag_list errs;
+	int r;
+
+	*ret = NULL;
+	if (!explicit_config && given[GLOBAL_SPOOL] && given[GLOBAL_RUNTIME])
+		return 0; /* nothing left to take from the default policy */
+	diag_init(&errs);
+	r = policy_load(o->config, &p, &errs);
+	if (r < 0 && !explicit_config && (r == -ENOENT || r == -EACCES))
+		return 0;
+	if (r < 0) {
+		if (errs.n == 0)
+			fprintf(stderr, "%s: %s\n", o->config, strerror(-r));
+		diag_print(&errs, o->config, stderr);
+		return -1;
+	}
+	if (!given[GLOBAL_SPOOL])
+		o->spool = p->daemon.spool;
+	if (!given[GLOBAL_RUNTIME])
+		o->runtime = p->daemon.runtime;
+	*ret = steal_pointer(&p);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct client_options o = {
-		.config = env_or("NATWARDEN_CONFIG", POLICY_DEFAULT_PATH),
-		.spool = env_or("NATWARDEN_SPOOL", DEFAULT_SPOOL),
-		.runtime = env_or("NATWARDEN_RUNTIME", DEFAULT_RUNTIME),
-	};
+	_cleanup_policy_ struct policy *policy = NULL;
+	const char *given[N_GLOBALS];
 	bool forced = false;
 
 	/* As an SSH forced command only the key's own options count, never the environment. */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "ssh-command") == 0)
 			forced = true;
-	if (forced)
-		o = (struct client_options){ POLICY_DEFAULT_PATH, DEFAULT_SPOOL, DEFAULT_RUNTIME };
-
-	/* global options before the command */
-	while (argc >= 3 && argv[1][0] == '-' && argv[1][1] == '-') {
-		const char **slot = strcmp(argv[1], "--spool") == 0	? &o.spool :
-				    strcmp(argv[1], "--runtime") == 0 ? &o.runtime :
-				    strcmp(argv[1], "--config") == 0	? &o.config :
-									  NULL;
-		if (!slot)
-			break;
-		*slot = argv[2];
-		argc -= 2;
-		argv += 2;
-	}
+	parse_globals(&argc, &argv, forced, given);
+	struct client_options o = {
+		.config = given[GLOBAL_CONFIG] ? given[GLOBAL_CONFIG] : POLICY_DEFAULT_PATH,
+		.spool = given[GLOBAL_SPOOL] ? given[GLOBAL_SPOOL] : DEFAULT_SPOOL,
+		.runtime = given[GLOBAL_RUNTIME] ? given[GLOBAL_RUNTIME] : DEFAULT_RUNTIME,
+	};
 	if (argc < 2) {
 		cmd_help(&o, 0, NULL);
 		return EXIT_USAGE;
@@ -109,9 +174,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(&o, 0, NULL);
-	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(&o, argc - 1, argv + 1);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (commands[i].run != cmd_help && take_policy_dirs(&o, given, &policy) < 0)
+			return EXIT_USAGE;
+		return commands[i].run(&o, argc - 1, argv + 1);
+	}
 	fprintf(stderr, "natwarden: unknown command '%s'; try 'natwarden help'\n", argv[1]);
 	return EXIT_USAGE;
 }

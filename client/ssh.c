@@ -3,7 +3,10 @@
  * natwarden ssh-command: the forced command for the submitter's SSH key
  * (command="natwarden ssh-command",restrict ... in ~nat_update/.ssh/authorized_keys).
  * It runs SSH_ORIGINAL_COMMAND only if it is exactly one of a few command lines, itself,
- * without any shell.
+ * without any shell. The command line it runs is one of the fixed argument vectors below, so
+ * the remote side cannot pass an option; main() ignores the environment under ssh-command, so
+ * the spool, the runtime directory and the policy that names them are the defaults or what
+ * the forced command itself says.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,8 @@
 #define MAX_WORDS 4
 #define MAX_COMMAND 256
 
-static const char *const allowed_usage =
-	"submit NAME, withdraw NAME, list, list --json, status, check (fragment on stdin)";
+static const char *const allowed_usage = "submit NAME, withdraw NAME, list, list --json, status, "
+					 "status --json, check (fragment on stdin)";
 
 static int refuse(const char *why)
 {
@@ -74,6 +77,8 @@ int cmd_ssh(const struct client_options *o, int argc, char **argv)
 		return cmd_list(o, 2, (char *[]){ "list", "--json", NULL });
 	if (n == 1 && strcmp(w[0], "status") == 0)
 		return cmd_status(o, 1, (char *[]){ "status", NULL });
+	if (n == 2 && strcmp(w[0], "status") == 0 && strcmp(w[1], "--json") == 0)
+		return cmd_status(o, 2, (char *[]){ "status", "--json", NULL });
 	if (n == 1 && strcmp(w[0], "check") == 0)
 		return cmd_check(o, 1, (char *[]){ "check", NULL });
 	return refuse("not an allowed command");
