@@ -16,6 +16,7 @@
  *   adminfw.c  would the administrator's forward chains drop our connections? (fwread.h reads
  *              them, common/fwcheck.h judges them); the journal and the status file are told
  *   startup.c  directories, sockets and the event sources; the saved state judged at start
+ *   metrics.c  the counters for Prometheus and their text (pure; daemon.c writes the file)
  */
 
 #include <stdbool.h>
@@ -30,6 +31,7 @@
 #include "hashmap.h"
 #include "intake.h"
 #include "localaddr.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "nft.h"
 #include "policy.h"
@@ -48,6 +50,7 @@
 #define SWEEP_SLICE_GAP_US 50000	   /* between slices, when a sweep has more to do */
 #define JOINED_MAX 16384		   /* 256 statements, or DIAG_MAX reasons, joined */
 #define JOURNAL_REASONS_MAX 2048	   /* the reasons of one journal entry, joined */
+#define METRICS_INTERVAL_US 100000	   /* the metrics file is written at most this often */
 
 /* Where the WAN interface stands (reload.c). */
 enum wan_state {
@@ -123,6 +126,13 @@ struct daemon {
 	char admin_error[320]; /* the last read failed: why ("" when it worked) */
 	size_t admin_unread;   /* chains the last read could not see (fwread.h) */
 	uint64_t admin_read_us; /* how long the last read took */
+	/* [daemon] metrics: counted always, written when the file's directory could be opened */
+	struct metrics metrics;
+	int metrics_dirfd;		 /* -1: not written */
+	char *metrics_dir, *metrics_file; /* what the open directory and the file are */
+	uint64_t metrics_written_us;	 /* the last write (mono_us) */
+	int metrics_error;		 /* the last write's -errno, logged once */
+	sd_event_source *metrics_source; /* the write that waits out the 100 ms between two */
 };
 
 /* daemon.c */
@@ -133,6 +143,10 @@ const char *daemon_user_of(void *userdata, uid_t uid);
 int daemon_resolve_submitters(const struct policy *p, struct uid_name **ret, size_t *ret_n);
 int daemon_intake_users(struct daemon *d);
 void daemon_write_status(struct daemon *d);
+/* [daemon] metrics: (re)open its directory after a start or a reload; write the file now, or
+ * at most every METRICS_INTERVAL_US (a timer takes the rest of a burst). */
+void daemon_metrics_open(struct daemon *d);
+void daemon_metrics_write(struct daemon *d);
 /* An active entry leaves for good: its timer and cached status lines go with it. */
 void daemon_entry_gone(struct daemon *d, struct active_entry *e);
 

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
+#include "macro.h"
 #include "privs.h"
 
 int64_t now_ms(void)
@@ -166,6 +168,8 @@ int daemon_new(const char *config, FILE *errors, struct daemon **ret)
 	if (!d)
 		return -ENOMEM;
 	d->dirs = (struct dirs){ -1, -1, -1, -1, -1, 0, 0, 0 };
+	d->metrics_dirfd = -1;
+	metrics_init(&d->metrics, now_ms());
 	u64map_init(&d->leases);
 	status_cache_init(&d->status);
 	elements_init(&d->desired);
@@ -220,10 +224,101 @@ void daemon_write_status(struct daemon *d)
 	if (r < 0)
 		log_warning_errno(r, "cannot write the status file");
 	d->status_dirty = false;
+	daemon_metrics_write(d);
 	if (d->ready && !d->reloading) {
 		daemon_describe(d, line, sizeof(line));
 		sd_notifyf(0, "STATUS=%s", line);
 	}
+}
+
+/* ---- metrics for Prometheus -------------------------------------------------------------- */
+
+static int on_metrics(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	daemon_metrics_write(userdata);
+	return 0;
+}
+
+/* Stop writing the metrics; `remove_file`: and remove the file (a reload turned them off or moved
+ * them: node-exporter must not serve what no longer changes). */
+static void metrics_close(struct daemon *d, bool remove_file)
+{
+	if (d->metrics_dirfd >= 0 && remove_file)
+		(void)unlinkat(d->metrics_dirfd, d->metrics_file, 0);
+	if (d->metrics_dirfd >= 0)
+		close(d->metrics_dirfd);
+	d->metrics_dirfd = -1;
+	free(d->metrics_dir);
+	free(d->metrics_file);
+	d->metrics_dir = d->metrics_file = NULL;
+}
+
+void daemon_metrics_open(struct daemon *d)
+{
+	const char *path = d->policy->daemon.metrics; /* a clean absolute path, *.prom */
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	char *dir, *file;
+
+	if (!slash) {
+		metrics_close(d, true);
+		return;
+	}
+	dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	file = strdup(slash + 1);
+	if (!dir || !file || (d->metrics_dirfd >= 0 && strcmp(dir, d->metrics_dir) == 0 &&
+			      strcmp(file, d->metrics_file) == 0)) {
+		free(dir);
+		free(file);
+		return; /* unchanged (or out of memory: as it was) */
+	}
+	metrics_close(d, true);
+	d->metrics_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->metrics_dirfd < 0) {
+		/* the package's default names node-exporter's directory: there only when it is */
+		log_info("metrics: cannot open %s (%s): %s is not written", dir, strerror(errno), path);
+		free(dir);
+		free(file);
+		return;
+	}
+	d->metrics_dir = dir;
+	d->metrics_file = file;
+	d->metrics_written_us = 0;
+	d->metrics_error = 0;
+	daemon_metrics_write(d);
+}
+
+/* The file, replaced whole (node-exporter never reads half of it); at most every 100 ms. */
+void daemon_metrics_write(struct daemon *d)
+{
+	uint64_t now = mono_us(), when = d->metrics_written_us + METRICS_INTERVAL_US;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	if (d->metrics_dirfd < 0)
+		return;
+	if (d->metrics_written_us && now < when) {
+		if (!d->metrics_source &&
+		    sd_event_add_time(d->event, &d->metrics_source, CLOCK_MONOTONIC, when, 1000,
+				      on_metrics, d) < 0)
+			return; /* the next change writes it */
+		sd_event_source_set_time(d->metrics_source, when);
+		sd_event_source_set_enabled(d->metrics_source, SD_EVENT_ONESHOT);
+		return;
+	}
+	d->metrics_written_us = now;
+	out = open_memstream(&text, &len);
+	r = out ? metrics_render(out, &d->metrics, d->active) : -ENOMEM;
+	if (out && fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r == 0)
+		r = write_file_atomic(d->metrics_dirfd, d->metrics_file, text, len, 0644, 0);
+	if (r < 0 && r != d->metrics_error)
+		log_warning_errno(r, "metrics: cannot write %s/%s", d->metrics_dir, d->metrics_file);
+	d->metrics_error = r < 0 ? r : 0;
 }
 
 void daemon_entry_gone(struct daemon *d, struct active_entry *e)
@@ -265,6 +360,9 @@ void daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->localaddr_source);
 	sd_event_source_disable_unref(d->readdr_source);
 	sd_event_source_disable_unref(d->adminfw_source);
+	sd_event_source_disable_unref(d->metrics_source);
+	metrics_close(d, false); /* the last figures stay for node-exporter, as the forwards do */
+	metrics_finish(&d->metrics);
 	free(d->admin);
 	localaddr_free(d->localaddr);
 	router_view_finish(&d->router);

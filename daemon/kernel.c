@@ -20,6 +20,7 @@ static int kernel_run(struct daemon *d, const char *cmds, char **ret_error)
 	int r = nft_run(d->nft, cmds, false, ret_error);
 
 	d->last_apply_us = mono_us() - t0;
+	metrics_kernel(&d->metrics, d->last_apply_us);
 	if (r < 0 && ret_error && *ret_error)
 		snprintf(d->last_error, sizeof(d->last_error), "%s", *ret_error);
 	return r;
@@ -210,6 +211,7 @@ int on_restore(sd_event_source *s, uint64_t usec, void *userdata)
 		  "table inet %s was changed or removed by someone else: restored %s mappings in %s ms",
 		  d->rcfg.table, count, took);
 	remember_event(d, "recovered", "", "", "table restored after an outside change");
+	d->metrics.restores++;
 	daemon_write_status(d);
 	return 0;
 }

@@ -136,6 +136,7 @@ static void reload_failed(struct daemon *d, const struct diag_list *errs, int r)
 		  first[0] ? first : strerror(-r));
 	snprintf(d->last_error, sizeof(d->last_error), "reload failed: %.400s",
 		 first[0] ? first : strerror(-r));
+	d->metrics.last_reload_failed = true;
 }
 
 int daemon_reload(struct daemon *d)
@@ -198,6 +199,8 @@ int daemon_reload(struct daemon *d)
 		policy_free(old_policy);
 		free(old_subs);
 		d->last_error[0] = '\0';
+		d->metrics.last_reload_failed = false;
+		daemon_metrics_open(d); /* [daemon] metrics may name another file now */
 		wan_note(d);
 		adminfw_check(d); /* the mark, or the table's name, may be new */
 	}

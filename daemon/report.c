@@ -183,6 +183,8 @@ static void log_outcome(struct daemon *d, const struct txn_op *op, const struct 
 		snprintf(msg_who, sizeof(msg_who), "fragment %s%s%s", q, s->name, q);
 	if (op->outcome == TXN_EXPIRED)
 		remember_event(d, "expired", op->user ? op->user : "", s->name, "its lease ran out");
+	(void)metrics_verdict(&d->metrics, s->who ? s->who : s->uid, /* out of memory: uncounted */
+			      op->outcome == TXN_RENEWED ? "renewed" : word);
 	const struct log_field fields[] = {
 		{ "USER", s->who },
 		{ "UID", s->uid[0] ? s->uid : NULL },
@@ -241,6 +243,7 @@ void report_revoked(struct daemon *d, const struct txn_op *op, const char *conte
 	log_event(LOG_WARNING, MID_REVOKED, f, ELEMENTSOF(f), "revoked %s's fragment '%s' %s: %s",
 		  e->user, e->frag->name, context, reasons);
 	remember_event(d, "revoked", e->user, e->frag->name, reasons);
+	(void)metrics_verdict(&d->metrics, e->user, "revoked"); /* out of memory: uncounted */
 }
 
 /* Unjudged refusals of the last while, one line per submitter (they are not logged one by one). */

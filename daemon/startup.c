@@ -230,6 +230,7 @@ int daemon_start(struct daemon *d)
 	log_info("table inet %s installed with %zu mappings from %zu fragments", d->rcfg.table,
 		 active_set_rules(d->active), active_set_size(d->active));
 	wan_note(d);
+	daemon_metrics_open(d);
 	malloc_trim(0); /* the whole-table text and the saved state are gone: give the memory back */
 
 	/* as the daemon user: it makes the submitters' directories its own */

@@ -239,8 +239,18 @@ static int handle_daemon(struct ctx *c, unsigned line, const char *k, const char
 		return set_path(c, line, k, v, &p->daemon.state);
 	if (strcmp(k, "runtime") == 0)
 		return set_path(c, line, k, v, &p->daemon.runtime);
-	diag_add(c->errs, line, "unknown key %s in [daemon] (user, group, table, spool, state, runtime)",
-		 Q(k));
+	if (strcmp(k, "metrics") == 0) {
+		size_t n = strlen(v);
+		if (n < 6 || strcmp(v + n - 5, ".prom") != 0 || v[n - 6] == '/') {
+			diag_add(c->errs, line,
+				 "metrics: %s must name a file ending in .prom (node-exporter's textfile collector reads only those)",
+				 Q(v));
+			return -EINVAL;
+		}
+		return set_path(c, line, k, v, &p->daemon.metrics);
+	}
+	diag_add(c->errs, line,
+		 "unknown key %s in [daemon] (user, group, table, spool, state, runtime, metrics)", Q(k));
 	return -EINVAL;
 }
 
@@ -647,6 +657,7 @@ void policy_free(struct policy *p)
 	free(p->daemon.spool);
 	free(p->daemon.state);
 	free(p->daemon.runtime);
+	free(p->daemon.metrics);
 	free(p->path);
 	free(p);
 }

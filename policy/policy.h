@@ -64,6 +64,7 @@ struct policy {
 		char group[NAME_MAX_USER + 1];
 		char table[NAME_MAX_TABLE + 1];
 		char *spool, *state, *runtime;
+		char *metrics; /* a *.prom file for node-exporter's textfile collector; NULL: off */
 	} daemon;
 	struct {
 		char interface[IFNAME_MAX + 1];

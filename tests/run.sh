@@ -18,7 +18,7 @@ quick=no
 [ "${1:-}" = --quick ] && quick=yes
 
 tests/deps.sh valgrind cppcheck clang-tidy shellcheck flake8 \
-	systemd-container mmdebstrap debhelper fakeroot dpkg-dev lintian || exit 2
+	systemd-container mmdebstrap debhelper fakeroot dpkg-dev lintian prometheus-node-exporter || exit 2
 
 # Tests whose daemons run under valgrind. Not there: spool-hostile and robustness-* (they kill
 # daemons with SIGKILL, or run them through wrappers, on purpose), systemd-units (no daemon).

@@ -575,9 +575,41 @@ def cmd_tcp_loop(args):
     return 1 if failures or not attempts else 0
 
 
+def cmd_count_replaced(args):
+    """Count how often DIR/NAME is replaced (renamed over: IN_MOVED_TO) until the file STOP
+    exists or SECONDS pass. Writes "ready" to READY once watching; prints the count."""
+    import ctypes
+    import struct
+    opt, args = options(args, {"seconds": 60.0})
+    d, name, ready, stop = args[0], args[1].encode(), args[2], args[3]
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0 or libc.inotify_add_watch(fd, d.encode(), 0x80) < 0:  # IN_MOVED_TO
+        sys.exit("inotify: %s" % os.strerror(ctypes.get_errno()))
+    with open(ready, "w") as f:
+        f.write("ready\n")
+    count = 0
+    end = time.monotonic() + opt["seconds"]
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    while time.monotonic() < end and not os.path.exists(stop):
+        if not sel.select(timeout=0.05):
+            continue
+        data = os.read(fd, 65536)
+        off = 0
+        while off + 16 <= len(data):
+            _, _, _, n = struct.unpack_from("iIII", data, off)
+            if data[off + 16:off + 16 + n].rstrip(b"\0") == name:
+                count += 1
+            off += 16 + n
+    print(count)
+    return 0
+
+
 COMMANDS = {"notify": cmd_notify, "kernel": cmd_kernel, "tcp-serve": cmd_tcp_serve,
             "tcp-connect": cmd_tcp_connect, "udp-serve": cmd_udp_serve,
-            "udp-connect": cmd_udp_connect, "tcp-loop": cmd_tcp_loop}
+            "udp-connect": cmd_udp_connect, "tcp-loop": cmd_tcp_loop,
+            "count-replaced": cmd_count_replaced}
 
 
 def main():

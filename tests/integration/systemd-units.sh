@@ -119,7 +119,7 @@ is "$(grep -Ec '^(RuntimeDirectory|StateDirectory|DynamicUser|PrivateUsers|Priva
 # The unit may write exactly where tmpfiles.d makes the top-level directories.
 rw=$(unit_get "$UNIT" ReadWritePaths | tr ' ' '\n' | sed 's/^-//' | sort)
 tops=$(awk '$1 == "d" && $2 !~ /\/(incoming|work)$/ { print $2 }' "$ROOT$TMPFILESDIR/natwarden.conf" | sort)
-is "$rw" "$tops" "ReadWritePaths= are exactly tmpfiles.d's spool, state and runtime directories"
+is "$rw" "$tops" "ReadWritePaths= are exactly tmpfiles.d's spool, state, runtime and metrics directories"
 
 # ---- (b) systemd-analyze verify, in a staging root ---------------------------------------
 
@@ -198,7 +198,7 @@ is "$(awk -F: '$4 != "" { print $1 ": " $4 }' "$SROOT/etc/group")" "" \
 layout() {
 	local p
 	for p in /var/spool/natwarden /var/spool/natwarden/incoming /var/spool/natwarden/work \
-		/var/lib/natwarden /run/natwarden; do
+		/var/lib/natwarden /run/natwarden /run/natwarden-metrics; do
 		stat -c "$p %a %u:%g" "$SROOT$p" 2>&1
 	done
 }
@@ -206,7 +206,8 @@ want_layout="/var/spool/natwarden 710 $uid:$sgid
 /var/spool/natwarden/incoming 710 $uid:$sgid
 /var/spool/natwarden/work 700 $uid:$gid
 /var/lib/natwarden 700 $uid:$gid
-/run/natwarden 750 $uid:$sgid"
+/run/natwarden 750 $uid:$sgid
+/run/natwarden-metrics 755 $uid:$gid"
 out=$(systemd-tmpfiles --create --root="$SROOT" 2>&1)
 is "$?:$out" "0:" "systemd-tmpfiles --create --root: exit 0, silent"
 is "$(layout)" "$want_layout" "tmpfiles.d makes the layout of daemon/dirs.h (owners, groups, modes)"

@@ -27,7 +27,7 @@ NWTEST=$SRC/tests/integration/nwtest.py
 # natwarden 0.1.0, the first packaged version: its state files have no format line
 OLD_COMMIT=883fea5d049b55ffc0f06c5234f5949a11cd8750
 [ "$(id -u)" = 0 ] || skip_all "needs root (containers, mounts, network namespaces)"
-for tool in dpkg-buildpackage dpkg-deb lintian mmdebstrap systemd-nspawn nsenter ip python3 git; do
+for tool in dpkg-buildpackage dpkg-deb lintian mmdebstrap systemd-nspawn nsenter ip python3 git curl; do
 	command -v "$tool" >/dev/null || skip_all "needs $tool (tests/deps.sh installs it)"
 done
 [ -d /sys/fs/cgroup/systemd ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || skip_all "no cgroup hierarchy for a container"
@@ -115,7 +115,8 @@ fi
 # What the package needs at run time, and what a booted system with nftables needs.
 deps=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/[(|].*//; s/ //g' | grep . | sort -u)
 # shellcheck disable=SC2086 # $deps: package names, one per line
-includes=$(printf '%s\n' systemd systemd-sysv dbus nftables iproute2 procps passwd $deps | sort -u | paste -sd, -)
+includes=$(printf '%s\n' systemd systemd-sysv dbus nftables iproute2 procps passwd prometheus-node-exporter $deps |
+	sort -u | paste -sd, -)
 mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
 [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
 [ -n "$mirror" ] || { echo "Bail out! no Debian mirror in /etc/apt/sources.list(.d)"; exit 1; }
@@ -195,16 +196,20 @@ boot() {
 	CLIENT_NS=${name}c
 }
 connect() { ip netns exec "$CLIENT_NS" python3 "$NWTEST" tcp-connect 203.0.113.50 0 203.0.113.1 80; }
-apt_get() { ct env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 "$@"; }
+# as an unattended upgrade does: a policy.ini the administrator changed is kept
+apt_get() {
+	ct env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
+}
 as_user() { ct runuser -u nat_update -- "$@"; }
 # The forward in the kernel (the container has no /etc/protocols: nft prints tcp as 6).
 forwarded() { ct nft list map inet natwarden dnat_port 2>/dev/null | grep -Eq '(tcp|6) \. 80 : 192\.168\.50\.2 \. 80'; }
 
-# configure: user nat_update in natwarden-submit, and a policy that lets it forward 80 and 443
-# to the backend's network (also in $T/policy.ini); then a reload.
+# configure [LINE]: user nat_update in natwarden-submit, and a policy that lets it forward 80
+# and 443 to the backend's network, with LINE in [daemon] (also in $T/policy.ini); a reload.
 configure() {
 	ct useradd -m -G natwarden-submit nat_update || not_ok "useradd nat_update"
-	cat >"$T/policy.ini" <<-'INI'
+	cat >"$T/policy.ini" <<-INI
 	[daemon]
 	user = natwarden
 	group = natwarden-submit
@@ -212,6 +217,7 @@ configure() {
 	spool = /var/spool/natwarden
 	state = /var/lib/natwarden
 	runtime = /run/natwarden
+	${1:-}
 
 	[wan]
 	interface = wan0
@@ -234,6 +240,8 @@ configure() {
 # ---- life: install, use, remove, purge ------------------------------------------------------------
 
 boot "${ID}a"
+# As if prometheus-node-exporter came after natwarden: its textfile directory is not there yet.
+ct mv /var/lib/prometheus/node-exporter /var/lib/prometheus/node-exporter.later
 t0=$(now)
 apt_get install "/var/tmp/$(basename "$DEB")" >"$T/install.log" 2>&1
 is "$?" 0 "apt install ./$(basename "$DEB") ($(since "$t0") ms)"
@@ -250,7 +258,22 @@ is "$(ct stat -c '%U:%G %a' /etc/natwarden/policy.ini)" "root:root 644" "the shi
 is "$(ct dpkg-query -W -f="\${Conffiles}" natwarden | awk '{ print $1 }' | paste -sd' ')" \
 	/etc/natwarden/policy.ini "policy.ini is the package's one conffile"
 
-configure
+# [daemon] metrics, as the package sets it: written in /run/natwarden-metrics; once
+# node-exporter's textfile directory is there, dpkg's file trigger links them into it.
+check "natwardend writes /run/natwarden-metrics/natwarden.prom" \
+	nw_wait_for 10 ct test -f /run/natwarden-metrics/natwarden.prom
+ct test -e /var/lib/prometheus/node-exporter.later/natwarden.prom
+is "$?" 1 "no link while node-exporter's directory is not there"
+ct mv /var/lib/prometheus/node-exporter.later /var/lib/prometheus/node-exporter
+ct dpkg-trigger --no-await /var/lib/prometheus/node-exporter && ct dpkg --triggers-only --pending >/dev/null
+is "$?" 0 "dpkg runs natwarden's trigger for node-exporter's directory"
+is "$(ct readlink /var/lib/prometheus/node-exporter/natwarden.prom)" /run/natwarden-metrics/natwarden.prom \
+	"... which links the metrics into it"
+scrape() { nsenter -t "$INIT" -n curl -sf http://127.0.0.1:9100/metrics; }
+check "prometheus-node-exporter runs in the container" nw_wait_for 10 scrape
+like "$(scrape)" '^natwarden_forwards\{kind="dnat"\} 0$' "node-exporter serves natwarden's metrics over HTTP"
+
+configure "metrics = /run/natwarden-metrics/natwarden.prom"
 like "$(ct systemctl status natwarden --no-pager)" 'Status: "0 mappings from 0 fragments of 0 users' \
 	"... and systemctl status shows the daemon's new STATUS"
 out=$(printf 'dnat tcp 80 to 192.168.50.2\n' | as_user natwarden submit ingress - 2>&1)
@@ -261,6 +284,9 @@ is "$?" 1 "a forward of the reserved port 22: rejected (exit 1)"
 like "$out" "sshd:1: .*22" "the rejection names the fragment's line and the port"
 like "$(as_user natwarden list 2>&1)" "^nat_update +ingress +tcp +80 +192\.168\.50\.2:80 +-$" "natwarden list shows the accepted forward"
 is "$(connect)" "served 192.168.50.2:80 to 203.0.113.50" "traffic to the WAN address reaches the backend"
+check "node-exporter serves the forward and the verdicts" nw_wait_for 5 bash -c \
+	"nsenter -t $INIT -n curl -sf http://127.0.0.1:9100/metrics | grep -qx 'natwarden_verdicts_total{outcome=\"rejected\",user=\"nat_update\"} 1'" ||
+	scrape | grep '^natwarden_\(verdicts\|forwards\)' | sed 's/^/#   /'
 
 bad_line=$(($(wc -l <"$T/policy.ini") + 1))
 echo 'this line is not ini' >>"$ROOT/etc/natwarden/policy.ini"
@@ -326,9 +352,11 @@ is "$?" 1 "its table is gone: no forward outlives the daemon"
 connect >/dev/null
 is "$?" 1 "traffic to the old forward no longer reaches the backend"
 check "state, spool and policy stay" ct test -d /var/lib/natwarden -a -d /var/spool/natwarden -a -f /etc/natwarden/policy.ini
+ct test -e /var/lib/prometheus/node-exporter/natwarden.prom -o -L /var/lib/prometheus/node-exporter/natwarden.prom
+is "$?" 1 "the metrics link is gone (no scrape error for a link to nothing)"
 apt_get purge natwarden >"$T/purge.log" 2>&1
 is "$?" 0 "apt purge natwarden"
-for p in /var/lib/natwarden /var/spool/natwarden /run/natwarden /etc/natwarden/policy.ini; do
+for p in /var/lib/natwarden /var/spool/natwarden /run/natwarden /run/natwarden-metrics /etc/natwarden/policy.ini; do
 	check "purge removed $p" ct test ! -e "$p"
 done
 is "$(ct nft list ruleset | grep -c natwarden)" 0 "the kernel holds nothing of natwarden"
