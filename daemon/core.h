@@ -128,11 +128,11 @@ struct daemon {
 	uint64_t admin_read_us; /* how long the last read took */
 	/* [daemon] metrics: counted always, written when the file's directory could be opened */
 	struct metrics metrics;
-	int metrics_dirfd;		 /* -1: not written */
 	char *metrics_dir, *metrics_file; /* what the open directory and the file are */
 	uint64_t metrics_written_us;	 /* the last write (mono_us) */
-	int metrics_error;		 /* the last write's -errno, logged once */
 	sd_event_source *metrics_source; /* the write that waits out the 100 ms between two */
+	int metrics_dirfd;		 /* -1: not written */
+	int metrics_error;		 /* the last write's -errno, logged once */
 };
 
 /* daemon.c */
