@@ -205,12 +205,17 @@ int cmd_list(const struct client_options *o, int argc, char **argv)
 /* "WAN interface eth0: public address 203.0.113.7 (followed on the interface)" */
 static void print_wan(const struct statusfile_head *h)
 {
-	const char *from = strcmp(h->wan_source, "interface") == 0 ? "followed on the interface" :
-								   "from the policy";
+	const char *from = "from the policy";
 
+	if (strcmp(h->wan_source, "interface") == 0)
+		from = "followed on the interface";
+	else if (strcmp(h->wan_source, "default-route") == 0)
+		from = "followed on the interface of the IPv4 default route";
 	if (!h->wan_interface[0])
 		return; /* a daemon of before */
-	if (strcmp(h->wan_state, "missing") == 0)
+	if (strcmp(h->wan_state, "no-route") == 0)
+		printf("WAN interface auto: no IPv4 default route (yet); waiting for one\n");
+	else if (strcmp(h->wan_state, "missing") == 0)
 		printf("WAN interface %s: does not exist (yet); waiting for it\n", h->wan_interface);
 	else if (strcmp(h->wan_state, "no-address") == 0)
 		printf("WAN interface %s: no IPv4 address; hairpin waits for one\n", h->wan_interface);

@@ -103,7 +103,14 @@ int write_file_atomic_with(int dirfd, const char *name, mode_t mode, int durable
 	r = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	if (r < 0 || (size_t)r >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	/*
+	 * A new file, never one found there: whatever another writer of the directory left at
+	 * the temporary name (a FIFO would block the open, a symlink redirect it) is removed
+	 * first, and one put back in between makes the open fail instead of block or follow.
+	 */
+	(void)unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
 		    mode);
 	if (fd < 0)
 		return -errno;

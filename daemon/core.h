@@ -58,6 +58,7 @@ enum wan_state {
 	WAN_MISSING,	/* no interface of that name (PPPoE not up yet): waiting for it */
 	WAN_NO_ADDRESS, /* following it, and it has no IPv4 address: hairpin waits */
 	WAN_UP,
+	WAN_NO_ROUTE, /* [wan] interface = auto, and no IPv4 default route: waiting for one */
 };
 
 struct uid_name {
@@ -112,6 +113,7 @@ struct daemon {
 	bool reloading;
 	enum wan_state wan_state; /* the WAN interface, as last logged */
 	char wan_logged[RULESET_WAN4_MAX * 18]; /* its addresses, as last logged */
+	char wan_if_logged[IFNAME_MAX + 1];	/* the interface, as last logged */
 	char wan_before[RULESET_WAN4_MAX * 18]; /* the last ones that were not none ("-") */
 	size_t wan_shared; /* the interface's addresses left out: other interfaces have them too */
 	bool wan_more;	   /* it has more than RULESET_WAN4_MAX: only the lowest are used */
@@ -208,10 +210,13 @@ int rejudge_all(struct daemon *d, const struct ruleset_config *old_cfg, const ch
 		char **ret_error);
 int on_localaddr(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int on_readdr(sd_event_source *s, uint64_t usec, void *userdata);
+/* [wan] interface = auto: d->rcfg's interface from view `v`. True when it changed. */
+bool wan_choose(struct daemon *d, const struct router_view *v);
 /* Without [wan] address: d->rcfg's public addresses from view `v`. True when they changed. */
 bool wan_follow(struct daemon *d, const struct router_view *v);
 /* Look at the WAN interface; journal (MID_WAN) what changed since the last look. */
 void wan_note(struct daemon *d);
-/* "eth0", "interface" or "policy", "up"/"missing"/"no-address": for the status file. */
+/* "default-route", "interface" or "policy"; "up", "missing", "no-address" or "no-route": for
+ * the status file. */
 const char *wan_source_name(const struct daemon *d);
 const char *wan_state_name(enum wan_state s);

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -206,7 +207,7 @@ void daemon_write_status(struct daemon *d)
 		.last_apply_us = d->last_apply_us,
 		.table = d->rcfg.table,
 		.last_error = d->last_error,
-		.wan_interface = d->rcfg.wan_interface,
+		.wan_interface = d->rcfg.wan_interface[0] ? d->rcfg.wan_interface : "-",
 		.wan_source = wan_source_name(d),
 		.wan_state = wan_state_name(d->wan_state),
 		.events = d->events,
@@ -255,6 +256,18 @@ static void metrics_close(struct daemon *d, bool remove_file)
 	d->metrics_dir = d->metrics_file = NULL;
 }
 
+/*
+ * Only a directory that nobody but the daemon's user and root may change: anyone else could
+ * swap the file for something that makes the daemon write elsewhere, or block.
+ */
+static bool metrics_dir_safe(const struct daemon *d, int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_uid == 0 || st.st_uid == d->dirs.uid) &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 void daemon_metrics_open(struct daemon *d)
 {
 	const char *path = d->policy->daemon.metrics; /* a clean absolute path, *.prom */
@@ -275,9 +288,16 @@ void daemon_metrics_open(struct daemon *d)
 	}
 	metrics_close(d, true);
 	d->metrics_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->metrics_dirfd < 0) {
-		/* the package's default names node-exporter's directory: there only when it is */
-		log_info("metrics: cannot open %s (%s): %s is not written", dir, strerror(errno), path);
+	if (d->metrics_dirfd < 0 || !metrics_dir_safe(d, d->metrics_dirfd)) {
+		if (d->metrics_dirfd < 0)
+			log_info("metrics: cannot open %s (%s): %s is not written", dir,
+				 strerror(errno), path);
+		else
+			log_warning("metrics: %s may be written by others than %s and root: %s is not written",
+				    dir, d->policy->daemon.user, path);
+		if (d->metrics_dirfd >= 0)
+			close(d->metrics_dirfd);
+		d->metrics_dirfd = -1;
 		free(dir);
 		free(file);
 		return;
@@ -395,6 +415,7 @@ int daemon_check(const char *config, bool print_ruleset)
 	/* judged against the router's addresses as they are now, like the daemon would */
 	if (localaddr_new(&d->localaddr) < 0 || localaddr_dump(d->localaddr, &d->router) < 0)
 		fprintf(stderr, "natwardend: cannot read the router's addresses: judging without them\n");
+	(void)wan_choose(d, &d->router);
 	(void)wan_follow(d, &d->router);
 	fd = open(d->policy->daemon.state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno != ENOENT)
@@ -410,10 +431,14 @@ int daemon_check(const char *config, bool print_ruleset)
 		printf("%s: OK\n", config);
 		char rule[96];
 		char wan[sizeof(d->wan_logged)];
-		printf("table inet %s on interface %s%s\n", d->rcfg.table, d->rcfg.wan_interface,
+		printf("table inet %s on interface %s%s%s\n", d->rcfg.table,
+		       d->rcfg.wan_interface[0] ? d->rcfg.wan_interface : "-",
+		       d->rcfg.wan_auto ? " (auto: the IPv4 default route's)" : "",
 		       d->rcfg.hairpin ? ", hairpin on" : "");
 		ruleset_wan4_format(&d->rcfg, wan, sizeof(wan));
-		if (if_nametoindex(d->rcfg.wan_interface) == 0)
+		if (d->rcfg.wan_auto && !d->rcfg.wan_interface[0])
+			printf("wan: there is no IPv4 default route (yet); the daemon waits for one\n");
+		else if (if_nametoindex(d->rcfg.wan_interface) == 0)
 			printf("wan: interface %s does not exist (yet); the daemon waits for it\n",
 			       d->rcfg.wan_interface);
 		printf("wan address: %s (%s)\n", wan,

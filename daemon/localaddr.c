@@ -41,6 +41,9 @@ struct dump {
 	struct router_view view;    /* the addresses; sorted before the routes come */
 	struct router_view subnets; /* the addresses' subnets (as LOCAL_ROUTE) with a broadcast */
 	struct router_view routes;  /* what the routes add, merged into view at the end */
+	bool have_default;	    /* an IPv4 default route in the main table was seen: */
+	uint32_t default_metric;    /* the lowest metric, */
+	char default_if[IFNAME_MAX + 1]; /* and its interface */
 	int error;		    /* from a callback */
 };
 
@@ -275,6 +278,42 @@ static int add_route(struct dump *d, uint8_t type, uint32_t dst, uint8_t len, co
 	return router_view_add(&d->routes, ROUTER_LOCAL_ROUTE, dst, len, name);
 }
 
+/* The first next hop's interface of a multipath route (RTA_MULTIPATH), 0 when none. */
+static uint32_t first_hop_oif(const struct nlattr *a)
+{
+	const struct rtnexthop *nh = mnl_attr_get_payload(a);
+
+	if (mnl_attr_get_payload_len(a) < sizeof(*nh) || nh->rtnh_len < sizeof(*nh))
+		return 0;
+	return (uint32_t)nh->rtnh_ifindex;
+}
+
+/*
+ * An IPv4 default route of the main table: [wan] interface = auto follows the interface of
+ * the one with the lowest metric (the first one seen among equals, as the kernel lists them).
+ */
+static void on_default_route(struct dump *d, const struct nlmsghdr *nlh, const struct rtmsg *rt)
+{
+	const struct nlattr *a;
+	uint32_t table = rt->rtm_table, metric = 0, oif = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
+		if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			table = mnl_attr_get_u32(a);
+		else if (mnl_attr_get_type(a) == RTA_PRIORITY && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			metric = mnl_attr_get_u32(a);
+		else if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			oif = mnl_attr_get_u32(a);
+		else if (mnl_attr_get_type(a) == RTA_MULTIPATH && !oif)
+			oif = first_hop_oif(a);
+	}
+	if (table != RT_TABLE_MAIN || !oif || (d->have_default && metric >= d->default_metric))
+		return;
+	d->have_default = true;
+	d->default_metric = metric;
+	ifname_of(d, (int)oif, NULL, d->default_if);
+}
+
 static int on_route(struct dump *d, const struct nlmsghdr *nlh)
 {
 	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
@@ -284,6 +323,9 @@ static int on_route(struct dump *d, const struct nlmsghdr *nlh)
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rt)))
 		return -EBADMSG;
+	if (rt->rtm_family == AF_INET && rt->rtm_dst_len == 0 && rt->rtm_type == RTN_UNICAST &&
+	    !(rt->rtm_flags & RTM_F_CLONED))
+		on_default_route(d, nlh, rt);
 	if (rt->rtm_family != AF_INET || rt->rtm_dst_len > 32 || !is_local_type(rt->rtm_type) ||
 	    (rt->rtm_flags & RTM_F_CLONED))
 		return 0;
@@ -434,6 +476,7 @@ static int dump_once(struct localaddr *m, struct router_view *ret)
 		return r;
 	r = dump_all(&d);
 	if (r >= 0) {
+		snprintf(d.view.default4, sizeof(d.view.default4), "%s", d.default_if);
 		*ret = d.view;
 		router_view_init(&d.view);
 	}
@@ -479,7 +522,8 @@ static int on_notification(const struct nlmsghdr *nlh, void *data)
 		 * a unicast one shows as a unicast NEWROUTE with NLM_F_REPLACE.
 		 */
 		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rt)) || is_local_type(rt->rtm_type) ||
-		    (nlh->nlmsg_type == RTM_NEWROUTE && (nlh->nlmsg_flags & NLM_F_REPLACE)))
+		    (nlh->nlmsg_type == RTM_NEWROUTE && (nlh->nlmsg_flags & NLM_F_REPLACE)) ||
+		    (rt->rtm_family == AF_INET && rt->rtm_dst_len == 0)) /* [wan] interface = auto */
 			*changed = true;
 		break;
 	}

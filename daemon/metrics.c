@@ -60,10 +60,14 @@ static struct metrics_user *user_of(struct metrics *m, const char *user)
 
 int metrics_verdict(struct metrics *m, const char *user, const char *outcome)
 {
+	char name[NAME_MAX_USER + 1];
+
+	/* as stored: a longer name (from the user database) is counted under its first bytes */
+	snprintf(name, sizeof(name), "%s", user);
 	for (size_t i = 0; i < ELEMENTSOF(outcomes); i++) {
 		if (strcmp(outcome, outcomes[i]) != 0)
 			continue;
-		struct metrics_user *u = user_of(m, user);
+		struct metrics_user *u = user_of(m, name);
 		if (!u)
 			return -ENOMEM;
 		u->verdicts[i]++;

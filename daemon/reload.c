@@ -162,6 +162,7 @@ int daemon_reload(struct daemon *d)
 		d->submitters = new_subs;
 		d->n_submitters = new_n_subs;
 		ruleset_config_from_policy(&d->rcfg, new_policy);
+		(void)wan_choose(d, &d->router);
 		(void)wan_follow(d, &d->router);
 		daemon_world(d);
 		r = table_check(d, d->rcfg.table, NULL, &err);
@@ -229,6 +230,14 @@ static bool on_another_interface(const struct router_view *v, uint32_t addr, con
 	return false;
 }
 
+bool wan_choose(struct daemon *d, const struct router_view *v)
+{
+	if (!d->rcfg.wan_auto || strcmp(d->rcfg.wan_interface, v->default4) == 0)
+		return false;
+	snprintf(d->rcfg.wan_interface, sizeof(d->rcfg.wan_interface), "%s", v->default4);
+	return true;
+}
+
 bool wan_follow(struct daemon *d, const struct router_view *v)
 {
 	const char *ifname = d->rcfg.wan_interface;
@@ -262,6 +271,8 @@ const char *wan_state_name(enum wan_state s)
 		return "no-address";
 	case WAN_UP:
 		return "up";
+	case WAN_NO_ROUTE:
+		return "no-route";
 	default:
 		return "unknown";
 	}
@@ -269,11 +280,15 @@ const char *wan_state_name(enum wan_state s)
 
 const char *wan_source_name(const struct daemon *d)
 {
-	return d->rcfg.follow_wan ? "interface" : "policy";
+	if (!d->rcfg.follow_wan)
+		return "policy";
+	return d->rcfg.wan_auto ? "default-route" : "interface";
 }
 
 static enum wan_state wan_look(const struct daemon *d)
 {
+	if (d->rcfg.wan_auto && !d->rcfg.wan_interface[0])
+		return WAN_NO_ROUTE;
 	if (if_nametoindex(d->rcfg.wan_interface) == 0)
 		return WAN_MISSING;
 	if (d->rcfg.follow_wan && d->rcfg.n_wan4 == 0)
@@ -284,17 +299,26 @@ static enum wan_state wan_look(const struct daemon *d)
 void wan_note(struct daemon *d)
 {
 	enum wan_state now = wan_look(d);
-	const char *ifname = d->rcfg.wan_interface;
+	const char *ifname = d->rcfg.wan_interface[0] ? d->rcfg.wan_interface : "-";
 	char addrs[sizeof(d->wan_logged)];
 
 	ruleset_wan4_format(&d->rcfg, addrs, sizeof(addrs));
 	if (now == d->wan_state && strcmp(addrs, d->wan_logged) == 0 &&
+	    strcmp(d->rcfg.wan_interface, d->wan_if_logged) == 0 &&
 	    d->wan_shared == d->wan_shared_logged && d->wan_more == d->wan_more_logged)
 		return;
 	const struct log_field f[] = { { "WAN_INTERFACE", ifname },
 				       { "WAN_STATE", wan_state_name(now) },
 				       { "WAN_ADDRESS", addrs } };
-	if (now == WAN_MISSING)
+	if (now == WAN_NO_ROUTE)
+		log_event(LOG_WARNING, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface auto: there is no IPv4 default route (yet): waiting for one; forwards from the WAN start when it appears");
+	else if (d->rcfg.wan_auto && strcmp(d->rcfg.wan_interface, d->wan_if_logged) != 0)
+		log_event(LOG_NOTICE, MID_WAN, f, ELEMENTSOF(f),
+			  "WAN interface auto: %s, the interface of the IPv4 default route (was %s); state %s, public address %s",
+			  ifname, d->wan_if_logged[0] ? d->wan_if_logged : "-",
+			  wan_state_name(now), addrs);
+	else if (now == WAN_MISSING)
 		log_event(LOG_WARNING, MID_WAN, f, ELEMENTSOF(f),
 			  "WAN interface %s does not exist (yet): waiting for it; forwards from the WAN start when it appears",
 			  ifname);
@@ -316,6 +340,7 @@ void wan_note(struct daemon *d)
 		log_event(LOG_NOTICE, MID_WAN, f, ELEMENTSOF(f),
 			  "WAN interface %s is there; public address %s from the policy", ifname, addrs);
 	d->wan_state = now;
+	snprintf(d->wan_if_logged, sizeof(d->wan_if_logged), "%s", d->rcfg.wan_interface);
 	d->wan_shared_logged = d->wan_shared;
 	d->wan_more_logged = d->wan_more;
 	snprintf(d->wan_logged, sizeof(d->wan_logged), "%s", addrs);
@@ -333,20 +358,23 @@ static int wan_step(struct daemon *d, const struct router_view *v)
 {
 	struct ruleset_config before = d->rcfg;
 	_cleanup_free_ char *err = NULL;
+	bool moved = wan_choose(d, v); /* [wan] interface = auto: another default route */
 	int r;
 
-	if (!wan_follow(d, v)) {
+	if (!wan_follow(d, v) && !moved) {
 		wan_note(d); /* the interface may have come or gone all the same */
 		return 0;
 	}
-	r = kernel_apply_wan4(d, &err);
+	/* a new interface is in the rules: the whole table, in one transaction */
+	r = moved ? kernel_apply_full(d, NULL, &err) : kernel_apply_wan4(d, &err);
 	if (r < 0) {
+		const char *what = moved ? "move the forwards to the interface of the new default route" :
+					   "move hairpin to the WAN interface's new address";
 		/* the first failure, then one a minute: the retries run every second */
 		if (d->wan_failures++ % 60 == 0)
-			log_error("cannot move hairpin to the WAN interface's new address (attempt %u): %s; trying again every second",
+			log_error("cannot %s (attempt %u): %s; trying again every second", what,
 				  d->wan_failures, err ? err : strerror(-r));
-		snprintf(d->last_error, sizeof(d->last_error),
-			 "cannot move hairpin to the WAN interface's new address: %.400s",
+		snprintf(d->last_error, sizeof(d->last_error), "cannot %s: %.400s", what,
 			 err ? err : strerror(-r));
 		d->status_dirty = true;
 		d->rcfg = before;

@@ -59,8 +59,10 @@ int daemon_setup(struct daemon *d, sd_event *event, char *why, size_t size)
 	r = localaddr_new(&d->localaddr);
 	if (r == 0)
 		r = localaddr_dump(d->localaddr, &d->router);
-	if (r == 0)
+	if (r == 0) {
+		(void)wan_choose(d, &d->router);
 		(void)wan_follow(d, &d->router);
+	}
 	if (r < 0) {
 		snprintf(why, size, "cannot read the router's addresses from the kernel: %s", strerror(-r));
 		return r;

@@ -57,6 +57,9 @@ struct submitter {
 #define SUBMITTER_DEFAULT_MAX_SPOOL_BYTES (4u << 20)
 #define SUBMITTER_DEFAULT_MAX_SUBMISSIONS_PER_MINUTE 120
 
+/* [wan] interface = auto: the interface of the IPv4 default route, followed */
+#define POLICY_WAN_AUTO "auto"
+
 struct policy {
 	char *path; /* for messages */
 	struct {
@@ -67,7 +70,7 @@ struct policy {
 		char *metrics; /* a *.prom file for node-exporter's textfile collector; NULL: off */
 	} daemon;
 	struct {
-		char interface[IFNAME_MAX + 1];
+		char interface[IFNAME_MAX + 1]; /* POLICY_WAN_AUTO: the IPv4 default route's */
 		bool has_address;
 		uint32_t address;
 		bool hairpin;

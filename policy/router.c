@@ -220,7 +220,7 @@ void router_view_sort(struct router_view *v)
 
 bool router_view_equal(const struct router_view *a, const struct router_view *b)
 {
-	if (a->n != b->n || a->n6 != b->n6)
+	if (a->n != b->n || a->n6 != b->n6 || strcmp(a->default4, b->default4) != 0)
 		return false;
 	for (size_t i = 0; i < a->n6; i++)
 		if (addr6_cmp(&a->items6[i], &b->items6[i]) != 0)

@@ -59,6 +59,8 @@ struct router_view {
 	/* the IPv6 addresses, apart: sorted (by address) with the rest */
 	size_t n6, allocated6;
 	struct router_addr6 *items6;
+	/* the interface of the IPv4 default route (main table, lowest metric); "" for none */
+	char default4[IFNAME_MAX + 1];
 };
 
 void router_view_init(struct router_view *v);

@@ -11,7 +11,9 @@ void ruleset_config_from_policy(struct ruleset_config *c, const struct policy *p
 {
 	*c = (struct ruleset_config){ 0 };
 	snprintf(c->table, sizeof(c->table), "%s", p->daemon.table);
-	snprintf(c->wan_interface, sizeof(c->wan_interface), "%s", p->wan.interface);
+	c->wan_auto = strcmp(p->wan.interface, POLICY_WAN_AUTO) == 0;
+	if (!c->wan_auto) /* else chosen by the daemon, from the routes */
+		snprintf(c->wan_interface, sizeof(c->wan_interface), "%s", p->wan.interface);
 	c->hairpin = p->wan.hairpin;
 	c->follow_wan = !p->wan.has_address;
 	if (p->wan.has_address)
@@ -520,6 +522,16 @@ void ruleset_admin_rule(const struct ruleset_config *c, char *buf, size_t size)
 		 c->mark);
 }
 
+/*
+ * The WAN interface in the rules: [wan] interface = auto without an IPv4 default route has
+ * none yet, and nft refuses an empty name. RULESET_NO_INTERFACE cannot be a Linux interface's
+ * name (a '/'), so the rules match nothing from the WAN until the daemon knows the interface.
+ */
+static const char *wan_if(const struct ruleset_config *c)
+{
+	return c->wan_interface[0] ? c->wan_interface : RULESET_NO_INTERFACE;
+}
+
 static void render_prerouting(const struct ruleset_config *c, FILE *out)
 {
 	static const char *const maps[] = { "dnat_port", "dnat_range" };
@@ -530,9 +542,9 @@ static void render_prerouting(const struct ruleset_config *c, FILE *out)
 	for (int hairpin = 0; hairpin <= (int)c->hairpin; hairpin++) {
 		for (size_t m = 0; m < 2; m++) {
 			if (hairpin)
-				fprintf(out, "\t\tiifname != \"%s\" ip daddr @wan4", c->wan_interface);
+				fprintf(out, "\t\tiifname != \"%s\" ip daddr @wan4", wan_if(c));
 			else
-				fprintf(out, "\t\tiifname \"%s\" %s", c->wan_interface,
+				fprintf(out, "\t\tiifname \"%s\" %s", wan_if(c),
 					"fib daddr type local meta nfproto ipv4");
 			fprintf(out, " %s @%s ct label set %d", keys[m], maps[m], RULESET_CT_LABEL);
 			render_mark(c, out);
@@ -556,7 +568,7 @@ static void render_chains(const struct ruleset_config *c, FILE *out)
 		fprintf(out,
 			"\t\tiifname != \"%s\" ct label %d ct status dnat ct original ip daddr @wan4"
 			" masquerade\n",
-			c->wan_interface, RULESET_CT_LABEL);
+			wan_if(c), RULESET_CT_LABEL);
 	/* none of our translations ends at a local socket, whatever the engine let through */
 	fprintf(out,
 		"\t}\n"
@@ -571,7 +583,7 @@ static void render_chains(const struct ruleset_config *c, FILE *out)
 	for (int ranges = 0; ranges < 2; ranges++) {
 		fprintf(out,
 			"\t\tiifname \"%s\" ct state new ip6 daddr . meta l4proto . th dport @%s",
-			c->wan_interface, ranges ? "pinhole_ranges" : "pinholes");
+			wan_if(c), ranges ? "pinhole_ranges" : "pinholes");
 		render_mark(c, out);
 		fprintf(out, " accept\n");
 	}

@@ -71,11 +71,15 @@
  * the set's elements (ruleset_render_wan4()), never of a rule: ruleset_config_equal() leaves
  * them out.
  */
+#define RULESET_NO_INTERFACE "auto/none" /* in the rules while auto has found no interface */
+
 struct ruleset_config {
 	char table[NAME_MAX_TABLE + 1];
 	char wan_interface[IFNAME_MAX + 1];
 	bool hairpin;
 	bool follow_wan; /* no [wan] address: the interface's own addresses */
+	bool wan_auto;	 /* [wan] interface = auto: wan_interface is the IPv4 default route's
+			  * ("" while there is none), chosen by the daemon */
 	size_t n_wan4;
 	uint32_t wan4[RULESET_WAN4_MAX]; /* sorted, without duplicates */
 	uint32_t mark, mark_mask;	 /* [wan] mark */

@@ -85,6 +85,19 @@ like "$out" "^natwarden_verdicts_total\{outcome=\"rejected\",user=\"$NW_U2\"\} 1
 like "$out" '^natwarden_kernel_transaction_seconds_bucket\{le="\+Inf"\} [0-9]+$' "... and the histogram"
 like "$out" '^node_textfile_scrape_error 0$' "node-exporter found no error in the file"
 
+# A directory others may write: refused (they could swap the file, or leave a FIFO at the
+# temporary name); the metrics move there, so the old file goes.
+mkdir -m 0775 "$NW_T/prom2" && chown "$NW_DUSER:$NW_GROUP" "$NW_T/prom2"
+sed -i "s|^metrics = .*|metrics = $NW_T/prom2/natwarden.prom|" "$NW_T/policy.ini"
+kill -HUP "$NW_DPID"
+check "a group-writable metrics directory is refused, and the log says why" nw_wait_for 5 \
+	grep -q "metrics: $NW_T/prom2 may be written by others than $NW_DUSER and root" "$NW_T/daemon.log"
+check "nothing is written there" test ! -e "$NW_T/prom2/natwarden.prom"
+check "the old file is gone" test ! -e "$PROM/natwarden.prom"
+sed -i "s|^metrics = .*|metrics = $PROM/natwarden.prom|" "$NW_T/policy.ini"
+kill -HUP "$NW_DPID"
+check "back in a safe directory, it is written again" nw_wait_for 5 test -e "$PROM/natwarden.prom"
+
 # A reload that turns them off removes the file: nothing stale is served.
 sed -i '/^metrics = /d' "$NW_T/policy.ini"
 kill -HUP "$NW_DPID"

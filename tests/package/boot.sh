@@ -189,6 +189,7 @@ boot() {
 		ip -n "${name}s" link set lo up && ip -n "${name}s" route add default via 192.168.50.1 &&
 		ct ip addr add 203.0.113.1/24 dev wan0 && ct ip link set wan0 up &&
 		ct ip addr add 192.168.50.1/24 dev lan0 && ct ip link set lan0 up &&
+		ct ip route add default via 203.0.113.50 dev wan0 &&
 		nsenter -t "$INIT" -n sysctl -qw net.ipv4.ip_forward=1; } || { echo "Bail out! addresses"; exit 1; }
 	ip netns exec "${name}s" python3 "$NWTEST" tcp-serve --seconds 900 --quiet 192.168.50.2 "$T/$name/server.log" 80 &
 	PIDS+=($!)
@@ -205,8 +206,9 @@ as_user() { ct runuser -u nat_update -- "$@"; }
 # The forward in the kernel (the container has no /etc/protocols: nft prints tcp as 6).
 forwarded() { ct nft list map inet natwarden dnat_port 2>/dev/null | grep -Eq '(tcp|6) \. 80 : 192\.168\.50\.2 \. 80'; }
 
-# configure [LINE]: user nat_update in natwarden-submit, and a policy that lets it forward 80
-# and 443 to the backend's network, with LINE in [daemon] (also in $T/policy.ini); a reload.
+# configure LINE INTERFACE: user nat_update in natwarden-submit, and a policy that lets it
+# forward 80 and 443 to the backend's network, with LINE in [daemon] and [wan] interface =
+# INTERFACE (also in $T/policy.ini); a reload.
 configure() {
 	ct useradd -m -G natwarden-submit nat_update || not_ok "useradd nat_update"
 	cat >"$T/policy.ini" <<-INI
@@ -220,7 +222,7 @@ configure() {
 	${1:-}
 
 	[wan]
-	interface = wan0
+	interface = $2
 
 	[reserved]
 	ports = 22
@@ -251,6 +253,9 @@ like "$(ct systemctl status natwarden --no-pager 2>&1)" \
 	"Status: \"no submitters in /etc/natwarden/policy.ini; nothing to do\"" \
 	"systemctl status shows the daemon's STATUS: idle with the shipped policy"
 is "$(ct nft list map inet natwarden dnat_port 2>&1 | grep -c 'elements')" 0 "nothing is forwarded"
+is "$(ct natwarden status | grep '^WAN interface')" \
+	"WAN interface wan0: public address 203.0.113.1 (followed on the interface of the IPv4 default route)" \
+	"[wan] interface = auto, as shipped: the interface of the default route, wan0"
 is "$(ct stat -c '%U:%G %a' /var/spool/natwarden /var/lib/natwarden /run/natwarden | paste -sd' ')" \
 	"natwarden:natwarden-submit 710 natwarden:natwarden 700 natwarden:natwarden-submit 750" \
 	"tmpfiles made the spool, state and runtime directories with their owners and modes"
@@ -273,7 +278,7 @@ scrape() { nsenter -t "$INIT" -n curl -sf http://127.0.0.1:9100/metrics; }
 check "prometheus-node-exporter runs in the container" nw_wait_for 10 scrape
 like "$(scrape)" '^natwarden_forwards\{kind="dnat"\} 0$' "node-exporter serves natwarden's metrics over HTTP"
 
-configure "metrics = /run/natwarden-metrics/natwarden.prom"
+configure "metrics = /run/natwarden-metrics/natwarden.prom" auto
 like "$(ct systemctl status natwarden --no-pager)" 'Status: "0 mappings from 0 fragments of 0 users' \
 	"... and systemctl status shows the daemon's new STATUS"
 out=$(printf 'dnat tcp 80 to 192.168.50.2\n' | as_user natwarden submit ingress - 2>&1)
@@ -369,7 +374,7 @@ poweroff
 boot "${ID}b"
 apt_get install "/var/tmp/$(basename "$OLD_DEB")" >"$T/install-old.log" 2>&1
 is "$?:$(ct dpkg-query -W -f="\${Version}" natwarden)" 0:0.1.0 "apt install 0.1.0"
-configure
+configure "" wan0
 printf 'dnat tcp 80 to 192.168.50.2\n' | as_user natwarden submit ingress - >/dev/null 2>&1
 is "$?" 0 "0.1.0 accepts nat_update's forward"
 is "$(connect)" "served 192.168.50.2:80 to 203.0.113.50" "... and traffic flows"

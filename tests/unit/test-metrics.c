@@ -111,6 +111,9 @@ int main(void)
 	is_str(lines(text, "natwarden_lease_expiries_total "), "natwarden_lease_expiries_total 1", "lease expiries");
 	is_str(lines(text, "natwarden_last_reload_failed "), "natwarden_last_reload_failed 1", "the last reload failed");
 	is_int((int)m.n_users, 4, "rendering adds no user to the counters");
+	for (int i = 0; i < 3; i++)
+		metrics_verdict(&m, "a-name-longer-than-thirty-two-bytes-xxxxx", "accepted");
+	is_int((int)m.n_users, 5, "a name longer than 32 bytes is one user, counted under its first 32");
 	is_str(lines(text, "# TYPE"),
 	       "# TYPE natwarden_forwards gauge|# TYPE natwarden_fragments gauge|"
 	       "# TYPE natwarden_verdicts_total counter|# TYPE natwarden_kernel_transaction_seconds histogram|"
