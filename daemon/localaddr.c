@@ -295,7 +295,7 @@ static uint32_t first_hop_oif(const struct nlattr *a)
 static void on_default_route(struct dump *d, const struct nlmsghdr *nlh, const struct rtmsg *rt)
 {
 	const struct nlattr *a;
-	uint32_t table = rt->rtm_table, metric = 0, oif = 0;
+	uint32_t table = rt->rtm_table, metric = 0, oif = 0, hop_oif = 0;
 
 	mnl_attr_for_each(a, nlh, sizeof(*rt)) {
 		if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
@@ -304,9 +304,11 @@ static void on_default_route(struct dump *d, const struct nlmsghdr *nlh, const s
 			metric = mnl_attr_get_u32(a);
 		else if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			oif = mnl_attr_get_u32(a);
-		else if (mnl_attr_get_type(a) == RTA_MULTIPATH && !oif)
-			oif = first_hop_oif(a);
+		else if (mnl_attr_get_type(a) == RTA_MULTIPATH)
+			hop_oif = first_hop_oif(a);
 	}
+	if (!oif)
+		oif = hop_oif;
 	if (table != RT_TABLE_MAIN || !oif || (d->have_default && metric >= d->default_metric))
 		return;
 	d->have_default = true;
