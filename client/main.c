@@ -116,11 +116,12 @@ static void parse_globals(int *argc, char ***argv, bool forced, const char *give
  * The spool and runtime directories of the policy's [daemon] section, for those that no
  * option or variable gave, as natwardend --config takes them. A default policy that does not
  * exist or that the caller may not read leaves the built-in directories; a policy named by
- * --config or $NATWARDEN_CONFIG must load. 0 (`ret` owns the strings now in `o`, or is NULL),
- * or -1 after saying why.
+ * --config or $NATWARDEN_CONFIG must load, unless `unreadable_ok` (check, which then judges
+ * the syntax only) and it does not exist or cannot be read. 0 (`ret` owns the strings now in
+ * `o`, or is NULL), or -1 after saying why.
  */
 static int take_policy_dirs(struct client_options *o, const char *const given[N_GLOBALS],
-			    struct policy **ret)
+			    bool unreadable_ok, struct policy **ret)
 {
 	_cleanup_policy_ struct policy *p = NULL;
 	bool explicit_config = given[GLOBAL_CONFIG] != NULL;
@@ -132,7 +133,7 @@ static int take_policy_dirs(struct client_options *o, const char *const given[N_
 		return 0; /* nothing left to take from the default policy */
 	diag_init(&errs);
 	r = policy_load(o->config, &p, &errs);
-	if (r < 0 && !explicit_config && (r == -ENOENT || r == -EACCES))
+	if (r < 0 && (!explicit_config || unreadable_ok) && (r == -ENOENT || r == -EACCES))
 		return 0;
 	if (r < 0) {
 		if (errs.n == 0)
@@ -177,7 +178,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
 		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		if (commands[i].run != cmd_help && take_policy_dirs(&o, given, &policy) < 0)
+		/* check judges against a policy only when it can read one (natwarden(1)) */
+		if (commands[i].run != cmd_help &&
+		    take_policy_dirs(&o, given, commands[i].run == cmd_check, &policy) < 0)
 			return EXIT_USAGE;
 		return commands[i].run(&o, argc - 1, argv + 1);
 	}

@@ -146,6 +146,8 @@ bare "$NW_U2" NATWARDEN_CONFIG="$NW_T/missing.ini" status
 is "$rc:$out" "2:$NW_T/missing.ini: cannot open: No such file or directory" "a NATWARDEN_CONFIG that does not exist: exit 2, naming it"
 bare "$NW_U2" --config "$NW_T/missing.ini" --spool "$NW_T/spool" --runtime "$NW_T/run" list
 is "$rc" 2 "a --config that does not exist is an error even with --spool and --runtime"
+out=$(printf 'dnat tcp 8080 to 192.168.2.9\n' | nw_as "$NW_U2" "$NW_CLIENT" --config "$NW_T/missing.ini" check - 2>&1)
+is "$?:$out" "0:dnat tcp 8080 to 192.168.2.9" "check with a --config that does not exist: the syntax only, as natwarden(1) says"
 install -m 0600 "$P" "$NW_T/private.ini"
 bare "$NW_U2" --config "$NW_T/private.ini" status
 is "$rc:$out" "2:$NW_T/private.ini: cannot open: Permission denied" "a --config the caller may not read: exit 2, naming it"
