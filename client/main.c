@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	  "submit a fragment and wait for its verdict" },
 	{ "withdraw", cmd_withdraw, "withdraw [--timeout S] [--no-wait] NAME",
 	  "withdraw your fragment of that name" },
+	{ "apply", cmd_apply, "apply [--timeout S] PREFIX",
+	  "submit a set of fragments from stdin, withdraw your PREFIX ones it lacks" },
 	{ "list", cmd_list, "list [--json]", "list the active forwards of all users" },
 	{ "status", cmd_status, "status [--json]",
 	  "is natwardend running, since when, what changed last" },

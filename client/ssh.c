@@ -12,14 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "client.h"
 #include "strutil.h"
 
 #define MAX_WORDS 4
 #define MAX_COMMAND 256
 
-static const char *const allowed_usage = "submit NAME, withdraw NAME, list, list --json, status, "
-					 "status --json, check (fragment on stdin)";
+static const char *const allowed_usage = "submit NAME, withdraw NAME, apply PREFIX (stream on "
+					 "stdin), list, list --json, status, status --json, "
+					 "check (fragment on stdin)";
 
 static int refuse(const char *why)
 {
@@ -71,6 +73,13 @@ int cmd_ssh(const struct client_options *o, int argc, char **argv)
 		return cmd_submit(o, 2, (char *[]){ "submit", w[1], NULL });
 	if (n == 2 && strcmp(w[0], "withdraw") == 0)
 		return cmd_withdraw(o, 2, (char *[]){ "withdraw", w[1], NULL });
+	if (n == 2 && strcmp(w[0], "apply") == 0) {
+		/* never an option: a prefix starts with a letter or digit */
+		if (!batch_prefix_valid(w[1], strlen(w[1])))
+			return refuse("apply takes a PREFIX of 1-32 of a-z 0-9 . _ -, starting "
+				      "with a letter or digit");
+		return cmd_apply(o, 2, (char *[]){ "apply", w[1], NULL });
+	}
 	if (n == 1 && strcmp(w[0], "list") == 0)
 		return cmd_list(o, 1, (char *[]){ "list", NULL });
 	if (n == 2 && strcmp(w[0], "list") == 0 && strcmp(w[1], "--json") == 0)

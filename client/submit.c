@@ -75,25 +75,22 @@ static int print_verdict(const char *name, const char *text, size_t len)
 }
 
 /*
- * Wait until the daemon has removed our file from the spool, then read what it wrote. The
- * link count is polled, briefly at first, then less often: an inotify watch would wake us
- * sooner, but closing it waits for a kernel grace period of up to ~15 ms on every exit.
- */
-/*
  * The file left the spool without an answer in it: the daemon could not write one (its file
  * system full?), or a newer submission of ours replaced it. The status file, which the daemon
  * writes (on /run) before it answers, says where the fragment stands.
  */
-static int lost_answer(const struct client_options *o, const char *name, bool withdrawal)
+int client_lost_answer(const struct client_options *o, const char *name, bool withdrawal, char *why,
+		       size_t size)
 {
 	const char *me = client_user_name();
 	struct statusfile st;
 	bool listed = false;
 
 	if (!me || status_read(o->runtime, &st) < 0) {
-		fprintf(stderr,
-			"natwarden: %s was removed from the spool without a verdict (a newer submission of the same name replaced it, or the spool's file system is full?)\n",
-			name);
+		snprintf(why, size,
+			 "%s was removed from the spool without a verdict (a newer submission of "
+			 "the same name replaced it, or the spool's file system is full?)",
+			 name);
 		return EXIT_NO_VERDICT;
 	}
 	for (size_t i = 0; i < st.n_maps; i++)
@@ -101,57 +98,111 @@ static int lost_answer(const struct client_options *o, const char *name, bool wi
 			listed = true;
 	statusfile_finish(&st);
 	if (withdrawal && !listed) {
-		printf("%s: withdrawn for %s (no answer came through the spool, whose file system may be full; the status file no longer lists %s)\n",
-		       name, me, name);
+		snprintf(why, size,
+			 "withdrawn for %s (no answer came through the spool, whose file system "
+			 "may be full; the status file no longer lists %s)",
+			 me, name);
 		return EXIT_ACCEPTED;
 	}
-	fprintf(stderr,
-		"natwarden: %s was removed from the spool without a verdict (the spool's file system full, or a newer submission of the same name?); the status file %s it as active\n",
-		name, listed ? "lists" : "does not list");
+	snprintf(why, size,
+		 "%s was removed from the spool without a verdict (the spool's file system full, "
+		 "or a newer submission of the same name?); the status file %s it as active",
+		 name, listed ? "lists" : "does not list");
 	return EXIT_NO_VERDICT;
 }
 
+static int lost_answer(const struct client_options *o, const char *name, bool withdrawal)
+{
+	char why[512];
+	int r = client_lost_answer(o, name, withdrawal, why, sizeof(why));
+
+	if (r == EXIT_ACCEPTED)
+		printf("%s: %s\n", name, why);
+	else
+		fprintf(stderr, "natwarden: %s\n", why);
+	return r;
+}
+
+void client_wait_start(struct client_wait *w, double timeout)
+{
+	w->start = now_ms();
+	w->deadline = w->start + (uint64_t)(timeout * 1000);
+	/* sleep what is asked, not up to 50 us more (the default timer slack): the steps are short */
+	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+}
+
+bool client_wait_pause(const struct client_wait *w)
+{
+	uint64_t now = now_ms(), since = now - w->start;
+
+	if (now >= w->deadline)
+		return false;
+	/*
+	 * A verdict comes within a few milliseconds (most of them the daemon's journal sync):
+	 * look every 50 us for the first 20 ms, then less often.
+	 */
+	long step_us = since < 20 ? 50 : since < 100 ? 250 : since < 500 ? 2000 : 10000;
+	struct timespec pause = { 0, step_us * 1000 };
+	nanosleep(&pause, NULL);
+	return true;
+}
+
+/*
+ * The daemon has taken the file once it has removed it from the spool: the link count is
+ * polled, briefly at first, then less often. An inotify watch would wake us sooner, but
+ * closing it waits for a kernel grace period of up to ~15 ms on every exit.
+ */
+int client_take_answer(int fd, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_nlink > 0)
+		return 0;
+	if (lseek(fd, 0, SEEK_SET) < 0 || read_fd_capped(fd, VERDICT_MAX_BYTES, &text, &len) < 0)
+		return -ENODATA;
+	if (!verdict_is(text, len)) {
+		free(text);
+		return -ENODATA;
+	}
+	*ret = text;
+	*ret_len = len;
+	return 1;
+}
+
+/* Wait until the daemon has taken our file, then read what it wrote into it. */
 static int wait_verdict(const struct client_options *o, int fd, const char *name, double timeout,
 			bool withdrawal)
 {
-	uint64_t start = now_ms(), deadline = start + (uint64_t)(timeout * 1000);
+	struct client_wait w;
 
-	/* sleep what is asked, not up to 50 us more (the default timer slack): the steps are short */
-	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-
+	client_wait_start(&w, timeout);
 	for (;;) {
-		struct stat st;
-		if (fstat(fd, &st) < 0) {
-			fprintf(stderr, "natwarden: %s: %s\n", name, strerror(errno));
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		int r = client_take_answer(fd, &text, &len);
+		if (r == -ENODATA)
+			return lost_answer(o, name, withdrawal);
+		if (r < 0) {
+			fprintf(stderr, "natwarden: %s: %s\n", name, strerror(-r));
 			return EXIT_USAGE;
 		}
-		if (st.st_nlink == 0) {
-			_cleanup_free_ char *text = NULL;
-			size_t len;
-			if (lseek(fd, 0, SEEK_SET) < 0 ||
-			    read_fd_capped(fd, VERDICT_MAX_BYTES, &text, &len) < 0 || !verdict_is(text, len))
-				return lost_answer(o, name, withdrawal);
+		if (r > 0)
 			return print_verdict(name, text, len);
-		}
-		uint64_t now = now_ms();
-		if (now >= deadline) {
+		if (!client_wait_pause(&w)) {
 			fprintf(stderr,
 				"natwarden: no verdict for %s within %.0f s: is natwardend running? (the submission stays queued)\n",
 				name, timeout);
 			return EXIT_NO_VERDICT;
 		}
-		/*
-		 * A verdict comes within a few milliseconds (most of them the daemon's journal
-		 * sync): look every 50 us for the first 20 ms, then less often.
-		 */
-		long step_us = now - start < 20 ? 50 : now - start < 100 ? 250 : now - start < 500 ? 2000 : 10000;
-		struct timespec pause = { 0, step_us * 1000 };
-		nanosleep(&pause, NULL);
 	}
 }
 
 /* The caller's own spool directory, SPOOL/incoming/UID: nobody else can write there. */
-static int open_incoming(const struct client_options *o)
+int client_open_incoming(const struct client_options *o)
 {
 	char path[4200];
 	int fd;
@@ -190,7 +241,7 @@ static int set_mode(int fd)
  * is ours alone (an older submission of ours of that name, not yet taken, is replaced).
  * Returns the open fd or -1.
  */
-static int drop(int dirfd, const char *name, const char *text, size_t len, bool durable)
+int client_drop(int dirfd, const char *name, const char *text, size_t len, bool durable)
 {
 	char tmp[96];
 	uint64_t rnd = 0;
@@ -263,10 +314,10 @@ static int submit(const struct client_options *o, const struct submit_args *a)
 		return r == -ENOMEM ? EXIT_USAGE : EXIT_REJECTED;
 	}
 	fragment_free(f);
-	dirfd = open_incoming(o);
+	dirfd = client_open_incoming(o);
 	if (dirfd < 0)
 		return EXIT_USAGE;
-	fd = drop(dirfd, a->name, text ? text : "", len, !a->wait);
+	fd = client_drop(dirfd, a->name, text ? text : "", len, !a->wait);
 	if (fd < 0)
 		return EXIT_USAGE;
 	if (!a->wait) {

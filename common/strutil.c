@@ -59,7 +59,9 @@ bool fragment_name_valid(const char *s, size_t len)
 	if (!char_is_lower(s[0]) && !char_is_digit(s[0]))
 		return false;
 	for (size_t i = 1; i < len; i++)
-		if (!char_is_lower(s[i]) && !char_is_digit(s[i]) && !strchr("._-", s[i]))
+		/* not strchr("._-", c): it finds a NUL too */
+		if (!char_is_lower(s[i]) && !char_is_digit(s[i]) && s[i] != '.' && s[i] != '_' &&
+		    s[i] != '-')
 			return false;
 	return true;
 }

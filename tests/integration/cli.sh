@@ -26,7 +26,7 @@ json_ascii() {
 # --- help, version, usage
 out=$("$NW_CLIENT" help)
 is "$?" 0 "help exits 0"
-for c in check submit withdraw list status ssh-command; do
+for c in check submit withdraw apply list status ssh-command; do
 	like "$out" "^  $c" "help lists $c"
 done
 like "$("$NW_CLIENT" --version)" "^natwarden [0-9]+\.[0-9]+\.[0-9]+$" "--version"

@@ -119,11 +119,27 @@ static void test_items(void)
 	is_int(n, 4, "four items, the empty one included");
 }
 
+static void test_names(void)
+{
+	ok(fragment_name_valid("k8s-a.b_c", 9), "a name of the whole alphabet");
+	ok(!fragment_name_valid("-a", 2), "not starting with '-'");
+	ok(!fragment_name_valid("", 0), "not empty");
+	ok(fragment_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+			       64),
+	   "64 characters");
+	ok(!fragment_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				65),
+	   "not 65");
+	ok(!fragment_name_valid("a\0b", 3), "no NUL inside the length");
+	ok(!fragment_name_valid("ab\0", 3), "nor at its end");
+}
+
 int main(void)
 {
 	test_numbers();
 	test_addresses();
 	test_quote();
 	test_items();
+	test_names();
 	return tap_done();
 }
