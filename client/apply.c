@@ -5,9 +5,12 @@
  * one that is cut short (a dropped SSH connection) submits and withdraws nothing. Then each
  * fragment is checked locally as submit does, the caller's active PREFIX fragments the stream
  * lacks are withdrawn, everything goes into the spool, and all verdicts are awaited together.
+ * The files go in no faster than the caller's max_spool_entries and max_spool_bytes let them
+ * (policy.ini): past those the daemon would refuse part of the set unjudged.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +22,22 @@
 #include "fragment.h"
 #include "json.h"
 #include "macro.h"
+#include "policy.h"
 #include "status.h"
 #include "verdict.h"
 
 #define USAGE "apply [--timeout S] PREFIX"
+/* Files of ours in the spool at once at most, whatever max_spool_entries allows: open fds. */
+#define APPLY_MAX_OPEN 256
+/* What the spool counts a file as, rounded up to (st_blocks, on most file systems). */
+#define APPLY_BLOCK 4096
 
 /* One line of output: a fragment of the stream, or a withdrawal. */
 struct outcome {
 	char name[FRAGMENT_NAME_MAX + 1];
 	bool withdrawal;
 	int fd;		       /* its file in the spool, while its verdict is awaited; else -1 */
+	uint64_t size;	       /* what that file counts against max_spool_bytes */
 	struct verdict_text v; /* v.verdict "" while undecided; "error": no verdict */
 };
 
@@ -36,7 +45,14 @@ struct apply_run {
 	const struct client_options *o;
 	struct outcome *out; /* the stream's fragments in order, then the withdrawals */
 	size_t n, n_stream, allocated;
-	bool status_unknown; /* the status file could not be read: nothing withdrawn */
+	bool status_unknown;		 /* the status file could not be read: nothing withdrawn */
+	uint32_t max_entries, max_bytes; /* the caller's spool limits (policy.ini) */
+};
+
+/* Handing the files in: the next one, and those of ours in the spool (not yet taken). */
+struct pacing {
+	size_t next, pending;
+	uint64_t bytes;
 };
 
 static int add_reason(struct verdict_text *v, const char *reason)
@@ -170,22 +186,59 @@ static int find_withdrawals(struct apply_run *run, const char *prefix)
 	return 0;
 }
 
-/* Into the spool: the withdrawals first, so that what they free is free for the rest. */
-static void drop_all(struct apply_run *run, int dirfd, const struct batch *b)
+/* The policy's spool limits for the caller, or the defaults when it cannot be read. */
+static void spool_limits(struct apply_run *run)
 {
-	for (size_t k = 0; k < run->n; k++) {
-		size_t i = (run->n_stream + k) % run->n;
-		struct outcome *x = &run->out[i];
-		if (x->v.verdict[0])
-			continue; /* decided locally */
-		if (x->withdrawal)
-			x->fd = client_drop(dirfd, x->name, "", 0, false);
-		else
-			x->fd =
-			    client_drop(dirfd, x->name, b->items[i].text, b->items[i].len, false);
-		if (x->fd < 0)
-			decide(x, "error", "it could not be put into the spool");
+	_cleanup_policy_ struct policy *p = NULL;
+	const char *me = client_user_name();
+	const struct submitter *s = NULL;
+	struct diag_list errs;
+
+	run->max_entries = SUBMITTER_DEFAULT_MAX_SPOOL_ENTRIES;
+	run->max_bytes = SUBMITTER_DEFAULT_MAX_SPOOL_BYTES;
+	diag_init(&errs);
+	if (me && policy_load(run->o->config, &p, &errs) == 0)
+		s = policy_find_submitter(p, me);
+	if (s) {
+		run->max_entries = s->max_spool_entries;
+		run->max_bytes = s->max_spool_bytes;
 	}
+	run->max_entries = MIN(run->max_entries, (uint32_t)APPLY_MAX_OPEN);
+}
+
+/* What x's file takes in the spool: its bytes in whole blocks. */
+static uint64_t spool_size(size_t len)
+{
+	return ((uint64_t)len + APPLY_BLOCK - 1) / APPLY_BLOCK * APPLY_BLOCK;
+}
+
+/*
+ * The next file into the spool, if the files of ours still there leave room for it (and its
+ * temporary name) within max_spool_entries and max_spool_bytes, which would otherwise refuse
+ * it unjudged: true when it was handled (put there, or decided), false to wait.
+ */
+static bool drop_next(struct apply_run *run, struct pacing *pc, int dirfd, const struct batch *b)
+{
+	size_t i = (run->n_stream + pc->next) % run->n; /* the withdrawals first: they free room */
+	struct outcome *x = &run->out[i];
+	const char *text = x->withdrawal ? "" : b->items[i].text;
+	size_t len = x->withdrawal ? 0 : b->items[i].len;
+
+	if (!x->v.verdict[0] && pc->pending > 0 &&
+	    (pc->pending >= run->max_entries || pc->bytes + spool_size(len) > run->max_bytes))
+		return false;
+	pc->next++;
+	if (x->v.verdict[0])
+		return true; /* decided locally */
+	x->fd = client_drop(dirfd, x->name, text, len, false);
+	if (x->fd < 0) {
+		decide(x, "error", "it could not be put into the spool");
+		return true;
+	}
+	x->size = spool_size(len);
+	pc->pending++;
+	pc->bytes += x->size;
+	return true;
 }
 
 /* The daemon has taken x's file: its verdict, or what the status file says became of it. */
@@ -210,39 +263,62 @@ static void take(struct apply_run *run, struct outcome *x, int r, const char *te
 	}
 }
 
-/* Every verdict, awaited together until `timeout` seconds have passed. */
-static void await_all(struct apply_run *run, double timeout)
+/* The files the daemon has taken since the last look: their verdicts. */
+static void take_answers(struct apply_run *run, struct pacing *pc)
 {
-	struct client_wait w;
-	size_t pending = 0;
-	char why[160];
-
-	for (size_t i = 0; i < run->n; i++)
-		pending += run->out[i].fd >= 0;
-	client_wait_start(&w, timeout);
-	while (pending > 0) {
-		for (size_t i = 0; i < run->n; i++) {
-			_cleanup_free_ char *text = NULL;
-			size_t len = 0;
-			struct outcome *x = &run->out[i];
-			int r = x->fd >= 0 ? client_take_answer(x->fd, &text, &len) : 0;
-			if (r != 0) {
-				take(run, x, r, text, len);
-				pending--;
-			}
+	for (size_t i = 0; i < run->n; i++) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		struct outcome *x = &run->out[i];
+		int r = x->fd >= 0 ? client_take_answer(x->fd, &text, &len) : 0;
+		if (r != 0) {
+			take(run, x, r, text, len);
+			pc->pending--;
+			pc->bytes -= x->size;
 		}
-		if (pending > 0 && !client_wait_pause(&w))
+	}
+}
+
+/*
+ * Into the spool, a few at a time when the spool limits ask for it, and every verdict
+ * awaited, until `timeout` seconds have passed: what has no verdict by then is an error (a
+ * file handed in stays queued; one not handed in yet is not).
+ */
+static void submit_all(struct apply_run *run, int dirfd, const struct batch *b, double timeout)
+{
+	struct pacing pc = { 0 };
+	struct client_wait w;
+	char why[200];
+
+	client_wait_start(&w, timeout);
+	for (;;) {
+		while (pc.next < run->n && drop_next(run, &pc, dirfd, b))
+			;
+		if (pc.pending > 0)
+			take_answers(run, &pc);
+		if (pc.next == run->n && pc.pending == 0)
+			return;
+		if (!client_wait_pause(&w))
 			break;
 	}
-	snprintf(why, sizeof(why),
-		 "no verdict within %.0f s: is natwardend running? (the file stays queued)",
-		 timeout);
-	for (size_t i = 0; i < run->n; i++)
-		if (run->out[i].fd >= 0) {
-			close(run->out[i].fd);
-			run->out[i].fd = -1;
-			decide(&run->out[i], "error", why);
+	for (size_t i = 0; i < run->n; i++) {
+		struct outcome *x = &run->out[i];
+		if (x->fd >= 0) {
+			close(x->fd);
+			x->fd = -1;
+			snprintf(why, sizeof(why),
+				 "no verdict within %.0f s: is natwardend running? (the file stays "
+				 "queued)",
+				 timeout);
+			decide(x, "error", why);
+		} else if (!x->v.verdict[0]) {
+			snprintf(why, sizeof(why),
+				 "not handed in: no verdict for those before it within %.0f s (is "
+				 "natwardend running?)",
+				 timeout);
+			decide(x, "error", why);
 		}
+	}
 }
 
 static void print_list(const char *key, char *const *items, size_t n)
@@ -379,8 +455,8 @@ static int apply(const struct client_options *o, const char *prefix, double time
 		run_finish(&run);
 		return EXIT_USAGE;
 	}
-	drop_all(&run, dirfd, b);
-	await_all(&run, timeout);
+	spool_limits(&run);
+	submit_all(&run, dirfd, b, timeout);
 	for (size_t i = 0; i < run.n; i++)
 		print_outcome(&run.out[i]);
 	r = exit_status(&run);

@@ -69,6 +69,10 @@ int cmd_ssh(const struct client_options *o, int argc, char **argv)
 	}
 	if (n == 0)
 		return refuse("no command given");
+	/* the one option a command line may hold is list's and status's --json */
+	for (int i = 1; i < n; i++)
+		if (w[i][0] == '-' && strcmp(w[i], "--json") != 0)
+			return refuse("options cannot be given");
 	if (n == 2 && strcmp(w[0], "submit") == 0)
 		return cmd_submit(o, 2, (char *[]){ "submit", w[1], NULL });
 	if (n == 2 && strcmp(w[0], "withdraw") == 0)

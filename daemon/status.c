@@ -94,13 +94,26 @@ static void event_of(const struct status_event *ev, struct statusfile_event *ret
 	snprintf(ret->text, sizeof(ret->text), "%s", ev->text);
 }
 
+/*
+ * The same clock as the daemon's last_change (clock_gettime): time(2) reads the coarse clock,
+ * up to a tick behind, and could stamp a change made just after a second began as "updated"
+ * in the second before it.
+ */
+static int64_t realtime_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 static void head_of(const struct status_info *info, const struct active_set *a,
 		    struct statusfile_head *h)
 {
 	*h = (struct statusfile_head){
 		.pid = getpid(),
 		.started = info->started,
-		.updated = (int64_t)time(NULL),
+		.updated = realtime_s(),
 		.last_change = info->last_change,
 		.last_apply_us = info->last_apply_us,
 		.users = active_set_users(a),

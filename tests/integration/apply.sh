@@ -160,9 +160,42 @@ ssh_apply "frobnicate"
 like "$err" "allowed: .*apply PREFIX \(stream on stdin\)" "ssh: the refusal lists apply"
 is "$(kernel)" "tcp 8002 192.168.1.241:8002;$others" "the kernel holds what the streams said"
 
+# --- a spool that holds few entries at once: apply hands the stream in no faster than the
+# policy's max_spool_entries and max_spool_bytes let it, so no part of it is refused unjudged
+# (the withdrawal of k8s-b included)
+nw_stop
+NW_MAX_FRAGMENTS=40 NW_U1_MAX_SPOOL_ENTRIES=3 NW_U1_MAX_SPOOL_BYTES=65536 nw_policy
+nw_start || { not_ok "daemon restarts with max_spool_entries = 3"; exit 1; }
+apply "$NW_U1" k8s- < <(head_line; for i in $(seq 10 39); do
+	frag "k8s-q$i" "dnat tcp 80$i to 192.168.1.240"
+done; end_line)
+is "$rc:$err" "0:" "30 fragments and a withdrawal through a spool of 3 entries: exit 0"
+is "$(printf '%s\n' "$out" | jq -r .verdict | sort | uniq -c | tr -s ' ' | tr '\n' ';')" \
+	" 30 accepted; 1 withdrawn;" "every one judged: none refused for max_spool_entries"
+is "$(nw_kernel | grep -c ' 192.168.1.240:80[1-3]')" 30 "all 30 in the kernel"
+# three fragments of 40 KiB: two of them are more than the 64 KiB of max_spool_bytes
+pad=$(for _ in $(seq 160); do printf '# %0240d\n' 0; done)
+apply "$NW_U1" k8s- < <(head_line; for i in 40 41 42; do
+	frag "k8s-q$i" "$pad"$'\n'"dnat tcp 80$i to 192.168.1.240"
+done; end_line)
+is "$rc:$(printf '%s\n' "$out" | jq -r .verdict | sort | uniq -c | tr -s ' ' | tr '\n' ';')" \
+	"0: 3 accepted; 30 withdrawn;" "3 fragments of 40 KiB through 64 KiB of max_spool_bytes: all judged"
+apply "$NW_U1" k8s- < <(head_line; end_line)
+is "$rc:$(kernel)" "0:$others" "(and withdrawn again)"
+nw_stop
+nw_policy
+nw_start || { not_ok "daemon restarts with the default policy"; exit 1; }
+
 # --- no daemon: no verdict within --timeout, exit 3
 nw_stop
 apply "$NW_U1" --timeout 1 k8s- < <(head_line; frag k8s-b "$B"; end_line)
 is "$rc" 3 "no daemon: exit 3"
 is "$out" "$(verdict k8s-b error false '[]' '["no verdict within 1 s: is natwardend running? (the file stays queued)"]')" \
 	"verdict error, with a reason"
+# with max_spool_entries = 1, the second fragment waits for the first's verdict, which never
+# comes: it is not handed in (the first stays queued, k8s-b's file replaced by it)
+NW_U1_MAX_SPOOL_ENTRIES=1 nw_policy
+apply "$NW_U1" --timeout 1 k8s- < <(head_line; frag k8s-b "$B"; frag k8s-c "$C"; end_line)
+is "$rc:$(printf '%s\n' "$out" | jq -r '"\(.fragment) \(.verdict) \(.reasons[0])"' | tr '\n' ';')" \
+	"3:k8s-b error no verdict within 1 s: is natwardend running? (the file stays queued);k8s-c error not handed in: no verdict for those before it within 1 s (is natwardend running?);" \
+	"a spool of one entry and no daemon: one queued, one not handed in, exit 3"

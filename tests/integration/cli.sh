@@ -227,7 +227,8 @@ for bad in "submit" "submit a b" "submit a; rm -rf /" 'submit $(id)' "submit a|b
 	"list --json extra" "--spool /tmp submit a" "submit --spool /tmp a" "check --policy /etc/passwd" \
 	"ssh-command" "help" "sh -c id" "submit A" "" "submit a  b" "natwarden" \
 	"withdraw" "status now" "status --json extra" "--config /tmp/p.ini status" \
-	"status --config /tmp/p.ini" "list --json --config /tmp/p.ini"; do
+	"status --config /tmp/p.ini" "list --json --config /tmp/p.ini" "submit -n" "withdraw -h" \
+	"submit --no-wait" "withdraw --timeout"; do
 	ssh_run "$bad" 'dnat tcp 8004 to 192.168.1.241\n'
 	if [ "$rc" = 2 ] && printf '%s' "$out" | grep -q "natwarden: refused"; then
 		ok "ssh refuses '$bad'"
