@@ -177,26 +177,56 @@ printf '   $ ssh %s@router '"'"'sh -c id'"'"'\n' "$NAT_UPDATE"
 ip netns exec "$K8S_NS" $SSH "$NAT_UPDATE@$ROUTER_LAN" 'sh -c id' </dev/null 2>&1 | indent
 
 say "The cluster: the dual-stack ingress Service carries natwarden.io/forward"
-mkdir -p "$NW_T/bin"
-# the recording, with the IPv6 half MetalLB gives a dual-stack Service
+# the cluster's API: a scripted API server (the real kubectl talks to it) holding the recorded
+# Services, with the IPv6 half MetalLB gives a dual-stack Service
+K=$NW_T/kube
+mkdir -p "$K/home"
 jq --arg v6 "$SERVER6" '.items[0].spec.ipFamilies = ["IPv4", "IPv6"]
-	| .items[0].status.loadBalancer.ingress += [{"ip": $v6}]' "$TOP/tests/data/services.json" >"$NW_T/services.json"
-printf '#!/bin/sh\ncat %s\n' "$NW_T/services.json" >"$NW_T/bin/kubectl"
-chmod +x "$NW_T/bin/kubectl"
-jq -r '.items[0] | "   \(.metadata.namespace)/\(.metadata.name): type \(.spec.type), ingress IPs \([.status.loadBalancer.ingress[].ip] | join(", "))",
-	(.metadata.annotations | to_entries[] | select(.key | startswith("natwarden.io/")) | "     \(.key): \"\(.value)\"")' \
-	"$NW_T/services.json"
-note "(kubectl here replays a recorded 'kubectl get services -A -o json')"
+	| .items[0].status.loadBalancer.ingress += [{"ip": $v6}] | {services: .items}' \
+	"$TOP/tests/data/services.json" >"$K/scenario.json"
+ip netns exec "$K8S_NS" python3 "$TOP/tests/integration/fakekube.py" --port 0 --port-file "$K/port" \
+	--record "$K/records.jsonl" --scenario "$K/scenario.json" >"$K/server.log" 2>&1 &
+NW_PIDS+=($!)
+nw_wait_for 10 test -s "$K/port" || echo "!! the cluster's API server did not start"
+printf 'apiVersion: v1\nkind: Config\nclusters: [{name: home, cluster: {server: "http://127.0.0.1:%s"}}]\nusers: [{name: home, user: {}}]\ncontexts: [{name: home, context: {cluster: home, user: home}}]\ncurrent-context: home\n' \
+	"$(cat "$K/port")" >"$K/config"
+kubectl() { ip netns exec "$K8S_NS" env HOME="$K/home" KUBECONFIG="$K/config" KUBECACHEDIR="$K/cache" kubectl "$@"; }
+kubectl get services -n ingress-nginx ingress-nginx-controller -o json |
+	jq -r '"   \(.metadata.namespace)/\(.metadata.name): type \(.spec.type), ingress IPs \([.status.loadBalancer.ingress[].ip] | join(", "))",
+	(.metadata.annotations | to_entries[] | select(.key | startswith("natwarden.io/")) | "     \(.key): \"\(.value)\"")'
+note "(the cluster's API server is a scripted stand-in; kubectl and natwarden-sync are real)"
 sync() {
-	ip netns exec "$K8S_NS" env KUBECTL="$NW_T/bin/kubectl" NATWARDEN_ROUTERS="$NAT_UPDATE@$ROUTER_LAN" \
-		NATWARDEN_SSH="$SSH" NATWARDEN_LEASE=3600 "$TOP/client/kubernetes/natwarden-sync" "$@" 2>&1
+	ip netns exec "$K8S_NS" env HOME="$K/home" KUBECONFIG="$K/config" KUBECACHEDIR="$K/cache" \
+		NATWARDEN_ROUTERS="$NAT_UPDATE@$ROUTER_LAN" NATWARDEN_SSH="$SSH" NATWARDEN_LEASE=3600 \
+		"$TOP/client/kubernetes/natwarden-sync" "$@" 2>&1
+}
+# what `kubectl describe service` shows of natwarden: the annotations, and the Events the
+# sync created (from the API server's records)
+describe() { # describe NS NAME
+	kubectl get service -n "$1" "$2" -o json | jq -r '"Name:         \(.metadata.name)",
+		"Namespace:    \(.metadata.namespace)",
+		"Annotations:  " + ([.metadata.annotations | to_entries[]
+			| "\(.key): \(.value | split("\n") | join("\n                  "))"] | join("\n              "))'
+	echo "Events:"
+	printf '  %-8s %-18s %-15s %s\n' Type Reason From Message "----" "------" "----" "-------"
+	jq -r --arg ns "$1" --arg name "$2" 'select(.method == "POST" and (.path | endswith("/events")))
+		| .body | select(.involvedObject.namespace == $ns and .involvedObject.name == $name)
+		| "  \(.type | . + " " * (8 - length)) \(.reason | . + " " * (18 - length)) \(.source.component | . + " " * (15 - length)) "
+		  + (.message | split("\n") | join("\n" + " " * 46))' "$K/records.jsonl"
 }
 note "the fragment natwarden-sync renders for it:"
 sync --dry-run | sed -n '/ingress-nginx-controller/,/^==/p' | grep -v '^== k8s-games' | indent
 
 say "natwarden-sync submits over SSH; the router answers"
 sync --once | indent
-note "(the game server's UDP port is not in $NAT_UPDATE's policy: rejected, with the reason)"
+note "(the game server's UDP port is not in $NAT_UPDATE's policy: rejected, with the reason;" \
+	" all of it went in one SSH session: natwarden apply k8s- with both fragments in one stream)"
+
+say "The cluster sees the router's answer on the Service: an Event and an annotation"
+printf '   $ kubectl describe service -n games game\n'
+describe games game | indent
+note "(the ingress Service got a NatwardenAccepted Event; natwarden-sync --watch reacts to every" \
+	" change of the Services within about a second and renews the leases every 10 minutes)"
 
 say "The router's table: constant rules, the forwards and pinholes are set elements"
 show ip netns exec "$NW_NS" nft list table inet "$NW_TABLE"
@@ -242,8 +272,9 @@ show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://$PUBLIC/"
 show ip netns exec "$WAN_NS" curl -s --max-time 3 "http://[$SERVER6]/"
 
 say "The Service goes away in the cluster: the next sync withdraws its forward"
-jq '.items |= map(select(.metadata.name != "ingress-nginx-controller"))' "$NW_T/services.json" \
-	>"$NW_T/services.json.new" && mv "$NW_T/services.json.new" "$NW_T/services.json"
+printf '   $ kubectl delete service -n ingress-nginx ingress-nginx-controller\n'
+ip netns exec "$K8S_NS" curl -sf -X DELETE -o /dev/null \
+	"http://127.0.0.1:$(cat "$K/port")/_test/services/ingress-nginx/ingress-nginx-controller"
 sync --once | grep -v games | indent
 show ip netns exec "$WAN_NS" curl -sS --max-time 3 "http://$PUBLIC/"
 show ip netns exec "$NW_NS" nft list map inet "$NW_TABLE" dnat_port

@@ -53,7 +53,7 @@ rc=$?
 # the recording also has a UDP game server: the test policy does not allow UDP 27015 for it
 like "$out" "$NAT_UPDATE@$ROUTER_LAN: k8s-ingress-nginx-ingress-nginx-controller: accepted" \
 	"natwarden-sync submits the ingress fragment over SSH and it is accepted"
-like "$out" "rejected k8s-games-game:" "a Service the policy does not allow is reported with the router's answer"
+like "$out" "$NAT_UPDATE@$ROUTER_LAN: k8s-games-game: rejected" "a Service the policy does not allow is reported with the router's answer"
 like "$out" "k8s-games-game:2: port 27015 is not allowed for $NAT_UPDATE" "with the reason from the router"
 is "$rc" 1 "natwarden-sync exits non-zero when a router rejected something"
 is "$(nw_kernel)" "masq tcp 443
