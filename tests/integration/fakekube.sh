@@ -11,6 +11,12 @@
 # resource versions expired, requests failed. It needs neither root nor a build: only
 # python3, kubectl, curl and jq. kubectl's discovery cache goes to a temporary directory.
 #
+# What kubectl 1.32 does, as asserted here: a watch whose connection drops ends with status 0
+# and says nothing; a 410 ERROR event is printed like any event (-o json --output-watch-events:
+# {"type":"ERROR","object":{"kind":"Status",...,"code":410}}) and the watch ends with status 0;
+# a 503 or 500 fails the command with status 1 and "Error from server (ServiceUnavailable): ..."
+# on stderr, without a retry unless the answer has Retry-After.
+#
 #   tests/integration/fakekube.sh          NW_KEEP=1 keeps the temporary directory
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh" # the TAP helpers only

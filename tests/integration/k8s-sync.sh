@@ -273,3 +273,42 @@ is "$?/$out" "1/$RA: differs from the cluster:
   missing on the router: k8s-ingress-nginx-ingress-nginx-controller dnat tcp 443 192.168.1.246:443
   missing on the router: k8s-ingress-nginx-ingress-nginx-controller dnat tcp 80 192.168.1.246:80
 $RB: in step" "--check names what router A lacks and exits 1"
+
+# --- deploy.yaml's ClusterRole allows exactly what the sync asked of the API server
+rbac=$(python3 - "$NW_TOP/client/kubernetes/deploy.yaml" "$K/records.jsonl" <<'PY'
+import json
+import sys
+
+import yaml
+
+allowed = set()
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc.get("kind") == "ClusterRole":
+        for rule in doc["rules"]:
+            allowed |= {(r, v) for r in rule["resources"] for v in rule["verbs"]}
+used = set()
+for line in open(sys.argv[2]):
+    rec = json.loads(line)
+    parts = rec["path"].strip("/").split("/")
+    if parts[:2] != ["api", "v1"] or len(parts) < 3:
+        continue  # discovery, /version, /openapi: no RBAC rule needed
+    rest = parts[2:]
+    if rest[0] == "namespaces" and len(rest) == 2:
+        continue  # kubectl's own look after a NotFound, for its message: denied, it says NotFound
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        rest = rest[2:]
+    method = rec["method"]
+    if method == "GET":
+        watch = rec["query"].get("watch") in ("true", "1")
+        verb = "watch" if watch else "get" if len(rest) > 1 else "list"
+    else:
+        verb = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}[method]
+    if (rest[0], verb) not in allowed and (rest[0], verb) not in used:
+        print("# %s/%s: %s %s" % (rest[0], verb, method, rec["path"]), file=sys.stderr)
+    used.add((rest[0], verb))
+print("used but not allowed:", " ".join(sorted("/".join(x) for x in used - allowed)) or "none")
+print("allowed but never used:", " ".join(sorted("/".join(x) for x in allowed - used)) or "none")
+PY
+)
+is "$rbac" "used but not allowed: none
+allowed but never used: none" "deploy.yaml's ClusterRole allows exactly the requests the sync made"
