@@ -213,6 +213,27 @@ service ingress-nginx ingress-nginx-controller 192.168.1.246 80,443
 arrive a "${INGRESS//240/246}" "after a 410 Gone, a change still arrives"
 like "$(cat "$K/sync.log")" "the watch ended" "the sync says the watch ended"
 
+# --- a burst of changes becomes few rounds; the API failing for a while stops nothing
+# rounds the sync started for changes of the Services (not the periodic ones)
+change_rounds() { grep -c '^natwarden-sync: round [0-9]* ([0-9]* change' "$K/sync.log"; }
+watching() { [ "$(ip netns exec "$K8S_NS" curl -sf "$API/_test/state" | jq .watches)" -ge 1 ]; }
+nw_wait_for 20 watching || diag "no watch open before the burst"
+before=$(change_rounds)
+# (6: the policy's max_fragments is 8)
+for i in $(seq 6); do service burst "b$i" "192.168.1.$((240 + i))" "$((8100 + i))" "$((8100 + i))/TCP"; done
+want=$(for i in $(seq 6); do echo "k8s-burst-b$i dnat tcp $((8100 + i)) 192.168.1.$((240 + i)):$((8100 + i))"; done)
+arrive a "$(printf '%s\n%s\n' "${INGRESS//240/246}" "$want" | sort)" "6 new Services in a burst reach router A"
+nw_wait_for 30 eval '[ "$(status_of burst b6 | wc -l)" -ge 2 ]'
+n=$(($(change_rounds) - before))
+check "in fewer rounds than changes ($n for 6 Services; their 12 status annotations sent nothing)" \
+	test "$n" -lt 6
+for i in $(seq 6); do api DELETE "services/burst/b$i"; done
+arrive a "${INGRESS//240/246}" "and are withdrawn again"
+api POST "fail?count=4&status=503"
+service ingress-nginx ingress-nginx-controller 192.168.1.240 80,443
+arrive a "$INGRESS" "after the API server failed 4 requests, the change still arrives"
+check "the sync is still running" nw_ours "$SYNC_PID"
+
 # --- the periodic round renews the leases without any change in the cluster
 expires() { nw_as "$NAT_UPDATE" "$NW_CLIENT" --runtime "$NW_T/run" list --json | jq -r '.[0].expires'; }
 e1=$(expires)
@@ -270,8 +291,8 @@ $RB: in step" "--check: both routers in step"
 nw_withdraw "$NAT_UPDATE" k8s-ingress-nginx-ingress-nginx-controller >/dev/null
 out=$(check_out)
 is "$?/$out" "1/$RA: differs from the cluster:
-  missing on the router: k8s-ingress-nginx-ingress-nginx-controller dnat tcp 443 192.168.1.246:443
-  missing on the router: k8s-ingress-nginx-ingress-nginx-controller dnat tcp 80 192.168.1.246:80
+  missing on the router: k8s-ingress-nginx-ingress-nginx-controller dnat tcp 443 192.168.1.240:443
+  missing on the router: k8s-ingress-nginx-ingress-nginx-controller dnat tcp 80 192.168.1.240:80
 $RB: in step" "--check names what router A lacks and exits 1"
 
 # --- deploy.yaml's ClusterRole allows exactly what the sync asked of the API server
