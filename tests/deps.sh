@@ -6,7 +6,7 @@ set -eu
 packages="gcc clang libclang-rt-14-dev meson ninja-build pkg-config
 	libnftables-dev nftables libmnl-dev libjansson-dev libcap-ng-dev libinih-dev libsystemd-dev libacl1-dev
 	systemd procps iproute2 util-linux passwd jq python3 python3-yaml curl openssh-server openssh-client scdoc
-	strace
+	strace acl
 	$*"
 missing=
 for p in $packages; do
