@@ -41,7 +41,7 @@ T=$T
 jq -cn '\$ARGS.positional' --args -- "\$@" >>"\$T/calls.jsonl"
 case " \$* " in
 *" --watch-only "*)
-	timeout 20 tail -n +1 -f "\$T/watch.lines" | while IFS= read -r l; do echo "\$l"; sleep 0.3; done
+	timeout 60 tail -n +1 -f "\$T/watch.lines" | while IFS= read -r l; do echo "\$l"; echo >>"\$T/emitted"; sleep 0.3; done
 	;;
 *" get services --all-namespaces -o json "*)
 	cat "\$T/services.json"
@@ -254,12 +254,18 @@ rm "$T/reply"
 # ---- the watch: changes that leave the stream as it was make no SSH session
 
 cluster "$GOOD"
-rm -f "$T"/ssh.n "$T"/stream.* "$T"/check.*
+rm -f "$T"/ssh.n "$T"/stream.* "$T"/check.* "$T"/emitted
 for _ in $(seq 15); do echo service/web; done >"$T/watch.lines"
 env -i PATH="$T/bin:$PATH" HOME="$T" KUBECTL="$T/bin/kubectl" NATWARDEN_SSH="$T/bin/ssh" \
 	NATWARDEN_ROUTERS="$R" NATWARDEN_LEASE=600 "$SYNC" --watch --resync 600 >"$T/watch.log" 2>&1 &
 SYNC_PID=$!
-sleep 6
+# bounded waits, not a fixed pause: the first round's session, then all 15 events handed to the
+# sync (the watch stays open 60 s, longer than this takes)
+has_session() { [ "$(sessions)" -ge 1 ]; }
+all_emitted() { [ "$(wc -l <"$T/emitted" 2>/dev/null || echo 0)" -ge 15 ]; }
+nw_wait_for 30 has_session
+nw_wait_for 30 all_emitted
+sleep 0.5 # the last event's round: should it send (the failure looked for), it is counted
 is "$(sessions)" 1 "15 watch events that change nothing: one SSH session (the first round)"
 cluster "$(svc web web 2024-01-01T00:00:00Z 192.168.1.250 80)"
 echo service/web >>"$T/watch.lines"
