@@ -51,6 +51,7 @@
 #define JOINED_MAX 16384		   /* 256 statements, or DIAG_MAX reasons, joined */
 #define JOURNAL_REASONS_MAX 2048	   /* the reasons of one journal entry, joined */
 #define METRICS_INTERVAL_US 100000	   /* the metrics file is written at most this often */
+#define REST_DELAY_US 1000000		   /* no transaction this long: memory is given back */
 
 /* Where the WAN interface stands (reload.c). */
 enum wan_state {
@@ -96,6 +97,7 @@ struct daemon {
 	sd_event_source *inotify_source, *monitor_source;
 	sd_event_source *localaddr_source, *readdr_source;
 	sd_event_source *adminfw_source; /* reads the other tables again, after a change */
+	sd_event_source *rest_source;	 /* REST_DELAY_US after the last transaction (kernel.c) */
 	int restore_failures;
 
 	int64_t started_ms, last_change_ms;
@@ -174,6 +176,7 @@ int table_check(struct daemon *d, const char *table, uint64_t *ret_handle, char 
 void monitor_check(struct daemon *d);
 int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int on_restore(sd_event_source *s, uint64_t usec, void *userdata);
+int on_rest(sd_event_source *s, uint64_t usec, void *userdata);
 
 /* leases.c */
 void lease_arm(struct daemon *d, struct active_entry *e);

@@ -91,7 +91,11 @@ int nft_run(struct nft *n, const char *cmds, bool dry_run, char **ret_error)
 	return -EIO;
 }
 
-
+void nft_forget_cache(struct nft *n)
+{
+	/* libnftables releases its cache after every dry run; an empty one changes nothing */
+	(void)nft_run(n, "", true, NULL);
+}
 
 struct table_info {
 	bool found, marked;

@@ -19,6 +19,12 @@ void nft_free(struct nft *n);
  * With `dry_run`, the kernel checks the batch but nothing is committed.
  */
 int nft_run(struct nft *n, const char *cmds, bool dry_run, char **ret_error);
+/*
+ * Drop libnftables' cache of the ruleset (about 0.5 MiB of hash tables for our table, kept
+ * after every command). The next command fetches it again, which it does anyway after any
+ * transaction of ours: the kernel's generation has moved on. Costs one netlink round trip.
+ */
+void nft_forget_cache(struct nft *n);
 
 /*
  * The netlink port id of the context's socket, once it has talked to the kernel: nftables'

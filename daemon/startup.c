@@ -189,6 +189,9 @@ static int add_sources(struct daemon *d)
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &d->cleanup_source, CLOCK_MONOTONIC,
 					       1000000, 1000000, on_sweep, d);
+	if (r >= 0)
+		r = sd_event_add_time_relative(d->event, &d->rest_source, CLOCK_MONOTONIC,
+					       REST_DELAY_US, 100000, on_rest, d);
 	if (r < 0)
 		return r;
 	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
@@ -196,6 +199,7 @@ static int add_sources(struct daemon *d)
 	sd_event_source_set_enabled(d->adminfw_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->process_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->cleanup_source, SD_EVENT_ON);
+	sd_event_source_set_enabled(d->rest_source, SD_EVENT_OFF);
 	/* the kernel's news first; the spool is judged when nothing else waits */
 	sd_event_source_set_priority(d->localaddr_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_priority(d->readdr_source, SD_EVENT_PRIORITY_IMPORTANT);
@@ -233,7 +237,9 @@ int daemon_start(struct daemon *d)
 		 active_set_rules(d->active), active_set_size(d->active));
 	wan_note(d);
 	daemon_metrics_open(d);
-	malloc_trim(0); /* the whole-table text and the saved state are gone: give the memory back */
+	/* the whole-table text, the saved state and libnftables' cache are gone: give it back */
+	nft_forget_cache(d->nft);
+	malloc_trim(0);
 
 	/* as the daemon user: it makes the submitters' directories its own */
 	r = daemon_intake_users(d);

@@ -402,18 +402,31 @@ limit() {
 		"limit at $SMALL and $size mappings, interleaved: $n changes each through libnftables and through nft -f"
 }
 
-# snapshot SIZE: rules, live mappings, memory of the instance at hand
+vmrss() { awk '/^VmRSS:/ { print $2 }' "/proc/$NW_DPID/status"; }
+rss_below() { [ "$(vmrss)" -lt "$1" ]; }
+
+# snapshot SIZE: rules, live mappings, memory of the instance at hand: right after the
+# mappings went in, and at rest (a second after its last transaction the daemon drops
+# libnftables' cache and gives the allocator's free pages back: waited for, 10 s at most)
 snapshot() {
-	local size=$1 rules elements rss
+	local size=$1 rules elements rss rest t0 waited
+	rss=$(vmrss)
 	rules=$(nw_rule_count)
 	elements=$(kernel_ports)
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$NW_DPID/status")
 	res "rules_$size" "$rules"
 	res "elements_$size" "$elements"
 	res "rss_$size" "$rss"
 	# every mapping the benchmark made active, and the latency fragment's one
 	is "$elements" "$((ACTIVE + 1))" "at $size mappings: all $((ACTIVE + 1)) mappings live in the kernel"
 	like "$rss" '^[0-9]+$' "at $size mappings: daemon VmRSS measured ($rss kB)"
+	t0=$(nw_ms)
+	nw_wait_for 10 rss_below "$rss"
+	waited=$(($(nw_ms) - t0))
+	sleep 0.2
+	rest=$(vmrss)
+	res "rss_rest_$size" "$rest"
+	check "at $size mappings: at rest the daemon gives memory back (VmRSS $rss -> $rest kB, after $waited ms)" \
+		test "$rest" -lt "$rss"
 }
 
 # conn_round KEY NS PORT: one round of new connections to $PUBLIC:PORT from NS; appends the rate
@@ -945,7 +958,8 @@ else
 	python3 "$HERE/report.py" "$R" markdown "$NW_T/BENCHMARKS.md" "$NW_T/apply-time.dat" | sed 's/^/# /'
 	check "report: BENCHMARKS.md rendered (in the temporary directory)" test -s "$NW_T/BENCHMARKS.md"
 	# every number the smoke run asks for was produced
-	for k in "rules_$SMALL" "rules_$LARGE" "rss_$SMALL" "rss_$LARGE" "startup_$SMALL" "startup_$LARGE" \
+	for k in "rules_$SMALL" "rules_$LARGE" "rss_$SMALL" "rss_$LARGE" "rss_rest_$SMALL" \
+		"rss_rest_$LARGE" "startup_$SMALL" "startup_$LARGE" \
 		"burst_${SMALL}_all_ms" "burst_${LARGE}_all_ms" "burst_floor_$SMALL" "burst_floor_$LARGE" \
 		"nftload_$SMALL" "nftload_$LARGE" "nftreplace_$LARGE" "conn_$SMALL" "conn_$LARGE" \
 		wan_move_ms "pin_rules_$SMALL" "pin_rules_$LARGE"; do
