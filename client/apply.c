@@ -400,7 +400,6 @@ static int parse_args(int argc, char **argv, double *ret_timeout, const char **r
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char *end;
 	int c;
 
 	*ret_timeout = 30;
@@ -410,16 +409,8 @@ static int parse_args(int argc, char **argv, double *ret_timeout, const char **r
 			printf("usage: natwarden " USAGE "\n");
 			return 1;
 		}
-		if (c != 't')
+		if (c != 't' || client_parse_timeout(optarg, ret_timeout) < 0)
 			return -1;
-		errno = 0;
-		*ret_timeout = strtod(optarg, &end);
-		if (errno || *end || !(*ret_timeout > 0 && *ret_timeout <= 3600)) {
-			fprintf(
-			    stderr,
-			    "natwarden: --timeout takes seconds, more than 0 and at most 3600\n");
-			return -1;
-		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "usage: natwarden " USAGE "\n");

@@ -62,6 +62,8 @@ struct client_wait {
 };
 
 void client_wait_start(struct client_wait *w, double timeout);
+/* --timeout's value: seconds, more than 0 and at most 3600. -1 after saying why. */
+int client_parse_timeout(const char *arg, double *ret);
 /* Pause one step; false, without pausing, once the deadline has passed. */
 bool client_wait_pause(const struct client_wait *w);
 

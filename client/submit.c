@@ -131,6 +131,19 @@ void client_wait_start(struct client_wait *w, double timeout)
 	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
+int client_parse_timeout(const char *arg, double *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtod(arg, &end);
+	if (errno || end == arg || *end || !(*ret > 0 && *ret <= 3600)) {
+		fprintf(stderr, "natwarden: --timeout takes seconds, more than 0 and at most 3600\n");
+		return -1;
+	}
+	return 0;
+}
+
 bool client_wait_pause(const struct client_wait *w)
 {
 	uint64_t now = now_ms(), since = now - w->start;
@@ -341,15 +354,10 @@ static int parse_common(int argc, char **argv, struct submit_args *a, const char
 	a->wait = true;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+t:nh", longopts, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case 't':
-			errno = 0;
-			a->timeout = strtod(optarg, &end);
-			if (errno || *end || !(a->timeout > 0 && a->timeout <= 3600)) {
-				fprintf(stderr, "natwarden: --timeout takes seconds, more than 0 and at most 3600\n");
+			if (client_parse_timeout(optarg, &a->timeout) < 0)
 				return -1;
-			}
 			break;
 		case 'n':
 			a->wait = false;
