@@ -186,10 +186,14 @@ static int find_withdrawals(struct apply_run *run, const char *prefix)
 	return 0;
 }
 
-/* The policy's spool limits for the caller, or the defaults when it cannot be read. */
+/*
+ * The policy's spool limits for the caller, or the defaults when it cannot be read. The
+ * policy main() loaded, or (given --spool and --runtime, it loaded none) read here.
+ */
 static void spool_limits(struct apply_run *run)
 {
 	_cleanup_policy_ struct policy *p = NULL;
+	const struct policy *policy = run->o->policy;
 	const char *me = client_user_name();
 	const struct submitter *s = NULL;
 	struct diag_list errs;
@@ -197,8 +201,10 @@ static void spool_limits(struct apply_run *run)
 	run->max_entries = SUBMITTER_DEFAULT_MAX_SPOOL_ENTRIES;
 	run->max_bytes = SUBMITTER_DEFAULT_MAX_SPOOL_BYTES;
 	diag_init(&errs);
-	if (me && policy_load(run->o->config, &p, &errs) == 0)
-		s = policy_find_submitter(p, me);
+	if (!policy && policy_load(run->o->config, &p, &errs) == 0)
+		policy = p;
+	if (me && policy)
+		s = policy_find_submitter(policy, me);
 	if (s) {
 		run->max_entries = s->max_spool_entries;
 		run->max_bytes = s->max_spool_bytes;

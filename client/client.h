@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct policy;
+
 /* Exit codes of the client, documented in natwarden(1). */
 enum {
 	EXIT_ACCEPTED = 0,
@@ -25,6 +27,7 @@ struct client_options {
 	const char *config;  /* --config, $NATWARDEN_CONFIG */
 	const char *spool;   /* --spool, $NATWARDEN_SPOOL, [daemon] spool */
 	const char *runtime; /* --runtime, $NATWARDEN_RUNTIME, [daemon] runtime */
+	const struct policy *policy; /* what main() loaded from `config`, or NULL */
 };
 
 struct command {

@@ -147,6 +147,7 @@ static int take_policy_dirs(struct client_options *o, const char *const given[N_
 		o->spool = p->daemon.spool;
 	if (!given[GLOBAL_RUNTIME])
 		o->runtime = p->daemon.runtime;
+	o->policy = p;
 	*ret = steal_pointer(&p);
 	return 0;
 }
