@@ -98,6 +98,7 @@ struct daemon {
 	sd_event_source *localaddr_source, *readdr_source;
 	sd_event_source *adminfw_source; /* reads the other tables again, after a change */
 	sd_event_source *rest_source;	 /* REST_DELAY_US after the last transaction (kernel.c) */
+	sd_event_source *prime_source;	 /* after a transaction, when nothing waits (kernel.c) */
 	int restore_failures;
 
 	int64_t started_ms, last_change_ms;
@@ -177,6 +178,7 @@ void monitor_check(struct daemon *d);
 int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int on_restore(sd_event_source *s, uint64_t usec, void *userdata);
 int on_rest(sd_event_source *s, uint64_t usec, void *userdata);
+int on_prime(sd_event_source *s, void *userdata);
 
 /* leases.c */
 void lease_arm(struct daemon *d, struct active_entry *e);

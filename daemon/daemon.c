@@ -382,6 +382,7 @@ void daemon_free(struct daemon *d)
 	sd_event_source_disable_unref(d->adminfw_source);
 	sd_event_source_disable_unref(d->metrics_source);
 	sd_event_source_disable_unref(d->rest_source);
+	sd_event_source_disable_unref(d->prime_source);
 	metrics_close(d, false); /* the last figures stay for node-exporter, as the forwards do */
 	metrics_finish(&d->metrics);
 	free(d->admin);

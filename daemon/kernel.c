@@ -26,6 +26,8 @@ static int kernel_run(struct daemon *d, const char *cmds, char **ret_error)
 		(void)sd_event_source_set_time_relative(d->rest_source, REST_DELAY_US);
 		(void)sd_event_source_set_enabled(d->rest_source, SD_EVENT_ONESHOT);
 	}
+	if (r == 0 && d->prime_source)
+		(void)sd_event_source_set_enabled(d->prime_source, SD_EVENT_ONESHOT);
 	if (r < 0 && ret_error && *ret_error)
 		snprintf(d->last_error, sizeof(d->last_error), "%s", *ret_error);
 	return r;
@@ -44,6 +46,30 @@ int on_rest(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)usec;
 	nft_forget_cache(d->nft);
 	malloc_trim(0);
+	return 0;
+}
+
+/*
+ * Right after a transaction, once nothing else waits (the lowest priority): a transaction that
+ * changes nothing fills libnftables' cache for the next one (ruleset_render_prime), so that a
+ * submission does not wait for the fetch. Only into a table known to be ours; should it fail,
+ * the next transaction fetches the cache itself, as it would have anyway.
+ */
+int on_prime(sd_event_source *s, void *userdata)
+{
+	struct daemon *d = userdata;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	(void)s;
+	monitor_check(d);
+	if (d->table_suspect || !(out = open_memstream(&text, &len)))
+		return 0;
+	r = ruleset_render_prime(&d->rcfg, &d->kernel, out);
+	if (fclose(out) == 0 && r > 0)
+		(void)nft_run(d->nft, text, false, NULL);
 	return 0;
 }
 

@@ -192,6 +192,8 @@ static int add_sources(struct daemon *d)
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, &d->rest_source, CLOCK_MONOTONIC,
 					       REST_DELAY_US, 100000, on_rest, d);
+	if (r >= 0)
+		r = sd_event_add_defer(d->event, &d->prime_source, on_prime, d);
 	if (r < 0)
 		return r;
 	sd_event_source_set_enabled(d->restore_source, SD_EVENT_OFF);
@@ -200,12 +202,14 @@ static int add_sources(struct daemon *d)
 	sd_event_source_set_enabled(d->process_source, SD_EVENT_OFF);
 	sd_event_source_set_enabled(d->cleanup_source, SD_EVENT_ON);
 	sd_event_source_set_enabled(d->rest_source, SD_EVENT_OFF);
+	sd_event_source_set_enabled(d->prime_source, SD_EVENT_OFF);
 	/* the kernel's news first; the spool is judged when nothing else waits */
 	sd_event_source_set_priority(d->localaddr_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_priority(d->readdr_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_priority(d->monitor_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_priority(d->restore_source, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_priority(d->process_source, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_priority(d->prime_source, SD_EVENT_PRIORITY_IDLE + 1);
 	return 0;
 }
 

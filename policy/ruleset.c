@@ -383,6 +383,32 @@ static void diff_pins(struct batch *b, int pass, const struct pinset *keys,
 	}
 }
 
+int ruleset_render_prime(const struct ruleset_config *c, const struct elements *kernel, FILE *out)
+{
+	char item[96], a[IPV6_STRLEN];
+	const char *set = NULL;
+	uint64_t key, value;
+	size_t i = 0;
+
+	if (u64map_next(&kernel->ports, &i, &key, &value)) {
+		format_port(item, sizeof(item), key, value, true);
+		set = "dnat_port";
+	}
+	for (size_t k = 0; !set && k < kernel->pinholes.n; k++) {
+		const struct pin_key *p = &kernel->pinholes.items[k];
+		if (p->lo != p->hi)
+			continue;
+		snprintf(item, sizeof(item), "%s . %s . %u", ipv6_format(&p->addr, a),
+			 proto_name(p->proto), p->lo);
+		set = "pinholes";
+	}
+	if (!set)
+		return 0;
+	fprintf(out, "add table inet %s { }\nadd element inet %s %s { %s }\n", c->table, c->table,
+		set, item);
+	return 1;
+}
+
 /* Union of the keys of two maps, for "everything touched". */
 static int key_union(struct u64map *dst, const struct u64map *a, const struct u64map *b)
 {

@@ -156,6 +156,18 @@ int ruleset_commit_view(struct elements *kernel, const struct elements *desired,
 			const struct touched *t);
 
 /*
+ * A transaction that changes nothing but leaves libnftables' cache filled for the next element
+ * change: "add table" with an empty body (the table as it is) and one element `kernel` holds,
+ * exactly as it is there, added again. libnftables 1.0.6 fetches its cache afresh before any
+ * command after a change of the ruleset (every commit of ours): done while nobody waits, the
+ * next submission's transaction skips it. Only an element of a hash set is used (the same
+ * interval again would be judged against its neighbours); when `kernel` has none, nothing is
+ * written and 0 returned, else 1. Should the table or the element be gone, the batch fails
+ * as a whole and changes nothing.
+ */
+int ruleset_render_prime(const struct ruleset_config *c, const struct elements *kernel, FILE *out);
+
+/*
  * The one rule for the administrator's own forward chain that admits what this table admits:
  * "ct mark and 0x10000000 == 0x10000000 accept".
  */

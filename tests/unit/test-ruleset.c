@@ -439,6 +439,63 @@ static void test_wan4(void)
 	elements_finish(&none);
 }
 
+static char *prime(const struct elements *kernel, int *ret)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	*ret = ruleset_render_prime(&cfg, kernel, out);
+	fclose(out);
+	return text;
+}
+
+/* The transaction that changes nothing and fills libnftables' cache for the next one. */
+static void test_prime(void)
+{
+	struct fragment *fwd = fixture_fragment("a", "dnat tcp 8080 to 192.168.1.240:80\n");
+	struct fragment *pin = fixture_fragment("p", "pinhole udp 3478-3480 to 2001:db8::10\n"
+					       "pinhole tcp 443 to 2001:db8::10\n");
+	struct fragment *rng = fixture_fragment("r", "dnat tcp 30000-30010 to 192.168.1.241\n"
+					       "masquerade 192.168.1.0/24\n"
+					       "pinhole udp 5000-5010 to 2001:db8::11\n");
+	struct elements kernel;
+	char *text;
+	int r;
+
+	elements_init(&kernel);
+	text = prime(&kernel, &r);
+	is_int(r, 0, "prime: nothing in the kernel, nothing to add again");
+	is_str(text, "", "prime: no text at all (an \"add table\" alone would create a missing table)");
+	free(text);
+
+	elements_add_fragment(&kernel, rng);
+	text = prime(&kernel, &r);
+	is_int(r, 0, "prime: interval elements only: none is used");
+	is_str(text, "", "prime: no text for interval elements");
+	free(text);
+
+	elements_add_fragment(&kernel, pin);
+	text = prime(&kernel, &r);
+	is_int(r, 1, "prime: a single-port pinhole will do");
+	is_str(text, "add table inet nw { }\nadd element inet nw pinholes { 2001:db8::10 . tcp . 443 }\n",
+	       "prime: the table as it is, and the pinhole exactly as it is in the kernel");
+	free(text);
+
+	elements_add_fragment(&kernel, fwd);
+	text = prime(&kernel, &r);
+	is_int(r, 1, "prime: a forward first");
+	is_str(text,
+	       "add table inet nw { }\nadd element inet nw dnat_port { tcp . 8080 : 192.168.1.240 . 80 }\n",
+	       "prime: the forward with its value, exactly as it is in the kernel");
+	free(text);
+
+	elements_finish(&kernel);
+	fragment_free(fwd);
+	fragment_free(pin);
+	fragment_free(rng);
+}
+
 int main(void)
 {
 	test_wan4();
@@ -448,5 +505,6 @@ int main(void)
 	test_masq_ranges();
 	test_chunks();
 	test_pinholes();
+	test_prime();
 	return tap_done();
 }
