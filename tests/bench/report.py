@@ -130,6 +130,10 @@ def diff(a, b):
 
 share = {s: diff(g(lat, s, "p50"), g(chk, s, "p50")) for s in sizes}
 
+cold = {s: pairs(f"cold-{s}.txt") for s in (S, L)}  # after a rest: libnftables' cache dropped
+cold_chk = pairs("cold-check.txt")
+cold_share = {s: diff(g(cold, s, "p50"), cold_chk["p50"] if cold_chk else None) for s in (S, L)}
+
 rows = []  # (measurement, small, large, note)
 rows.append(("1. submit → verdict, p50 (forward live in the kernel)",
              fmt(g(lat, S, "p50"), "ms"), fmt(g(lat, L, "p50"), "ms"),
@@ -141,6 +145,12 @@ rows.append(("1. floor: `/bin/true`, p50",
              fmt(g(true, S, "p50"), "ms"), fmt(g(true, L, "p50"), "ms"), "a process start"))
 rows.append(("1. daemon's share: submit p50 − check p50",
              fmt(share[S], "ms"), fmt(share[L], "ms"), "target ≤ 1.0 ms at both sizes"))
+rows.append(("1. after a rest: submit → verdict, p50",
+             fmt(g(cold, S, "p50"), "ms"), fmt(g(cold, L, "p50"), "ms"),
+             "{} submissions each, every one {} s after the last transaction: libnftables' cache "
+             "fetched again; daemon's share {} / {}".format(
+                 g(cold, L, "n") or 0, get("rest_wait", "n/a"),
+                 fmt(cold_share[S], "ms"), fmt(cold_share[L], "ms"))))
 rows.append(("1. submit → verdict, p99",
              fmt(g(lat, S, "p99"), "ms"), fmt(g(lat, L, "p99"), "ms"),
              "ratio " + fmt(ratio(g(lat, L, "p99"), g(lat, S, "p99")), "x", 2)))

@@ -63,6 +63,7 @@ if [ "$MODE" = full ]; then
 	SMALL=10 LARGE=10000
 	SIZES="10 1000 2500 5000 10000" # the plot's points; the first and last are the comparison
 	LAT_N=1000 LAT_N_MID=200        # submissions at SMALL/LARGE, and at the sizes in between
+	COLD_N=20 REST_WAIT=1.5         # submissions after a rest (REST_WAIT s: the daemon's 1 s, and more)
 	LIM_N=1000 LIM_N_MID=200        # element changes for the limit
 	BURST_N=1000 BURST_ROUNDS=3
 	PEER_N=1000
@@ -75,6 +76,7 @@ else
 	SMALL=10 LARGE=100
 	SIZES="10 100"
 	LAT_N=50 LAT_N_MID=50
+	COLD_N=2 REST_WAIT=1.5
 	LIM_N=50 LIM_N_MID=50
 	BURST_N=50 BURST_ROUNDS=1
 	PEER_N=20
@@ -354,6 +356,43 @@ latency() {
 	LAT_CUR=40001 B_LAT=40001
 }
 
+# cold_latency COUNT: submissions that find each daemon at rest. The same loop as latency(),
+# pausing after every iteration for REST_WAIT seconds (outside every timed part): a second
+# after its last transaction a daemon drops libnftables' cache, which the transaction after a
+# busy one finds ready, so each of these pays the fetch again.
+cold_latency() {
+	local n=$(($1 / 2 * 2)) word i done=0 fails
+	local client_a=("$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run")
+	local client_b=("$NW_CLIENT" --spool "$B_T/spool" --runtime "$B_T/run")
+	sleep "$REST_WAIT"
+	coproc COLD {
+		nw_as "$BU" "$TIMELOOP" -n "$n" -b "$LOOP_BUDGET" -p 1 -s \
+			"$TL/cold-a" "${client_a[@]}" submit lat "$LATF/lat-{i%2}.frag" ::: \
+			"$TL/cold-b" "${client_b[@]}" submit lat "$LATF/lat-{i%2}.frag" ::: \
+			"$TL/cold-check" "$NW_CLIENT" --config "$NW_T/no-policy.ini" --runtime "$NW_T/no-runtime" \
+			check --user "$BU" --name lat "$LATF/lat-{i%2}.frag" 2>>"$NW_T/timeloop.log"
+	}
+	local cpid=$COLD_PID from to
+	exec {from}<&"${COLD[0]}" {to}>&"${COLD[1]}"
+	while read -r word i <&"$from"; do
+		if [ "$word" = "done" ]; then
+			done=$i
+			break
+		fi
+		sleep "$REST_WAIT"
+		echo go >&"$to"
+	done
+	exec {from}<&- {to}>&-
+	wait "$cpid"
+	cp "$TL/cold-a" "$R/cold-$SMALL.txt"
+	cp "$TL/cold-b" "$R/cold-$LARGE.txt"
+	cp "$TL/cold-check" "$R/cold-check.txt"
+	fails=$(cat "$TL/cold-a" "$TL/cold-b" "$TL/cold-check" | awk '$3 != 1' | wc -l)
+	is "$done/$(wc -l <"$R/cold-$SMALL.txt")/$(wc -l <"$R/cold-$LARGE.txt")/$fails" "$n/$n/$n/0" \
+		"after a rest of $REST_WAIT s each: $n submissions at $SMALL and at $LARGE mappings, all accepted"
+	LAT_CUR=40001 B_LAT=40001
+}
+
 # limit SIZE COUNT: the same element changes natwarden sends for a replacement of "lat"
 # (delete + add of one dnat_port element), replayed against copies of A's and B's tables, each
 # in a namespace of its own, interleaved; once through one libnftables context per side, once
@@ -491,6 +530,7 @@ res large "$LARGE"
 res sizes "$SIZES"
 res lat_n "$LAT_N"
 res lat_n_mid "$LAT_N_MID"
+res rest_wait "$REST_WAIT"
 res burst_n "$BURST_N"
 res burst_rounds "$BURST_ROUNDS"
 res peer_n "$PEER_N"
@@ -544,6 +584,7 @@ for size in $SIZES; do
 	latency "$size" "$n_lat"
 	limit "$size" "$n_lim"
 done
+cold_latency "$COLD_N"
 # What an earlier version of this benchmark timed around every client call besides the client:
 # `id -g USER` and `setpriv --init-groups` (which reads the groups through NSS), measured here
 # as root with the same loop, so old and new figures can be compared.
@@ -966,7 +1007,8 @@ else
 		like "$(grep "^$k " "$R/results.txt" | tail -n 1 | cut -d' ' -f2-)" '[0-9]' "a number for $k"
 	done
 	# every timed series came out, as "START END OK" lines
-	for f in "lat-$SMALL" "lat-$LARGE" "check-$LARGE" "true-$LARGE" peer-nw-add peer-nw-del fill \
+	for f in "lat-$SMALL" "lat-$LARGE" "check-$LARGE" "true-$LARGE" "cold-$SMALL" "cold-$LARGE" \
+		cold-check peer-nw-add peer-nw-del fill \
 		"pin-$SMALL" "pin-$LARGE"; do
 		like "$(head -n 1 "$R/$f.txt" 2>/dev/null)" '^[0-9]+\.[0-9]{6} [0-9]+\.[0-9]{6} 1$' "timed series $f"
 	done
