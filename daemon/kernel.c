@@ -26,8 +26,6 @@ static int kernel_run(struct daemon *d, const char *cmds, char **ret_error)
 		(void)sd_event_source_set_time_relative(d->rest_source, REST_DELAY_US);
 		(void)sd_event_source_set_enabled(d->rest_source, SD_EVENT_ONESHOT);
 	}
-	if (r == 0 && d->prime_source)
-		(void)sd_event_source_set_enabled(d->prime_source, SD_EVENT_ONESHOT);
 	if (r < 0 && ret_error && *ret_error)
 		snprintf(d->last_error, sizeof(d->last_error), "%s", *ret_error);
 	return r;
@@ -50,10 +48,17 @@ int on_rest(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 /*
- * Right after a transaction, once nothing else waits (the lowest priority): a transaction that
- * changes nothing fills libnftables' cache for the next one (ruleset_render_prime), so that a
- * submission does not wait for the fetch. Only into a table known to be ours; should it fail,
- * the next transaction fetches the cache itself, as it would have anyway.
+ * Right after an element change, once nothing else waits (the lowest priority): a transaction
+ * that changes nothing fills libnftables' cache for the next one (ruleset_render_prime), so
+ * that a submission does not wait for the fetch. Only into a table known to be ours; should it
+ * fail, the next transaction fetches the cache itself, as it would have anyway.
+ *
+ * Never after a whole-table apply (start, restore, reload). Like every element change, the
+ * prime names the table, and libnftables 1.0.6 neither binds a batch to the generation it
+ * fetched nor lets an element name a table's handle: someone able to replace tables who swaps
+ * in a lookalike while the cache is fetched would get the element. After a restore, which
+ * anyone deleting our table can bring about at a time of their choosing, nothing is sent
+ * until a submission asks for it.
  */
 int on_prime(sd_event_source *s, void *userdata)
 {
@@ -117,6 +122,8 @@ int kernel_apply_delta(struct daemon *d, const struct touched *t, char **ret_err
 		}
 		return 0;
 	}
+	if (d->prime_source)
+		(void)sd_event_source_set_enabled(d->prime_source, SD_EVENT_ONESHOT);
 	return ruleset_commit_view(&d->kernel, &d->desired, t);
 }
 
