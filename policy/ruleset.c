@@ -356,6 +356,19 @@ static void diff_keys(struct batch *b, int pass, const struct u64map *keys,
 	}
 }
 
+/* A pinhole element: "2001:db8::10 . tcp . 443" or "... . 3478-3480". */
+static void format_pin(char *buf, size_t size, const struct pin_key *k)
+{
+	char a[IPV6_STRLEN];
+
+	if (k->lo == k->hi)
+		snprintf(buf, size, "%s . %s . %u", ipv6_format(&k->addr, a), proto_name(k->proto),
+			 k->lo);
+	else
+		snprintf(buf, size, "%s . %s . %u-%u", ipv6_format(&k->addr, a),
+			 proto_name(k->proto), k->lo, k->hi);
+}
+
 /*
  * Deletions (pass 0) or additions (pass 1) of pinhole elements over the keys in `keys`: the
  * single ports (`ranges` false, the set `pinholes`) or the port ranges (`pinhole_ranges`).
@@ -363,7 +376,7 @@ static void diff_keys(struct batch *b, int pass, const struct u64map *keys,
 static void diff_pins(struct batch *b, int pass, const struct pinset *keys,
 		      const struct pinset *kernel, const struct pinset *desired, bool ranges)
 {
-	char item[96], a[IPV6_STRLEN];
+	char item[96];
 
 	for (size_t i = 0; i < keys->n; i++) {
 		const struct pin_key *k = &keys->items[i];
@@ -373,19 +386,14 @@ static void diff_pins(struct batch *b, int pass, const struct pinset *keys,
 			continue;
 		if (in_k == in_d || (pass == 0 && !in_k) || (pass == 1 && !in_d))
 			continue;
-		if (k->lo == k->hi)
-			snprintf(item, sizeof(item), "%s . %s . %u", ipv6_format(&k->addr, a),
-				 proto_name(k->proto), k->lo);
-		else
-			snprintf(item, sizeof(item), "%s . %s . %u-%u", ipv6_format(&k->addr, a),
-				 proto_name(k->proto), k->lo, k->hi);
+		format_pin(item, sizeof(item), k);
 		batch_item(b, item);
 	}
 }
 
 int ruleset_render_prime(const struct ruleset_config *c, const struct elements *kernel, FILE *out)
 {
-	char item[96], a[IPV6_STRLEN];
+	char item[96];
 	const char *set = NULL;
 	uint64_t key, value;
 	size_t i = 0;
@@ -398,8 +406,7 @@ int ruleset_render_prime(const struct ruleset_config *c, const struct elements *
 		const struct pin_key *p = &kernel->pinholes.items[k];
 		if (p->lo != p->hi)
 			continue;
-		snprintf(item, sizeof(item), "%s . %s . %u", ipv6_format(&p->addr, a),
-			 proto_name(p->proto), p->lo);
+		format_pin(item, sizeof(item), p);
 		set = "pinholes";
 	}
 	if (!set)

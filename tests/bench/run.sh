@@ -312,6 +312,29 @@ printf 'dnat tcp 40001 to 192.168.1.240\n' >"$NW_T/lat-1.frag"
 LATF=$NW_T
 lat_init() { nw_submit "$BU" lat <"$LATF/lat-1.frag" >/dev/null && LAT_CUR=40001; }
 
+# answer_pauses FROM TO COMMAND...: answer a timing loop's pauses (timeloop -p): for each
+# "pause I" line read from fd FROM, run COMMAND... I, then let the loop go on through fd TO.
+# LOOP_DONE is the N of its closing "done N" (0 if the loop ended without one).
+answer_pauses() {
+	local from=$1 to=$2 word i
+	shift 2
+	LOOP_DONE=0
+	while read -r word i <&"$from"; do
+		if [ "$word" = "done" ]; then
+			LOOP_DONE=$i
+			break
+		fi
+		"$@" "$i"
+		echo go >&"$to"
+	done
+}
+# spot_check I: is iteration I's forward in both kernels? Counts misses in the caller's `spot`.
+spot_check() {
+	kernel_has_port $((40000 + $1 % 2)) || spot=$((spot + 1))
+	on_b kernel_has_port $((40000 + $1 % 2)) || spot=$((spot + 1))
+}
+rest_pause() { sleep "$REST_WAIT"; } # the loop's next iteration finds the daemons at rest
+
 # latency SIZE COUNT: COUNT iterations of one timing loop, started once as the submitter: a
 # submission of "lat" to A, one to B (at SIZE mappings), and the floors: `natwarden check` of
 # the same fragment (no policy: the client's start, read and parse) and /bin/true. Odd
@@ -319,7 +342,7 @@ lat_init() { nw_submit "$BU" lat <"$LATF/lat-1.frag" >/dev/null && LAT_CUR=40001
 # few iterations the loop pauses for spot checks (outside every timed part): the forward is
 # in the kernel when the client returned.
 latency() {
-	local size=$1 n=$(($2 / 2 * 2)) word i fails spot=0 done=0 every
+	local size=$1 n=$(($2 / 2 * 2)) fails spot=0 done=0 every
 	local client_a=("$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run")
 	local client_b=("$NW_CLIENT" --spool "$B_T/spool" --runtime "$B_T/run")
 	every=$((n / 5 > 0 ? n / 5 : 1))
@@ -335,15 +358,8 @@ latency() {
 	# line is read: keep the pid and the pipe's ends now
 	local tpid=$TIMING_PID from to
 	exec {from}<&"${TIMING[0]}" {to}>&"${TIMING[1]}"
-	while read -r word i <&"$from"; do
-		if [ "$word" = "done" ]; then
-			done=$i
-			break
-		fi
-		kernel_has_port $((40000 + i % 2)) || spot=$((spot + 1))
-		on_b kernel_has_port $((40000 + i % 2)) || spot=$((spot + 1))
-		echo go >&"$to"
-	done
+	answer_pauses "$from" "$to" spot_check
+	done=$LOOP_DONE
 	exec {from}<&- {to}>&-
 	wait "$tpid"
 	cp "$TL/lat-a" "$R/lat-a-$size.txt"
@@ -361,7 +377,7 @@ latency() {
 # after its last transaction a daemon drops libnftables' cache, which the transaction after a
 # busy one finds ready, so each of these pays the fetch again.
 cold_latency() {
-	local n=$(($1 / 2 * 2)) word i done=0 fails
+	local n=$(($1 / 2 * 2)) done=0 fails
 	local client_a=("$NW_CLIENT" --spool "$NW_T/spool" --runtime "$NW_T/run")
 	local client_b=("$NW_CLIENT" --spool "$B_T/spool" --runtime "$B_T/run")
 	sleep "$REST_WAIT"
@@ -374,14 +390,8 @@ cold_latency() {
 	}
 	local cpid=$COLD_PID from to
 	exec {from}<&"${COLD[0]}" {to}>&"${COLD[1]}"
-	while read -r word i <&"$from"; do
-		if [ "$word" = "done" ]; then
-			done=$i
-			break
-		fi
-		sleep "$REST_WAIT"
-		echo go >&"$to"
-	done
+	answer_pauses "$from" "$to" rest_pause
+	done=$LOOP_DONE
 	exec {from}<&- {to}>&-
 	wait "$cpid"
 	cp "$TL/cold-a" "$R/cold-$SMALL.txt"
@@ -446,7 +456,7 @@ rss_below() { [ "$(vmrss)" -lt "$1" ]; }
 
 # snapshot SIZE: rules, live mappings, memory of the instance at hand: right after the
 # mappings went in, and at rest (a second after its last transaction the daemon drops
-# libnftables' cache and gives the allocator's free pages back: waited for, 10 s at most)
+# libnftables' cache and gives the allocator's free pages back: waited for, 30 s at most)
 snapshot() {
 	local size=$1 rules elements rss rest t0 waited
 	rss=$(vmrss)
@@ -459,7 +469,7 @@ snapshot() {
 	is "$elements" "$((ACTIVE + 1))" "at $size mappings: all $((ACTIVE + 1)) mappings live in the kernel"
 	like "$rss" '^[0-9]+$' "at $size mappings: daemon VmRSS measured ($rss kB)"
 	t0=$(nw_ms)
-	nw_wait_for 10 rss_below "$rss"
+	nw_wait_for 30 rss_below "$rss"
 	waited=$(($(nw_ms) - t0))
 	sleep 0.2
 	rest=$(vmrss)
